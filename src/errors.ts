@@ -1,0 +1,91 @@
+/**
+ * The service's error model. Domain code throws these; only `http/error-mapping.ts` turns them into
+ * HTTP statuses. `message` is safe to show a client when the status is < 500; `detail` is internal
+ * (logged, never sent). Neither may ever contain key bytes, tokens, wrapped blobs or request XML.
+ *
+ * Programmer errors (broken invariants) are plain `Error`/`RangeError`, not `ServiceError`s.
+ */
+
+export type ErrorCode =
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_REQUEST_INVALID'
+  | 'ERR_AUTH_REQUIRED'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_ALREADY_EXISTS'
+  | 'ERR_KEY_UNWRAP_FAILED'
+  | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_KMS_UNAVAILABLE'
+  | 'ERR_DURABILITY_NOT_CONFIRMED';
+
+export interface ServiceErrorOptions {
+  readonly cause?: unknown;
+  /** Internal explanation for the log; never sent to a client. */
+  readonly detail?: string;
+}
+
+export abstract class ServiceError extends Error {
+  abstract readonly code: ErrorCode;
+  readonly detail: string | undefined;
+
+  constructor(message: string, options: ServiceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.detail = options.detail;
+  }
+}
+
+/** A configuration value is missing or malformed; thrown by `loadConfig` and stops the process. */
+export class ConfigError extends ServiceError {
+  readonly code = 'ERR_CONFIG_INVALID';
+}
+
+/** A request body or parameter violates its schema or a domain rule (bad site ID, unknown option). */
+export class RequestInvalid extends ServiceError {
+  readonly code = 'ERR_REQUEST_INVALID';
+}
+
+/** No credential, or a credential that does not authenticate. The public text never says which. */
+export class Unauthenticated extends ServiceError {
+  readonly code = 'ERR_AUTH_REQUIRED';
+  constructor(options: ServiceErrorOptions = {}) {
+    super('authentication failed', options);
+  }
+}
+
+/** An authenticated caller asks for something that belongs to another site or is disabled. */
+export class Forbidden extends ServiceError {
+  readonly code = 'ERR_FORBIDDEN';
+}
+
+/** The addressed site, token or content does not exist. */
+export class NotFound extends ServiceError {
+  readonly code = 'ERR_NOT_FOUND';
+}
+
+/** Creating something whose identifier is already taken (a site ID given by the caller). */
+export class Conflict extends ServiceError {
+  readonly code = 'ERR_ALREADY_EXISTS';
+}
+
+/**
+ * Any failure to unwrap a content key or site key: wrong key, tampered blob, blob moved to another
+ * record. Deliberately one opaque error (no oracle on which check failed).
+ */
+export class KeyIntegrityError extends ServiceError {
+  readonly code = 'ERR_KEY_UNWRAP_FAILED';
+  constructor(options: ServiceErrorOptions = {}) {
+    super('stored key failed its integrity check', options);
+  }
+}
+
+/** A dependency the request needs (key store, master key service) cannot be used right now. */
+export class DependencyUnavailable extends ServiceError {
+  constructor(
+    readonly code: 'ERR_STORE_UNAVAILABLE' | 'ERR_KMS_UNAVAILABLE' | 'ERR_DURABILITY_NOT_CONFIRMED',
+    message: string,
+    options: ServiceErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,146 @@
+import { encodeContext, open, seal } from '../crypto/aead';
+import type { Clock, RandomSource } from '../crypto/random';
+import { RequestInvalid } from '../errors';
+import type { KeyId } from './key-id';
+import type { ContentKeyAttributes, ContentKeyRecord, ContentKeyRepository, SiteKeyProvider } from './ports';
+
+/** CENC content keys are AES-128 (ISO/IEC 23001-7). */
+export const CONTENT_KEY_LENGTH_BYTES = 128 / 8;
+export const IV_LENGTH_BYTES = 128 / 8;
+/** MediaPackage allows resource IDs up to 256 characters; PallyCon CIDs up to 200. */
+export const MAX_CONTENT_ID_LENGTH = 256;
+
+const CONTENT_KEY_PURPOSE = 'cpix-kms/content-key/v1';
+
+/** A content key with its plaintext bytes, as handed to a protocol layer. Never logged. */
+export interface ContentKey extends ContentKeyAttributes {
+  readonly siteId: string;
+  readonly contentId: string;
+  readonly kid: KeyId;
+  readonly key: Buffer;
+  readonly createdAt: string;
+}
+
+/** Key metadata safe to show an operator: everything but key bytes. */
+export type ContentKeyMetadata = Omit<ContentKey, 'key'>;
+
+export interface ContentKeyRequest extends ContentKeyAttributes {
+  readonly contentId: string;
+  readonly kid: KeyId;
+}
+
+export interface ContentKeyServiceDeps {
+  readonly repository: ContentKeyRepository;
+  readonly siteKeys: SiteKeyProvider;
+  readonly random: RandomSource;
+  readonly clock: Clock;
+}
+
+/**
+ * Associated data of a content-key blob: the record's identity and every attribute fixed at
+ * creation. A blob copied to another (site, content, KID), or a record whose IV, track type, period
+ * or scheme was edited in the store, fails to unwrap.
+ */
+function contentKeyContext(record: Omit<ContentKeyRecord, 'wrappedKey' | 'siteKeyVersion' | 'createdAt'>): Buffer {
+  const optional = (value: string | undefined) => (value === undefined ? '-' : `+${value}`);
+  return encodeContext(CONTENT_KEY_PURPOSE, [
+    record.siteId,
+    record.contentId,
+    record.kid,
+    optional(record.trackType),
+    optional(record.periodIndex?.toString()),
+    optional(record.scheme),
+    optional(record.iv?.toString('hex')),
+  ]);
+}
+
+function toMetadata(record: ContentKeyRecord): ContentKeyMetadata {
+  const { wrappedKey: _wrapped, siteKeyVersion: _version, ...metadata } = record;
+  return metadata;
+}
+
+/** Content-key lifecycle: get-or-create, unwrap, list, re-wrap on site-key rotation. */
+export function createContentKeyService(deps: ContentKeyServiceDeps) {
+  const { repository, siteKeys, random, clock } = deps;
+
+  async function unwrap(record: ContentKeyRecord): Promise<ContentKey> {
+    const siteKey = await siteKeys.siteKey(record.siteId, record.siteKeyVersion);
+    const key = open(siteKey, record.wrappedKey, contentKeyContext(record));
+    return { ...toMetadata(record), key };
+  }
+
+  function validate(request: ContentKeyRequest): void {
+    if (request.contentId.length === 0 || request.contentId.length > MAX_CONTENT_ID_LENGTH) {
+      throw new RequestInvalid(`content ID must be 1 to ${MAX_CONTENT_ID_LENGTH} characters`);
+    }
+    if (request.iv !== undefined && request.iv.length !== IV_LENGTH_BYTES) {
+      throw new RequestInvalid('IV must be 16 bytes');
+    }
+    if (request.periodIndex !== undefined && (!Number.isSafeInteger(request.periodIndex) || request.periodIndex < 0)) {
+      throw new RequestInvalid('period index must be a non-negative integer');
+    }
+  }
+
+  return {
+    /**
+     * Returns the key stored for (site, content, KID), creating and durably storing a new random key
+     * first if there is none. Attributes of an existing key are kept as they were created.
+     */
+    async getOrCreate(siteId: string, request: ContentKeyRequest): Promise<ContentKey & { readonly created: boolean }> {
+      validate(request);
+      const existing = await repository.get(siteId, request.contentId, request.kid);
+      if (existing) return { ...(await unwrap(existing)), created: false };
+
+      const { version, key: siteKey } = await siteKeys.currentSiteKey(siteId);
+      const identity = { siteId, ...request };
+      const key = random(CONTENT_KEY_LENGTH_BYTES);
+      const candidate: ContentKeyRecord = {
+        ...identity,
+        siteKeyVersion: version,
+        wrappedKey: seal(siteKey, key, contentKeyContext(identity), random),
+        createdAt: clock().toISOString(),
+      };
+      const { record, created } = await repository.getOrCreate(candidate);
+      // Lost a race with a concurrent first request: the stored key is the one that counts.
+      return created ? { ...toMetadata(record), key, created } : { ...(await unwrap(record)), created };
+    },
+
+    async get(siteId: string, contentId: string, kid: KeyId): Promise<ContentKey | undefined> {
+      const record = await repository.get(siteId, contentId, kid);
+      return record && unwrap(record);
+    },
+
+    async listByContent(siteId: string, contentId: string): Promise<ContentKey[]> {
+      return Promise.all((await repository.listByContent(siteId, contentId)).map(unwrap));
+    },
+
+    async listByKid(siteId: string, kid: KeyId): Promise<ContentKey[]> {
+      return Promise.all((await repository.listByKid(siteId, kid)).map(unwrap));
+    },
+
+    /** Metadata only: the admin API's view, which never unwraps anything. */
+    async listMetadata(siteId: string, contentId: string): Promise<ContentKeyMetadata[]> {
+      return (await repository.listByContent(siteId, contentId)).map(toMetadata);
+    },
+
+    /**
+     * Makes a new site-key version current and re-wraps every content key of the site under it.
+     * Old versions stay readable (as AWS KMS keeps rotated backing keys), so a key written by a
+     * concurrent request with the previous version remains valid.
+     */
+    async rotateSiteKey(siteId: string): Promise<{ readonly version: number; readonly rewrapped: number }> {
+      const version = await siteKeys.rotateSiteKey(siteId);
+      const newSiteKey = await siteKeys.siteKey(siteId, version);
+      let rewrapped = 0;
+      for await (const record of repository.listBySite(siteId)) {
+        if (record.siteKeyVersion === version) continue;
+        const { key } = await unwrap(record);
+        const next = { siteKeyVersion: version, wrappedKey: seal(newSiteKey, key, contentKeyContext(record), random) };
+        if (await repository.replaceWrappedKey(record, record.wrappedKey, next)) rewrapped += 1;
+      }
+      return { version, rewrapped };
+    },
+  };
+}
+
+export type ContentKeyService = ReturnType<typeof createContentKeyService>;

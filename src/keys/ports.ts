@@ -1,0 +1,64 @@
+import type { KeyId } from './key-id';
+
+/** Descriptive attributes of a content key, fixed when the key is created. */
+export interface ContentKeyAttributes {
+  /** CPIX `intendedTrackType` / PallyCon track type (AUDIO, SD, HD, …). */
+  readonly trackType?: string;
+  /** `ContentKeyPeriod@index` for rotating keys. */
+  readonly periodIndex?: number;
+  /** `commonEncryptionScheme` (cenc, cbcs, …) the key was requested for. */
+  readonly scheme?: string;
+  /** 16-byte IV delivered with the key (FairPlay, HLS AES-128); not secret. */
+  readonly iv?: Buffer;
+}
+
+/** A content key as persisted: the key itself only in wrapped form. */
+export interface ContentKeyRecord extends ContentKeyAttributes {
+  readonly siteId: string;
+  readonly contentId: string;
+  readonly kid: KeyId;
+  /** Version of the site key that wrapped `wrappedKey`. */
+  readonly siteKeyVersion: number;
+  /** AES-256-GCM blob of the 16 key bytes, bound to the record's identity and attributes. */
+  readonly wrappedKey: Buffer;
+  /** ISO-8601 UTC. */
+  readonly createdAt: string;
+}
+
+/**
+ * Persistence of content keys, keyed by (site ID, content ID, KID). Every write is durable before
+ * its promise resolves. Implementations throw `DependencyUnavailable` when the store is unreachable.
+ */
+export interface ContentKeyRepository {
+  /**
+   * Inserts `record` unless a record for its (site, content, KID) exists; returns the stored record
+   * and whether it was this call that created it. Concurrent calls for one identity all resolve to
+   * the same single record.
+   */
+  getOrCreate(record: ContentKeyRecord): Promise<{ readonly record: ContentKeyRecord; readonly created: boolean }>;
+  get(siteId: string, contentId: string, kid: KeyId): Promise<ContentKeyRecord | undefined>;
+  /** All keys of one content, oldest first. */
+  listByContent(siteId: string, contentId: string): Promise<ContentKeyRecord[]>;
+  /** All records of a site carrying this KID (one KID may be used by several contents). */
+  listByKid(siteId: string, kid: KeyId): Promise<ContentKeyRecord[]>;
+  /** Every record of a site, in no particular order (site-key rotation walks it). */
+  listBySite(siteId: string): AsyncIterable<ContentKeyRecord>;
+  /**
+   * Replaces the wrapped key of an existing record if it still holds `expectedWrappedKey`
+   * (compare-and-set); returns false when the record changed or vanished meanwhile.
+   */
+  replaceWrappedKey(
+    identity: Pick<ContentKeyRecord, 'siteId' | 'contentId' | 'kid'>,
+    expectedWrappedKey: Buffer,
+    next: Pick<ContentKeyRecord, 'siteKeyVersion' | 'wrappedKey'>,
+  ): Promise<boolean>;
+}
+
+/** The site's key-encryption keys, as the content-key lifecycle needs them. */
+export interface SiteKeyProvider {
+  /** The version new content keys are wrapped with, and its key. */
+  currentSiteKey(siteId: string): Promise<{ readonly version: number; readonly key: Buffer }>;
+  siteKey(siteId: string, version: number): Promise<Buffer>;
+  /** Creates a new site-key version and makes it current; returns the new version. */
+  rotateSiteKey(siteId: string): Promise<number>;
+}

@@ -1,0 +1,191 @@
+import type { MasterKeyProvider } from '../crypto/kms/master-key';
+import type { Clock, RandomSource } from '../crypto/random';
+import { hashSecret, randomSecret, secretMatchesHash } from '../crypto/secrets';
+import { Conflict, Forbidden, NotFound, RequestInvalid, Unauthenticated } from '../errors';
+import { generateKmsToken, parseKmsToken, parseLegacyToken } from './kms-token';
+import type { KmsTokenRecord, SiteRepository } from './ports';
+import {
+  DEFAULT_SITE_OPTIONS,
+  SITE_ID_PATTERN,
+  generateSiteId,
+  toSiteView,
+  type SiteOptions,
+  type SiteRecord,
+  type SiteStatus,
+  type SiteView,
+} from './site';
+
+const ACCESS_KEY_BYTES = 256 / 8;
+/** Generated site IDs are drawn from 36^4 ≈ 1.7 M; retry a few times on a collision. */
+const SITE_ID_ATTEMPTS = 8;
+/** `lastUsedAt` is written at most this often per token, so authentication is not a write per request. */
+export const TOKEN_TOUCH_INTERVAL_MS = 60_000;
+/** Credential ID recorded for requests authenticated by a legacy PallyCon token. */
+export const LEGACY_CREDENTIAL_ID = 'legacy-access-key';
+
+export interface SiteServiceDeps {
+  readonly repository: SiteRepository;
+  readonly masterKey: MasterKeyProvider;
+  readonly random: RandomSource;
+  readonly clock: Clock;
+}
+
+export interface NewSite {
+  readonly id?: string;
+  readonly name: string;
+  readonly options?: Partial<SiteOptions>;
+}
+
+/** Token metadata the admin API may show: never the secret or its hash. */
+export type KmsTokenView = Omit<KmsTokenRecord, 'secretHash'>;
+
+/** Who a key request comes from, once its KMS token is verified. */
+export interface AuthenticatedSite {
+  readonly site: SiteView;
+  /** Token ID (or `LEGACY_CREDENTIAL_ID`), for audit records and rate limits. */
+  readonly credentialId: string;
+}
+
+function toTokenView({ secretHash: _hash, ...view }: KmsTokenRecord): KmsTokenView {
+  return view;
+}
+
+/** Sites (tenants), their secrets and KMS tokens. */
+export function createSiteService(deps: SiteServiceDeps) {
+  const { repository, masterKey, random, clock } = deps;
+  const now = () => clock().toISOString();
+
+  async function requireSite(siteId: string): Promise<SiteRecord> {
+    const site = await repository.getSite(siteId);
+    if (!site) throw new NotFound(`site ${siteId} not found`);
+    return site;
+  }
+
+  async function issueToken(siteId: string, name: string) {
+    const issued = generateKmsToken(random);
+    const record: KmsTokenRecord = { id: issued.id, siteId, name, secretHash: hashSecret(issued.secret), createdAt: now() };
+    await repository.createToken(record);
+    return { ...toTokenView(record), token: issued.token };
+  }
+
+  async function insertSite(id: string, input: NewSite, accessKey: string): Promise<SiteRecord> {
+    const createdAt = now();
+    const { wrapped } = await masterKey.generateSiteKey({ siteId: id, version: 1 });
+    const site: SiteRecord = {
+      id,
+      name: input.name,
+      status: 'active',
+      options: { ...DEFAULT_SITE_OPTIONS, ...input.options },
+      accessKeyHash: hashSecret(accessKey),
+      siteKeys: [{ version: 1, wrapped, createdAt }],
+      createdAt,
+      updatedAt: createdAt,
+    };
+    await repository.createSite(site);
+    return site;
+  }
+
+  async function authenticateLegacy(presented: string): Promise<AuthenticatedSite> {
+    const legacy = parseLegacyToken(presented);
+    if (!legacy || !SITE_ID_PATTERN.test(legacy.siteId)) throw new Unauthenticated({ detail: 'unrecognised token format' });
+    const site = await repository.getSite(legacy.siteId);
+    // Compare even when the site is unknown or opted out, so timing does not tell which.
+    const matches = secretMatchesHash(legacy.accessKey, site?.accessKeyHash ?? Buffer.alloc(32));
+    if (!site || !matches || !site.options.acceptLegacyToken) {
+      throw new Unauthenticated({ detail: 'legacy token rejected' });
+    }
+    return { site: requireActive(site), credentialId: LEGACY_CREDENTIAL_ID };
+  }
+
+  function requireActive(site: SiteRecord): SiteView {
+    if (site.status !== 'active') throw new Forbidden(`site ${site.id} is disabled`);
+    return toSiteView(site);
+  }
+
+  return {
+    /**
+     * Creates a site with a fresh site key, access key and first KMS token. The access key and the
+     * token are returned here and never again.
+     * @throws Conflict when the given site ID is taken.
+     */
+    async createSite(input: NewSite) {
+      const accessKey = randomSecret(random, ACCESS_KEY_BYTES);
+      let site: SiteRecord | undefined;
+      if (input.id !== undefined) {
+        if (!SITE_ID_PATTERN.test(input.id)) throw new RequestInvalid('site ID must be 4 uppercase letters or digits');
+        site = await insertSite(input.id, input, accessKey);
+      } else {
+        for (let attempt = 0; site === undefined; attempt += 1) {
+          try {
+            site = await insertSite(generateSiteId(random), input, accessKey);
+          } catch (error) {
+            if (!(error instanceof Conflict) || attempt + 1 >= SITE_ID_ATTEMPTS) throw error;
+          }
+        }
+      }
+      const token = await issueToken(site.id, 'initial');
+      return { site: toSiteView(site), accessKey, token };
+    },
+
+    async listSites(): Promise<SiteView[]> {
+      return (await repository.listSites()).map(toSiteView);
+    },
+
+    async getSite(siteId: string): Promise<SiteView> {
+      return toSiteView(await requireSite(siteId));
+    },
+
+    async updateSite(
+      siteId: string,
+      patch: { readonly name?: string; readonly status?: SiteStatus; readonly options?: Partial<SiteOptions> },
+    ): Promise<SiteView> {
+      const site = await requireSite(siteId);
+      const updated = await repository.updateSite(siteId, {
+        ...(patch.name !== undefined && { name: patch.name }),
+        ...(patch.status !== undefined && { status: patch.status }),
+        ...(patch.options !== undefined && { options: { ...site.options, ...patch.options } }),
+        updatedAt: now(),
+      });
+      if (!updated) throw new NotFound(`site ${siteId} not found`);
+      return toSiteView(updated);
+    },
+
+    /** Issues another KMS token; several may be valid at once so rotation can overlap. */
+    async issueToken(siteId: string, name = 'unnamed') {
+      await requireSite(siteId);
+      return issueToken(siteId, name);
+    },
+
+    async listTokens(siteId: string): Promise<KmsTokenView[]> {
+      await requireSite(siteId);
+      return (await repository.listTokens(siteId)).map(toTokenView);
+    },
+
+    async revokeToken(siteId: string, tokenId: string): Promise<void> {
+      if (!(await repository.revokeToken(siteId, tokenId, now()))) {
+        throw new NotFound(`site ${siteId} has no token ${tokenId}`);
+      }
+    },
+
+    /**
+     * Verifies a presented KMS token (or, for sites that opted in, a legacy PallyCon token).
+     * @throws Unauthenticated for anything that does not verify; Forbidden for a disabled site.
+     */
+    async authenticate(presented: string): Promise<AuthenticatedSite> {
+      const parsed = parseKmsToken(presented);
+      if (!parsed) return authenticateLegacy(presented);
+      const token = await repository.getToken(parsed.id);
+      const matches = secretMatchesHash(parsed.secret, token?.secretHash ?? Buffer.alloc(32));
+      if (!token || !matches) throw new Unauthenticated({ detail: `token ${parsed.id} does not verify` });
+      if (token.revokedAt !== undefined) throw new Unauthenticated({ detail: `token ${parsed.id} is revoked` });
+      const site = requireActive(await requireSite(token.siteId));
+      const usedAt = clock();
+      if (!token.lastUsedAt || usedAt.getTime() - Date.parse(token.lastUsedAt) >= TOKEN_TOUCH_INTERVAL_MS) {
+        await repository.touchToken(token.id, usedAt.toISOString());
+      }
+      return { site, credentialId: token.id };
+    },
+  };
+}
+
+export type SiteService = ReturnType<typeof createSiteService>;

@@ -1,0 +1,93 @@
+import type { WrappedSiteKey } from '../crypto/kms/master-key';
+import type { RandomSource } from '../crypto/random';
+
+/** PallyCon's site ID shape: 4 uppercase letters or digits (docs/pallycon.md §2). */
+export const SITE_ID_PATTERN = /^[A-Z0-9]{4}$/;
+const SITE_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+const SITE_ID_LENGTH = 4;
+
+export type SiteStatus = 'active' | 'disabled';
+
+/** Per-site behaviour of the key-exchange endpoints. Defaults in `DEFAULT_SITE_OPTIONS`. */
+export interface SiteOptions {
+  /** XML-DSig on PallyCon CPIX API responses (PallyCon itself never signs; we do by default). */
+  readonly signCpixApiResponses: boolean;
+  /** XML-DSig on SPEKE responses; off because SPEKE v1/v2 clients do not accept signatures. */
+  readonly signSpekeResponses: boolean;
+  /** PlayReady license acquisition URL put into WRMHEADER `LA_URL`; none by default. */
+  readonly playReadyLaUrl?: string;
+  /** FairPlay key URI; `{kid_hex}`, `{kid_uuid}`, `{kid_base64}` and `{content_id}` are substituted. */
+  readonly fairPlaySkdTemplate: string;
+  /** Widevine PSSH `provider` field. */
+  readonly widevineProvider: string;
+  /** Accept PallyCon's legacy KMS token form base64({"site_id","access_key"}). */
+  readonly acceptLegacyToken: boolean;
+}
+
+export const DEFAULT_SITE_OPTIONS: SiteOptions = Object.freeze({
+  signCpixApiResponses: true,
+  signSpekeResponses: false,
+  fairPlaySkdTemplate: 'skd://{kid_hex}',
+  widevineProvider: 'cpix-kms',
+  acceptLegacyToken: false,
+});
+
+export interface StoredSiteKey {
+  readonly version: number;
+  readonly wrapped: WrappedSiteKey;
+  readonly createdAt: string;
+}
+
+/** A site (tenant) as stored. Secrets appear only hashed (access key) or wrapped (site keys). */
+export interface SiteRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly status: SiteStatus;
+  readonly options: SiteOptions;
+  readonly accessKeyHash: Buffer;
+  /** All versions, oldest first; the last one is current. */
+  readonly siteKeys: readonly StoredSiteKey[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** What the admin API shows of a site. */
+export interface SiteView {
+  readonly id: string;
+  readonly name: string;
+  readonly status: SiteStatus;
+  readonly options: SiteOptions;
+  readonly siteKeyVersion: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export function toSiteView(site: SiteRecord): SiteView {
+  return {
+    id: site.id,
+    name: site.name,
+    status: site.status,
+    options: site.options,
+    siteKeyVersion: currentSiteKey(site).version,
+    createdAt: site.createdAt,
+    updatedAt: site.updatedAt,
+  };
+}
+
+export function currentSiteKey(site: SiteRecord): StoredSiteKey {
+  const current = site.siteKeys[site.siteKeys.length - 1];
+  if (!current) throw new Error(`site ${site.id} has no site key`);
+  return current;
+}
+
+/** A random site ID; rejection sampling keeps every character equally likely. */
+export function generateSiteId(random: RandomSource): string {
+  let id = '';
+  while (id.length < SITE_ID_LENGTH) {
+    for (const byte of random(8)) {
+      // 252 = 7 × 36: bytes above it would bias the first characters.
+      if (byte < 252 && id.length < SITE_ID_LENGTH) id += SITE_ID_ALPHABET[byte % SITE_ID_ALPHABET.length];
+    }
+  }
+  return id;
+}

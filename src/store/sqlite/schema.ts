@@ -1,0 +1,50 @@
+/**
+ * SQLite schema, applied idempotently at open. Secrets appear only as hashes (access keys, token
+ * secrets) or AES-256-GCM blobs (site keys under the master key, content keys under site keys).
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS sites (
+  id              TEXT PRIMARY KEY,
+  name            TEXT NOT NULL,
+  status          TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+  options         TEXT NOT NULL,
+  access_key_hash BLOB NOT NULL,
+  created_at      TEXT NOT NULL,
+  updated_at      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS site_keys (
+  site_id       TEXT NOT NULL REFERENCES sites (id),
+  version       INTEGER NOT NULL,
+  provider      TEXT NOT NULL,
+  master_key_id TEXT NOT NULL,
+  blob          BLOB NOT NULL,
+  created_at    TEXT NOT NULL,
+  PRIMARY KEY (site_id, version)
+);
+CREATE TABLE IF NOT EXISTS kms_tokens (
+  id           TEXT PRIMARY KEY,
+  site_id      TEXT NOT NULL REFERENCES sites (id),
+  name         TEXT NOT NULL,
+  secret_hash  BLOB NOT NULL,
+  created_at   TEXT NOT NULL,
+  last_used_at TEXT,
+  revoked_at   TEXT
+);
+CREATE INDEX IF NOT EXISTS kms_tokens_by_site ON kms_tokens (site_id);
+CREATE TABLE IF NOT EXISTS content_keys (
+  site_id          TEXT NOT NULL,
+  content_id       TEXT NOT NULL,
+  kid              TEXT NOT NULL,
+  site_key_version INTEGER NOT NULL,
+  wrapped_key      BLOB NOT NULL,
+  iv               BLOB,
+  track_type       TEXT,
+  period_index     INTEGER,
+  scheme           TEXT,
+  created_at       TEXT NOT NULL,
+  PRIMARY KEY (site_id, content_id, kid)
+);
+CREATE INDEX IF NOT EXISTS content_keys_by_kid ON content_keys (site_id, kid);
+`;

@@ -1,0 +1,317 @@
+import { chmodSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { MasterKeyProviderName } from '../../crypto/kms/master-key';
+import { Conflict, DependencyUnavailable } from '../../errors';
+import type { KeyId } from '../../keys/key-id';
+import type { ContentKeyRecord, ContentKeyRepository } from '../../keys/ports';
+import type { KmsTokenRecord, SiteRepository } from '../../sites/ports';
+import type { SiteOptions, SiteRecord, SiteStatus, StoredSiteKey } from '../../sites/site';
+import type { Store } from '../store';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
+
+interface SiteRow {
+  id: string;
+  name: string;
+  status: SiteStatus;
+  options: string;
+  access_key_hash: Buffer;
+  created_at: string;
+  updated_at: string;
+}
+interface SiteKeyRow {
+  version: number;
+  provider: MasterKeyProviderName;
+  master_key_id: string;
+  blob: Buffer;
+  created_at: string;
+}
+interface TokenRow {
+  id: string;
+  site_id: string;
+  name: string;
+  secret_hash: Buffer;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+interface ContentKeyRow {
+  site_id: string;
+  content_id: string;
+  kid: string;
+  site_key_version: number;
+  wrapped_key: Buffer;
+  iv: Buffer | null;
+  track_type: string | null;
+  period_index: number | null;
+  scheme: string | null;
+  created_at: string;
+}
+
+function toContentKeyRecord(row: ContentKeyRow): ContentKeyRecord {
+  return {
+    siteId: row.site_id,
+    contentId: row.content_id,
+    kid: row.kid as KeyId,
+    siteKeyVersion: row.site_key_version,
+    wrappedKey: row.wrapped_key,
+    createdAt: row.created_at,
+    ...(row.iv !== null && { iv: row.iv }),
+    ...(row.track_type !== null && { trackType: row.track_type }),
+    ...(row.period_index !== null && { periodIndex: row.period_index }),
+    ...(row.scheme !== null && { scheme: row.scheme }),
+  };
+}
+
+function toTokenRecord(row: TokenRow): KmsTokenRecord {
+  return {
+    id: row.id,
+    siteId: row.site_id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    createdAt: row.created_at,
+    ...(row.last_used_at !== null && { lastUsedAt: row.last_used_at }),
+    ...(row.revoked_at !== null && { revokedAt: row.revoked_at }),
+  };
+}
+
+function toSiteKey(row: SiteKeyRow): StoredSiteKey {
+  return {
+    version: row.version,
+    wrapped: { provider: row.provider, masterKeyId: row.master_key_id, blob: row.blob },
+    createdAt: row.created_at,
+  };
+}
+
+/**
+ * Runs a store operation, turning SQLite failures (disk full, I/O error, lock timeout) into
+ * `DependencyUnavailable`. Domain errors pass through.
+ */
+function guarded<T>(operation: () => T): T {
+  try {
+    return operation();
+  } catch (error) {
+    if (error instanceof Conflict) throw error;
+    if (error instanceof Database.SqliteError) {
+      throw new DependencyUnavailable('ERR_STORE_UNAVAILABLE', 'key store unavailable', {
+        cause: error,
+        detail: `sqlite ${error.code}`,
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so every committed
+ * transaction is on disk (fsync of the WAL) before the call returns — a key is durable before it
+ * is handed out. Several processes may share the file; SQLite serialises writers.
+ */
+export function openSqliteStore(path: string): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path);
+  if (path !== ':memory:') chmodSync(path, 0o600);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA_SQL);
+  const userVersion = db.pragma('user_version', { simple: true }) as number;
+  if (userVersion > SCHEMA_VERSION) {
+    db.close();
+    throw new Error(`database ${path} has schema version ${userVersion}, newer than this build (${SCHEMA_VERSION})`);
+  }
+  db.pragma(`user_version = ${SCHEMA_VERSION}`);
+
+  const stmt = {
+    insertSite: db.prepare(
+      `INSERT INTO sites (id, name, status, options, access_key_hash, created_at, updated_at)
+       VALUES (@id, @name, @status, @options, @accessKeyHash, @createdAt, @updatedAt)`,
+    ),
+    insertSiteKey: db.prepare(
+      `INSERT INTO site_keys (site_id, version, provider, master_key_id, blob, created_at)
+       VALUES (@siteId, @version, @provider, @masterKeyId, @blob, @createdAt)`,
+    ),
+    getSite: db.prepare<[string], SiteRow>('SELECT * FROM sites WHERE id = ?'),
+    listSites: db.prepare<[], SiteRow>('SELECT * FROM sites ORDER BY id'),
+    siteKeys: db.prepare<[string], SiteKeyRow>('SELECT * FROM site_keys WHERE site_id = ? ORDER BY version'),
+    currentSiteKeyVersion: db.prepare<[string], { version: number | null }>(
+      'SELECT MAX(version) AS version FROM site_keys WHERE site_id = ?',
+    ),
+    updateSite: db.prepare(
+      `UPDATE sites SET name = COALESCE(@name, name), status = COALESCE(@status, status),
+       options = COALESCE(@options, options), updated_at = @updatedAt WHERE id = @id`,
+    ),
+    insertToken: db.prepare(
+      `INSERT INTO kms_tokens (id, site_id, name, secret_hash, created_at)
+       VALUES (@id, @siteId, @name, @secretHash, @createdAt)`,
+    ),
+    getToken: db.prepare<[string], TokenRow>('SELECT * FROM kms_tokens WHERE id = ?'),
+    listTokens: db.prepare<[string], TokenRow>('SELECT * FROM kms_tokens WHERE site_id = ? ORDER BY created_at, rowid'),
+    revokeToken: db.prepare(
+      'UPDATE kms_tokens SET revoked_at = COALESCE(revoked_at, @revokedAt) WHERE id = @id AND site_id = @siteId',
+    ),
+    touchToken: db.prepare('UPDATE kms_tokens SET last_used_at = @usedAt WHERE id = @id'),
+    insertContentKey: db.prepare(
+      `INSERT INTO content_keys (site_id, content_id, kid, site_key_version, wrapped_key, iv, track_type,
+         period_index, scheme, created_at)
+       VALUES (@siteId, @contentId, @kid, @siteKeyVersion, @wrappedKey, @iv, @trackType, @periodIndex, @scheme,
+         @createdAt)
+       ON CONFLICT (site_id, content_id, kid) DO NOTHING`,
+    ),
+    getContentKey: db.prepare<[string, string, string], ContentKeyRow>(
+      'SELECT * FROM content_keys WHERE site_id = ? AND content_id = ? AND kid = ?',
+    ),
+    contentKeysByContent: db.prepare<[string, string], ContentKeyRow>(
+      'SELECT * FROM content_keys WHERE site_id = ? AND content_id = ? ORDER BY created_at, rowid',
+    ),
+    contentKeysByKid: db.prepare<[string, string], ContentKeyRow>(
+      'SELECT * FROM content_keys WHERE site_id = ? AND kid = ? ORDER BY created_at, rowid',
+    ),
+    contentKeysBySite: db.prepare<[string], ContentKeyRow>('SELECT * FROM content_keys WHERE site_id = ?'),
+    replaceWrappedKey: db.prepare(
+      `UPDATE content_keys SET site_key_version = @siteKeyVersion, wrapped_key = @wrappedKey
+       WHERE site_id = @siteId AND content_id = @contentId AND kid = @kid AND wrapped_key = @expected`,
+    ),
+  };
+
+  const readSite = (row: SiteRow | undefined): SiteRecord | undefined =>
+    row && {
+      id: row.id,
+      name: row.name,
+      status: row.status,
+      options: JSON.parse(row.options) as SiteOptions,
+      accessKeyHash: row.access_key_hash,
+      siteKeys: stmt.siteKeys.all(row.id).map(toSiteKey),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+
+  const insertSiteKey = (siteId: string, key: StoredSiteKey) =>
+    stmt.insertSiteKey.run({
+      siteId,
+      version: key.version,
+      provider: key.wrapped.provider,
+      masterKeyId: key.wrapped.masterKeyId,
+      blob: key.wrapped.blob,
+      createdAt: key.createdAt,
+    });
+
+  const createSite = db.transaction((site: SiteRecord) => {
+    if (stmt.getSite.get(site.id)) throw new Conflict(`site ${site.id} already exists`);
+    stmt.insertSite.run({ ...site, options: JSON.stringify(site.options) });
+    for (const key of site.siteKeys) insertSiteKey(site.id, key);
+  });
+
+  // IMMEDIATE: take the write lock before reading, so the check-then-insert is atomic across processes.
+  const addSiteKey = db.transaction((siteId: string, expected: number, key: StoredSiteKey) => {
+    if (stmt.currentSiteKeyVersion.get(siteId)?.version !== expected) return false;
+    insertSiteKey(siteId, key);
+    return true;
+  });
+
+  const getOrCreate = db.transaction((record: ContentKeyRecord) => {
+    const created = stmt.insertContentKey.run({
+      ...record,
+      iv: record.iv ?? null,
+      trackType: record.trackType ?? null,
+      periodIndex: record.periodIndex ?? null,
+      scheme: record.scheme ?? null,
+    }).changes === 1;
+    const row = stmt.getContentKey.get(record.siteId, record.contentId, record.kid);
+    if (!row) throw new Error('content key vanished inside its own transaction');
+    return { record: toContentKeyRecord(row), created };
+  });
+
+  const sites: SiteRepository = {
+    async createSite(site) {
+      guarded(() => createSite.immediate(site));
+    },
+    async getSite(siteId) {
+      return guarded(() => readSite(stmt.getSite.get(siteId)));
+    },
+    async listSites() {
+      return guarded(() => stmt.listSites.all().map((row) => readSite(row) as SiteRecord));
+    },
+    async updateSite(siteId, patch) {
+      return guarded(() => {
+        stmt.updateSite.run({
+          id: siteId,
+          name: patch.name ?? null,
+          status: patch.status ?? null,
+          options: patch.options === undefined ? null : JSON.stringify(patch.options),
+          updatedAt: patch.updatedAt,
+        });
+        return readSite(stmt.getSite.get(siteId));
+      });
+    },
+    async addSiteKey(siteId, expectedCurrentVersion, siteKey) {
+      return guarded(() => addSiteKey.immediate(siteId, expectedCurrentVersion, siteKey));
+    },
+    async createToken(token) {
+      guarded(() => stmt.insertToken.run(token));
+    },
+    async getToken(tokenId) {
+      return guarded(() => {
+        const row = stmt.getToken.get(tokenId);
+        return row && toTokenRecord(row);
+      });
+    },
+    async listTokens(siteId) {
+      return guarded(() => stmt.listTokens.all(siteId).map(toTokenRecord));
+    },
+    async revokeToken(siteId, tokenId, revokedAt) {
+      return guarded(() => stmt.revokeToken.run({ id: tokenId, siteId, revokedAt }).changes === 1);
+    },
+    async touchToken(tokenId, usedAt) {
+      guarded(() => stmt.touchToken.run({ id: tokenId, usedAt }));
+    },
+  };
+
+  const contentKeys: ContentKeyRepository = {
+    async getOrCreate(record) {
+      return guarded(() => getOrCreate.immediate(record));
+    },
+    async get(siteId, contentId, kid) {
+      return guarded(() => {
+        const row = stmt.getContentKey.get(siteId, contentId, kid);
+        return row && toContentKeyRecord(row);
+      });
+    },
+    async listByContent(siteId, contentId) {
+      return guarded(() => stmt.contentKeysByContent.all(siteId, contentId).map(toContentKeyRecord));
+    },
+    async listByKid(siteId, kid) {
+      return guarded(() => stmt.contentKeysByKid.all(siteId, kid).map(toContentKeyRecord));
+    },
+    async *listBySite(siteId) {
+      // Materialised first: an open iterator would hold a read transaction across the caller's awaits.
+      yield* guarded(() => stmt.contentKeysBySite.all(siteId).map(toContentKeyRecord));
+    },
+    async replaceWrappedKey(identity, expectedWrappedKey, next) {
+      return guarded(
+        () =>
+          stmt.replaceWrappedKey.run({
+            siteId: identity.siteId,
+            contentId: identity.contentId,
+            kid: identity.kid,
+            expected: expectedWrappedKey,
+            siteKeyVersion: next.siteKeyVersion,
+            wrappedKey: next.wrappedKey,
+          }).changes === 1,
+      );
+    },
+  };
+
+  return {
+    kind: 'sqlite',
+    sites,
+    contentKeys,
+    async ping() {
+      guarded(() => db.prepare('SELECT 1').get());
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import type { ContentKeyRepository } from '../keys/ports';
+import type { SiteRepository } from '../sites/ports';
+
+/** One persistence backend: the repositories plus its lifecycle. */
+export interface Store {
+  readonly kind: 'sqlite' | 'redis';
+  readonly sites: SiteRepository;
+  readonly contentKeys: ContentKeyRepository;
+  /** Resolves when the backend answers; used by `/readyz`. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { KeyIntegrityError } from '../../src/errors';
+import { parseKeyId, type KeyId } from '../../src/keys/key-id';
+import type { Store } from '../../src/store/store';
+import { buildServices, testMasterKey } from '../support/services';
+
+/**
+ * What a backend under test provides. `open` may be called several times and must return a new
+ * connection to the same data (a restart); `rawDump` returns every stored byte as the backend holds it.
+ */
+export interface StoreHarness {
+  open(): Promise<Store>;
+  rawDump(): Promise<Buffer>;
+  destroy(): Promise<void>;
+}
+
+const newKid = (): KeyId => parseKeyId(randomUUID());
+
+/** The contract every `Store` implementation passes; run once per backend. */
+export function describeStoreContract(name: string, makeHarness: () => Promise<StoreHarness>): void {
+  describe(`store contract: ${name}`, () => {
+    const masterKey = testMasterKey();
+    let harness: StoreHarness;
+    let store: Store;
+    let services: ReturnType<typeof buildServices>;
+    let siteId: string;
+
+    beforeAll(async () => {
+      harness = await makeHarness();
+      store = await harness.open();
+      services = buildServices(store, masterKey);
+      ({ site: { id: siteId } } = await services.sites.createSite({ name: 'contract' }));
+    });
+    afterAll(async () => {
+      await store.close();
+      await harness.destroy();
+    });
+
+    describe('content keys', () => {
+      it('returns the same key for the same (site, content, KID) and creates it once', async () => {
+        const kid = newKid();
+        const first = await services.contentKeys.getOrCreate(siteId, { contentId: 'movie-1', kid });
+        const second = await services.contentKeys.getOrCreate(siteId, { contentId: 'movie-1', kid });
+        expect(first.created).toBe(true);
+        expect(second.created).toBe(false);
+        expect(first.key).toHaveLength(16);
+        expect(second.key.equals(first.key)).toBe(true);
+        const other = await services.contentKeys.getOrCreate(siteId, { contentId: 'movie-1', kid: newKid() });
+        expect(other.key.equals(first.key)).toBe(false);
+      });
+
+      it('keeps the attributes a key was created with', async () => {
+        const kid = newKid();
+        const iv = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+        await services.contentKeys.getOrCreate(siteId, {
+          contentId: 'live-1',
+          kid,
+          iv,
+          trackType: 'HD',
+          periodIndex: 7,
+          scheme: 'cbcs',
+        });
+        const again = await services.contentKeys.getOrCreate(siteId, { contentId: 'live-1', kid, trackType: 'SD' });
+        expect(again).toMatchObject({ trackType: 'HD', periodIndex: 7, scheme: 'cbcs', created: false });
+        expect(again.iv?.equals(iv)).toBe(true);
+      });
+
+      it('yields exactly one key for 100 concurrent first requests over two connections', async () => {
+        const second = await harness.open();
+        const otherServices = buildServices(second, masterKey);
+        try {
+          const kid = newKid();
+          const results = await Promise.all(
+            Array.from({ length: 100 }, (_, i) =>
+              (i % 2 === 0 ? services : otherServices).contentKeys.getOrCreate(siteId, { contentId: 'race', kid }),
+            ),
+          );
+          expect(new Set(results.map((r) => r.key.toString('hex'))).size).toBe(1);
+          expect(results.filter((r) => r.created)).toHaveLength(1);
+          expect(await store.contentKeys.listByContent(siteId, 'race')).toHaveLength(1);
+        } finally {
+          await second.close();
+        }
+      });
+
+      it('looks keys up by (site, content) oldest first and by (site, KID) across contents', async () => {
+        const kids = [newKid(), newKid(), newKid()];
+        for (const kid of kids) await services.contentKeys.getOrCreate(siteId, { contentId: 'lookup', kid });
+        const shared = kids[1] as KeyId;
+        await services.contentKeys.getOrCreate(siteId, { contentId: 'lookup-other', kid: shared });
+
+        expect((await services.contentKeys.listByContent(siteId, 'lookup')).map((k) => k.kid)).toEqual(kids);
+        const byKid = await services.contentKeys.listByKid(siteId, shared);
+        expect(byKid.map((k) => k.contentId).sort()).toEqual(['lookup', 'lookup-other']);
+        expect(await services.contentKeys.get(siteId, 'lookup', newKid())).toBeUndefined();
+        expect(await services.contentKeys.listByContent(siteId, 'no-such-content')).toEqual([]);
+      });
+
+      it('gives two sites different keys for the same content ID and KID', async () => {
+        const { site: other } = await services.sites.createSite({ name: 'other tenant' });
+        const kid = newKid();
+        const mine = await services.contentKeys.getOrCreate(siteId, { contentId: 'shared-name', kid });
+        const theirs = await services.contentKeys.getOrCreate(other.id, { contentId: 'shared-name', kid });
+        expect(theirs.key.equals(mine.key)).toBe(false);
+        expect(await services.contentKeys.listByContent(other.id, 'shared-name')).toHaveLength(1);
+      });
+
+      it('never stores key bytes or site-key bytes in the clear', async () => {
+        const key = await services.contentKeys.getOrCreate(siteId, { contentId: 'raw-check', kid: newKid() });
+        const { key: siteKey } = await services.siteKeys.currentSiteKey(siteId);
+        const raw = await harness.rawDump();
+        expect(raw.length).toBeGreaterThan(0);
+        for (const secret of [key.key, siteKey]) {
+          expect(raw.includes(secret)).toBe(false);
+          for (const encoding of ['hex', 'base64', 'base64url'] as const) {
+            expect(raw.includes(Buffer.from(secret.toString(encoding)))).toBe(false);
+            expect(raw.includes(Buffer.from(secret.toString(encoding).toUpperCase()))).toBe(false);
+          }
+        }
+        // The dump is real: it does hold the record's identity.
+        expect(raw.includes(Buffer.from('raw-check'))).toBe(true);
+      });
+
+      it('fails with one opaque integrity error for a tampered blob or a blob moved to another record', async () => {
+        const a = { siteId, contentId: 'tamper-a', kid: newKid() };
+        const b = { siteId, contentId: 'tamper-b', kid: newKid() };
+        await services.contentKeys.getOrCreate(siteId, a);
+        await services.contentKeys.getOrCreate(siteId, b);
+        const recordA = await store.contentKeys.get(siteId, a.contentId, a.kid);
+        const recordB = await store.contentKeys.get(siteId, b.contentId, b.kid);
+        if (!recordA || !recordB) throw new Error('records missing');
+
+        const flipped = Buffer.from(recordA.wrappedKey);
+        flipped[flipped.length - 20] = (flipped[flipped.length - 20] as number) ^ 0x01;
+        expect(await store.contentKeys.replaceWrappedKey(a, recordA.wrappedKey, { ...recordA, wrappedKey: flipped })).toBe(true);
+        expect(await store.contentKeys.replaceWrappedKey(b, recordB.wrappedKey, recordA)).toBe(true);
+
+        const errors = await Promise.all([
+          services.contentKeys.get(siteId, a.contentId, a.kid).catch((e: unknown) => e),
+          services.contentKeys.get(siteId, b.contentId, b.kid).catch((e: unknown) => e),
+        ]);
+        for (const error of errors) {
+          expect(error).toBeInstanceOf(KeyIntegrityError);
+          expect(error).toMatchObject({ code: 'ERR_KEY_UNWRAP_FAILED', message: 'stored key failed its integrity check' });
+          expect((error as Error).cause).toBeUndefined();
+        }
+        // get-or-create on a damaged record fails too; it never silently replaces the key.
+        await expect(services.contentKeys.getOrCreate(siteId, a)).rejects.toBeInstanceOf(KeyIntegrityError);
+      });
+
+      it('keeps every key readable with identical bytes across site-key rotations', async () => {
+        const { site } = await services.sites.createSite({ name: 'rotation' });
+        const before = [];
+        for (let i = 0; i < 5; i += 1) {
+          before.push(await services.contentKeys.getOrCreate(site.id, { contentId: `rot-${i % 2}`, kid: newKid() }));
+        }
+        const first = await services.contentKeys.rotateSiteKey(site.id);
+        expect(first).toEqual({ version: 2, rewrapped: 5 });
+        const later = await services.contentKeys.getOrCreate(site.id, { contentId: 'rot-0', kid: newKid() });
+        expect(await services.contentKeys.rotateSiteKey(site.id)).toEqual({ version: 3, rewrapped: 6 });
+
+        for (const key of [...before, later]) {
+          const record = await store.contentKeys.get(site.id, key.contentId, key.kid);
+          expect(record?.siteKeyVersion).toBe(3);
+          const now = await services.contentKeys.get(site.id, key.contentId, key.kid);
+          expect(now?.key.equals(key.key)).toBe(true);
+        }
+        expect((await services.sites.getSite(site.id)).siteKeyVersion).toBe(3);
+      });
+
+      it('returns identical keys after a restart (new connection, empty caches)', async () => {
+        const written = await Promise.all(
+          ['restart-a', 'restart-b'].map((contentId) =>
+            services.contentKeys.getOrCreate(siteId, { contentId, kid: newKid() }),
+          ),
+        );
+        const reopened = await harness.open();
+        try {
+          const fresh = buildServices(reopened, masterKey);
+          for (const key of written) {
+            const read = await fresh.contentKeys.getOrCreate(siteId, { contentId: key.contentId, kid: key.kid });
+            expect(read.created).toBe(false);
+            expect(read.key.equals(key.key)).toBe(true);
+          }
+        } finally {
+          await reopened.close();
+        }
+      });
+    });
+
+    describe('sites and tokens', () => {
+      it('refuses a taken site ID with a conflict', async () => {
+        await expect(services.sites.createSite({ id: siteId, name: 'dup' })).rejects.toMatchObject({
+          code: 'ERR_ALREADY_EXISTS',
+        });
+      });
+
+      it('lists, updates and disables sites', async () => {
+        const { site } = await services.sites.createSite({ name: 'to update' });
+        expect((await services.sites.listSites()).map((s) => s.id)).toContain(site.id);
+        const updated = await services.sites.updateSite(site.id, {
+          name: 'renamed',
+          status: 'disabled',
+          options: { playReadyLaUrl: 'https://pr.example/rightsmanager.asmx' },
+        });
+        expect(updated).toMatchObject({ name: 'renamed', status: 'disabled' });
+        expect(updated.options).toMatchObject({ playReadyLaUrl: 'https://pr.example/rightsmanager.asmx', signSpekeResponses: false });
+        expect(await services.sites.getSite(site.id)).toEqual(updated);
+      });
+
+      it('stores tokens hashed, authenticates them, records use and refuses them once revoked', async () => {
+        const { site, token } = await services.sites.createSite({ name: 'tokens' });
+        const second = await services.sites.issueToken(site.id, 'rotation');
+        expect(await services.sites.authenticate(token.token)).toMatchObject({ site: { id: site.id }, credentialId: token.id });
+        await services.sites.authenticate(second.token);
+        const raw = await harness.rawDump();
+        expect(raw.includes(Buffer.from(token.token.split('.')[2] as string))).toBe(false);
+
+        const listed = await services.sites.listTokens(site.id);
+        expect(listed.map((t) => t.id)).toEqual([token.id, second.id]);
+        expect(listed[0]?.lastUsedAt).toBeDefined();
+        expect(JSON.stringify(listed)).not.toContain(token.token.split('.')[2]);
+
+        await services.sites.revokeToken(site.id, token.id);
+        await services.sites.revokeToken(site.id, token.id);
+        await expect(services.sites.authenticate(token.token)).rejects.toMatchObject({ code: 'ERR_AUTH_REQUIRED' });
+        await expect(services.sites.authenticate(second.token)).resolves.toMatchObject({ credentialId: second.id });
+        await expect(services.sites.revokeToken(siteId, second.id)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      });
+
+      it('lets only one of two concurrent rotations win (compare-and-set on the site-key version)', async () => {
+        const { site } = await services.sites.createSite({ name: 'cas' });
+        const stored = (await store.sites.getSite(site.id))?.siteKeys[0];
+        if (!stored) throw new Error('no site key');
+        const results = await Promise.all(
+          [0, 1].map(() => store.sites.addSiteKey(site.id, 1, { ...stored, version: 2 })),
+        );
+        expect(results.sort()).toEqual([false, true]);
+      });
+    });
+  });
+}
