@@ -9,6 +9,8 @@
 export type ErrorCode =
   | 'ERR_CONFIG_INVALID'
   | 'ERR_REQUEST_INVALID'
+  | 'ERR_PAYLOAD_TOO_LARGE'
+  | 'ERR_UNSUPPORTED_MEDIA_TYPE'
   | 'ERR_AUTH_REQUIRED'
   | 'ERR_FORBIDDEN'
   | 'ERR_NOT_FOUND'
@@ -43,6 +45,16 @@ export class ConfigError extends ServiceError {
 /** A request body or parameter violates its schema or a domain rule (bad site ID, unknown option). */
 export class RequestInvalid extends ServiceError {
   readonly code = 'ERR_REQUEST_INVALID';
+}
+
+/** A request body exceeds the configured size limit. */
+export class PayloadTooLarge extends ServiceError {
+  readonly code = 'ERR_PAYLOAD_TOO_LARGE';
+}
+
+/** A request body of a media type the route does not accept. */
+export class UnsupportedMediaType extends ServiceError {
+  readonly code = 'ERR_UNSUPPORTED_MEDIA_TYPE';
 }
 
 /** No credential, or a credential that does not authenticate. The public text never says which. */

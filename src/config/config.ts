@@ -1,0 +1,237 @@
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors';
+import { parseStoreUrl, type StoreConfig } from './store-url';
+
+/**
+ * Where a secret comes from: configured (env or mounted file), or — only outside production — a
+ * development file in the data folder that `main` creates on first start.
+ */
+export type SecretSource<T> =
+  | { readonly kind: 'configured'; readonly value: T }
+  | { readonly kind: 'dev-file'; readonly path: string };
+
+export type MasterKeyConfig =
+  | { readonly provider: 'local'; readonly key: SecretSource<Buffer> }
+  | {
+      readonly provider: 'aws-kms';
+      readonly keyId: string;
+      readonly region: string;
+      readonly endpoint?: string;
+    };
+
+export interface SigningConfig {
+  readonly privateKey: KeyObject;
+  readonly certificate: X509Certificate;
+  readonly privateKeyPem: string;
+  readonly certificatePem: string;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** The whole configuration, parsed once at start and frozen. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** NODE_ENV=production: no generated development secrets. */
+  readonly production: boolean;
+  readonly dataDir: string;
+  readonly store: StoreConfig;
+  readonly redis: {
+    readonly keyPrefix: string;
+    readonly waitReplicas: number;
+    readonly waitTimeoutMs: number;
+    readonly requireDurable: boolean;
+  };
+  readonly masterKey: MasterKeyConfig;
+  readonly siteKeyCacheTtlMs: number;
+  readonly adminToken: SecretSource<string>;
+  readonly signing?: SigningConfig;
+  readonly bodyLimitBytes: number;
+  readonly logLevel: LogLevel;
+  readonly shutdownGraceMs: number;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+export type ReadFile = (path: string) => Buffer;
+
+const MASTER_KEY_LENGTH_BYTES = 256 / 8;
+/** Below this an admin token is guessable; generated ones have 256 bits. */
+const MIN_ADMIN_TOKEN_LENGTH = 32;
+const MIN_SIGNING_RSA_BITS = 2048;
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !Object.isFrozen(value)) {
+    const isPlain = Object.getPrototypeOf(value) === Object.prototype || Array.isArray(value);
+    if (isPlain) {
+      for (const child of Object.values(value)) deepFreeze(child);
+      Object.freeze(value);
+    }
+  }
+  return value;
+}
+
+/**
+ * Parses the environment (and the files it points to) into a frozen `Config`.
+ * @throws ConfigError naming the first invalid variable; the message never contains a secret value.
+ */
+export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config {
+  const text = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+
+  /** A value from NAME or from the file named by NAME_FILE (Kubernetes Secret mounts); not both. */
+  const secret = (name: string): string | undefined => {
+    const direct = text(name);
+    const file = text(`${name}_FILE`);
+    if (direct !== undefined && file !== undefined) throw new ConfigError(`set either ${name} or ${name}_FILE, not both`);
+    if (file === undefined) return direct;
+    try {
+      return readFile(file).toString('utf8').trim();
+    } catch (error) {
+      throw new ConfigError(`${name}_FILE: cannot read ${file}`, { cause: error });
+    }
+  };
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      throw new ConfigError(`${name} must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = text(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw new ConfigError(`${name} must be true or false`);
+  };
+
+  const production = text('NODE_ENV') === 'production';
+  const dataDir = resolve(text('DATA_DIR') ?? './data');
+  const devFile = (name: string, file: string) => {
+    if (production) throw new ConfigError(`${name} (or ${name}_FILE) is required when NODE_ENV=production`);
+    return { kind: 'dev-file' as const, path: resolve(dataDir, file) };
+  };
+
+  const port = integer('PORT', 8080, 0, 65535);
+  const host = text('HOST') ?? '0.0.0.0';
+
+  let store: StoreConfig;
+  try {
+    store = parseStoreUrl(secret('STORE') ?? `sqlite:${resolve(dataDir, 'cpix-kms.db')}`);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError('STORE is not a valid store URL', { cause: error });
+  }
+
+  const redis = {
+    keyPrefix: text('REDIS_KEY_PREFIX') ?? 'cpixkms',
+    waitReplicas: integer('REDIS_WAIT_REPLICAS', 0, 0, 16),
+    waitTimeoutMs: integer('REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
+    requireDurable: boolean('REDIS_REQUIRE_DURABLE', false),
+  };
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redis.keyPrefix)) {
+    throw new ConfigError('REDIS_KEY_PREFIX must be 1 to 64 letters, digits, ".", "_" or "-"');
+  }
+
+  const provider = text('MASTER_KEY_PROVIDER') ?? 'local';
+  let masterKey: MasterKeyConfig;
+  if (provider === 'local') {
+    const encoded = secret('MASTER_KEY');
+    if (encoded === undefined) {
+      masterKey = { provider, key: devFile('MASTER_KEY', 'master.key') };
+    } else {
+      const key = Buffer.from(encoded, 'base64');
+      if (key.length !== MASTER_KEY_LENGTH_BYTES || key.toString('base64') !== encoded) {
+        throw new ConfigError('MASTER_KEY must be the base64 encoding of exactly 32 bytes');
+      }
+      masterKey = { provider, key: { kind: 'configured', value: key } };
+    }
+  } else if (provider === 'aws-kms') {
+    const keyId = text('AWS_KMS_KEY_ID');
+    const region = text('AWS_REGION') ?? text('AWS_DEFAULT_REGION');
+    if (keyId === undefined) throw new ConfigError('AWS_KMS_KEY_ID is required when MASTER_KEY_PROVIDER=aws-kms');
+    if (region === undefined) throw new ConfigError('AWS_REGION is required when MASTER_KEY_PROVIDER=aws-kms');
+    const endpoint = text('AWS_KMS_ENDPOINT');
+    if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
+      throw new ConfigError('AWS_KMS_ENDPOINT must be an http(s) URL');
+    }
+    masterKey = { provider, keyId, region, ...(endpoint !== undefined && { endpoint }) };
+  } else {
+    throw new ConfigError('MASTER_KEY_PROVIDER must be local or aws-kms');
+  }
+
+  const adminTokenValue = secret('ADMIN_TOKEN');
+  if (adminTokenValue !== undefined && adminTokenValue.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new ConfigError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
+  }
+  const adminToken: SecretSource<string> =
+    adminTokenValue === undefined
+      ? devFile('ADMIN_TOKEN', 'admin-token')
+      : { kind: 'configured', value: adminTokenValue };
+
+  const logLevel = (text('LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const signing = loadSigning(text('SIGNING_KEY_FILE'), text('SIGNING_CERT_FILE'), readFile);
+
+  return deepFreeze({
+    port,
+    host,
+    production,
+    dataDir,
+    store,
+    redis,
+    masterKey,
+    siteKeyCacheTtlMs: integer('SITE_KEY_CACHE_TTL_SECONDS', 300, 1, 86_400) * 1000,
+    adminToken,
+    ...(signing && { signing }),
+    bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    logLevel,
+    shutdownGraceMs: integer('SHUTDOWN_GRACE_SECONDS', 10, 0, 3600) * 1000,
+  });
+}
+
+/** Loads and cross-checks the XML-DSig signing key and certificate; both or neither. */
+function loadSigning(keyFile: string | undefined, certFile: string | undefined, readFile: ReadFile) {
+  if (keyFile === undefined && certFile === undefined) return undefined;
+  if (keyFile === undefined || certFile === undefined) {
+    throw new ConfigError('SIGNING_KEY_FILE and SIGNING_CERT_FILE must be set together');
+  }
+  const read = (name: string, path: string) => {
+    try {
+      return readFile(path).toString('utf8');
+    } catch (error) {
+      throw new ConfigError(`${name}: cannot read ${path}`, { cause: error });
+    }
+  };
+  const privateKeyPem = read('SIGNING_KEY_FILE', keyFile);
+  const certificatePem = read('SIGNING_CERT_FILE', certFile);
+  let privateKey: KeyObject;
+  let certificate: X509Certificate;
+  try {
+    privateKey = createPrivateKey(privateKeyPem);
+  } catch {
+    throw new ConfigError('SIGNING_KEY_FILE does not hold a PEM private key');
+  }
+  try {
+    certificate = new X509Certificate(certificatePem);
+  } catch {
+    throw new ConfigError('SIGNING_CERT_FILE does not hold a PEM X.509 certificate');
+  }
+  if (privateKey.asymmetricKeyType !== 'rsa' || (privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_SIGNING_RSA_BITS) {
+    throw new ConfigError(`SIGNING_KEY_FILE must be an RSA key of at least ${MIN_SIGNING_RSA_BITS} bits`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ConfigError('SIGNING_CERT_FILE does not match SIGNING_KEY_FILE');
+  }
+  return { privateKey, certificate, privateKeyPem, certificatePem };
+}

@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { SecretSource } from './config/config';
+
+/**
+ * Development secrets: when no master key or admin token is configured (and NODE_ENV is not
+ * production), they live in files of the data folder, created once with mode 0600 and reused on
+ * every later start — so `npm start` works on a fresh machine and keeps its keys readable.
+ */
+export interface ResolvedSecret<T> {
+  readonly value: T;
+  /** Set when the value came from a development file; `created` when this start wrote it. */
+  readonly devFile?: { readonly path: string; readonly created: boolean };
+}
+
+function readOrCreate(path: string, generate: () => string): { text: string; created: boolean } {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    // 'wx' fails when the file exists, so two processes starting together never overwrite each other.
+    writeFileSync(path, generate(), { mode: 0o600, flag: 'wx' });
+    return { text: readFileSync(path, 'utf8').trim(), created: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  return { text: readFileSync(path, 'utf8').trim(), created: false };
+}
+
+export function resolveMasterKey(source: SecretSource<Buffer>): ResolvedSecret<Buffer> {
+  if (source.kind === 'configured') return { value: source.value };
+  const { text, created } = readOrCreate(source.path, () => `${randomBytes(32).toString('base64')}\n`);
+  const value = Buffer.from(text, 'base64');
+  if (value.length !== 32) throw new Error(`development master key file ${source.path} does not hold 32 base64 bytes`);
+  return { value, devFile: { path: source.path, created } };
+}
+
+export function resolveAdminToken(source: SecretSource<string>): ResolvedSecret<string> {
+  if (source.kind === 'configured') return { value: source.value };
+  const { text, created } = readOrCreate(source.path, () => `${randomBytes(32).toString('base64url')}\n`);
+  return { value: text, devFile: { path: source.path, created } };
+}

@@ -1,0 +1,113 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ServiceError, type ErrorCode } from '../errors';
+import type { Logger } from '../log';
+
+/** HTTP status per error code: the only place statuses are decided. */
+const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  ERR_CONFIG_INVALID: 500,
+  ERR_REQUEST_INVALID: 400,
+  ERR_PAYLOAD_TOO_LARGE: 413,
+  ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  ERR_AUTH_REQUIRED: 401,
+  ERR_FORBIDDEN: 403,
+  ERR_NOT_FOUND: 404,
+  ERR_ALREADY_EXISTS: 409,
+  ERR_KEY_UNWRAP_FAILED: 500,
+  ERR_STORE_UNAVAILABLE: 503,
+  ERR_KMS_UNAVAILABLE: 503,
+  ERR_DURABILITY_NOT_CONFIRMED: 503,
+};
+
+/** Seconds a client should wait before retrying after a 503. */
+export const RETRY_AFTER_SECONDS = 1;
+
+export interface ErrorBody {
+  readonly error: { readonly code: ErrorCode | 'ERR_INTERNAL'; readonly message: string; readonly requestId?: string };
+}
+
+export interface MappedError {
+  readonly status: number;
+  readonly body: ErrorBody;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** body-parser signals its failures with `status` and `type` on a plain error. */
+function bodyParserCode(error: unknown): ErrorCode | undefined {
+  if (typeof error !== 'object' || error === null || !('type' in error)) return undefined;
+  switch ((error as { type: unknown }).type) {
+    case 'entity.too.large':
+      return 'ERR_PAYLOAD_TOO_LARGE';
+    case 'entity.parse.failed':
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return 'ERR_REQUEST_INVALID';
+    default:
+      return undefined;
+  }
+}
+
+const BODY_PARSER_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  ERR_PAYLOAD_TOO_LARGE: 'request body is too large',
+  ERR_REQUEST_INVALID: 'request body could not be read',
+};
+
+/**
+ * Maps any thrown value to a response. Only messages of `ServiceError`s with status < 500, and the
+ * fixed messages of dependency failures, reach the client (oidc-provider's expose rule); anything
+ * else becomes a fixed "internal error".
+ */
+export function mapError(error: unknown, requestId?: string): MappedError {
+  let code: ErrorCode | 'ERR_INTERNAL' = 'ERR_INTERNAL';
+  let status = 500;
+  let message = 'internal error';
+  if (error instanceof ServiceError) {
+    code = error.code;
+    status = STATUS_BY_CODE[code];
+    if (status < 500 || status === 503) message = error.message;
+  } else {
+    const parserCode = bodyParserCode(error);
+    if (parserCode) {
+      code = parserCode;
+      status = STATUS_BY_CODE[parserCode];
+      message = BODY_PARSER_MESSAGES[parserCode] ?? message;
+    }
+  }
+  return {
+    status,
+    body: { error: { code, message, ...(requestId !== undefined && { requestId }) } },
+    headers: status === 503 ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {},
+  };
+}
+
+/** Express error handler: logs the internal story, sends the safe one. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    const requestId = res.locals.requestId as string | undefined;
+    const mapped = mapError(error, requestId);
+    const log = { requestId, code: mapped.body.error.code, status: mapped.status };
+    if (error instanceof ServiceError) {
+      // The cause's message (a driver's or SDK's text) helps the operator; no code path puts secrets in one.
+      const cause = mapped.status >= 500 && error.cause instanceof Error ? error.cause.message : undefined;
+      const entry = { ...log, err: { type: error.name, message: error.message, detail: error.detail, cause } };
+      if (mapped.status >= 500) logger.error(entry, `request failed: ${error.detail ?? error.message}`);
+      else logger.info(entry, `request refused: ${error.detail ?? error.message}`);
+    } else if (mapped.status >= 500) {
+      // Unknown errors are bugs: log type and stack, which by construction carry no request data.
+      const err = error instanceof Error ? { type: error.name, message: error.message, stack: error.stack } : undefined;
+      logger.error({ ...log, err }, 'unexpected error');
+    }
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    res.status(mapped.status).set(mapped.headers).json(mapped.body);
+  };
+}
+
+/** Unknown routes answer in the same JSON error shape. */
+export const notFoundHandler: RequestHandler = (_req, res) => {
+  const requestId = res.locals.requestId as string | undefined;
+  res.status(404).json({ error: { code: 'ERR_NOT_FOUND', message: 'no such route', ...(requestId && { requestId }) } });
+};

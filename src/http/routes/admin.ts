@@ -1,0 +1,104 @@
+import express, { Router } from 'express';
+import { NotFound } from '../../errors';
+import type { ContentKeyService } from '../../keys/content-key-service';
+import type { SiteOptions, SiteStatus } from '../../sites/site';
+import { SITE_ID_PATTERN } from '../../sites/site';
+import type { SiteService } from '../../sites/site-service';
+import { requireAdminToken } from '../admin-auth';
+import type { AdminSchemas } from '../json-schemas';
+
+export interface AdminDeps {
+  readonly adminToken: string;
+  readonly sites: SiteService;
+  readonly contentKeys: ContentKeyService;
+  readonly schemas: AdminSchemas;
+}
+
+interface SiteCreateBody {
+  readonly id?: string;
+  readonly name: string;
+  readonly options?: Partial<SiteOptions>;
+}
+interface SiteUpdateBody {
+  readonly name?: string;
+  readonly status?: SiteStatus;
+  readonly options?: Partial<SiteOptions>;
+}
+interface TokenCreateBody {
+  readonly name?: string;
+}
+
+/** Admin bodies are small JSON documents. */
+const ADMIN_BODY_LIMIT = '64kb';
+
+function siteIdParam(value: string | undefined): string {
+  if (value === undefined || !SITE_ID_PATTERN.test(value)) throw new NotFound(`site ${String(value).slice(0, 16)} not found`);
+  return value;
+}
+
+/** `/admin/v1`: site and token management for operators, behind the admin bearer token. */
+export function adminRoutes(deps: AdminDeps): Router {
+  const { sites, contentKeys, schemas } = deps;
+  const router = Router();
+  router.use(requireAdminToken(deps.adminToken));
+  router.use(express.json({ limit: ADMIN_BODY_LIMIT, strict: true }));
+
+  router.post('/sites', async (req, res) => {
+    const body = schemas.validate<SiteCreateBody>('site-create', req.body);
+    res.status(201).json(await sites.createSite(body));
+  });
+
+  router.get('/sites', async (_req, res) => {
+    res.json({ sites: await sites.listSites() });
+  });
+
+  router.get('/sites/:siteId', async (req, res) => {
+    res.json(await sites.getSite(siteIdParam(req.params.siteId)));
+  });
+
+  router.patch('/sites/:siteId', async (req, res) => {
+    const siteId = siteIdParam(req.params.siteId);
+    res.json(await sites.updateSite(siteId, schemas.validate<SiteUpdateBody>('site-update', req.body)));
+  });
+
+  router.post('/sites/:siteId/tokens', async (req, res) => {
+    const siteId = siteIdParam(req.params.siteId);
+    const body = schemas.validate<TokenCreateBody>('token-create', req.body ?? {});
+    res.status(201).json(await sites.issueToken(siteId, body.name));
+  });
+
+  router.get('/sites/:siteId/tokens', async (req, res) => {
+    res.json({ tokens: await sites.listTokens(siteIdParam(req.params.siteId)) });
+  });
+
+  router.delete('/sites/:siteId/tokens/:tokenId', async (req, res) => {
+    await sites.revokeToken(siteIdParam(req.params.siteId), req.params.tokenId);
+    res.status(204).end();
+  });
+
+  router.post('/sites/:siteId/site-key/rotate', async (req, res) => {
+    const siteId = siteIdParam(req.params.siteId);
+    await sites.getSite(siteId);
+    res.json(await contentKeys.rotateSiteKey(siteId));
+  });
+
+  router.get('/sites/:siteId/contents/:contentId/keys', async (req, res) => {
+    const siteId = siteIdParam(req.params.siteId);
+    await sites.getSite(siteId);
+    const keys = await contentKeys.listMetadata(siteId, req.params.contentId);
+    if (keys.length === 0) throw new NotFound('no keys for this content');
+    res.json({
+      siteId,
+      contentId: req.params.contentId,
+      keys: keys.map(({ kid, trackType, periodIndex, scheme, createdAt }) => ({
+        kid,
+        ...(trackType !== undefined && { trackType }),
+        ...(periodIndex !== undefined && { periodIndex }),
+        ...(scheme !== undefined && { scheme }),
+        createdAt,
+      })),
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,84 @@
+import { relative } from 'node:path';
+import { loadConfig, type Config } from './config/config';
+import { ConfigError } from './errors';
+import { createLogger, type Logger } from './log';
+import { startService, type RunningService } from './service';
+
+/**
+ * The development banner, on stderr as plain text for a human. It names where the admin token is
+ * and how to use it, never the token itself.
+ */
+function printDevelopmentBanner(config: Config, service: RunningService): void {
+  const { masterKey, adminToken } = service.devSecrets;
+  if (!masterKey && !adminToken) return;
+  const show = (path: string) => {
+    const rel = relative(process.cwd(), path);
+    return rel.startsWith('..') ? path : rel;
+  };
+  const tokenPath = adminToken ? show(adminToken.path) : '<your ADMIN_TOKEN file>';
+  const lines = [
+    '',
+    '================================================================================',
+    '  cpix-kms is running with a DEVELOPMENT SETUP. Do not use it for real content.',
+    '================================================================================',
+    masterKey && `  master key : ${show(masterKey.path)} (${masterKey.created ? 'created now' : 'existing'}, mode 0600)`,
+    adminToken && `  admin token: ${tokenPath} (${adminToken.created ? 'created now' : 'existing'}, mode 0600)`,
+    config.store.kind === 'sqlite' && `  key store  : ${show(config.store.path)} (embedded SQLite)`,
+    '',
+    '  Create a first site (the answer holds its KMS token, shown only once):',
+    '',
+    `  curl -s -X POST ${service.url}/admin/v1/sites \\`,
+    `    -H "Authorization: Bearer $(cat ${tokenPath})" \\`,
+    `    -H 'Content-Type: application/json' -d '{"name":"My first site"}'`,
+    '',
+    '  For production set MASTER_KEY_PROVIDER=aws-kms (or MASTER_KEY), ADMIN_TOKEN and',
+    '  STORE=redis://… with durable Redis settings; see README.md.',
+    '================================================================================',
+    '',
+  ];
+  process.stderr.write(`${lines.filter((line) => line !== undefined && line !== false).join('\n')}\n`);
+}
+
+function installSignalHandlers(service: RunningService, logger: Logger): void {
+  const shutdown = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down: draining connections');
+    service.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exitCode = 0;
+      },
+      (error: unknown) => {
+        logger.error({ err: error instanceof Error ? { type: error.name, message: error.message } : undefined }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`cpix-kms: configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  try {
+    const service = await startService(config, logger);
+    installSignalHandlers(service, logger);
+    logger.info({ url: service.url, store: config.store.kind, masterKey: config.masterKey.provider }, 'cpix-kms listening');
+    printDevelopmentBanner(config, service);
+  } catch (error) {
+    const detail = error instanceof ConfigError || !(error instanceof Error) ? undefined : error.message;
+    logger.fatal({ err: error instanceof Error ? { type: error.name, message: error.message, detail } : undefined }, 'start failed');
+    process.exit(1);
+  }
+}
+
+void main();

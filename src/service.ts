@@ -1,0 +1,102 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/config';
+import { createAwsKmsMasterKey } from './crypto/kms/aws-kms-master-key';
+import { createLocalMasterKey } from './crypto/kms/local-master-key';
+import type { MasterKeyProvider } from './crypto/kms/master-key';
+import { cryptoRandom, systemClock } from './crypto/random';
+import { resolveAdminToken, resolveMasterKey, type ResolvedSecret } from './dev-secrets';
+import { createApp } from './http/app';
+import { loadAdminSchemas } from './http/json-schemas';
+import { createContentKeyService } from './keys/content-key-service';
+import type { Logger } from './log';
+import { createSiteKeyRing } from './sites/site-key-ring';
+import { createSiteService } from './sites/site-service';
+import { openStore } from './store/open-store';
+
+/** Unwrapped site keys kept in memory at most (one per site and version). */
+const SITE_KEY_CACHE_MAX_ENTRIES = 10_000;
+/** Node's HTTP timeouts: a slow-drip client cannot hold a connection open for long. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+export interface RunningService {
+  readonly server: Server;
+  readonly url: string;
+  /** The development secrets this start used, for the start-up banner. */
+  readonly devSecrets: { readonly masterKey?: ResolvedSecret<Buffer>['devFile']; readonly adminToken?: ResolvedSecret<string>['devFile'] };
+  /** Stops accepting connections, drains in-flight requests (up to the grace period), closes the store. */
+  stop(): Promise<void>;
+}
+
+function createMasterKey(config: Config): { provider: MasterKeyProvider; devFile?: ResolvedSecret<Buffer>['devFile'] } {
+  if (config.masterKey.provider === 'aws-kms') {
+    const { keyId, region, endpoint } = config.masterKey;
+    return { provider: createAwsKmsMasterKey({ keyId, region, ...(endpoint !== undefined && { endpoint }) }) };
+  }
+  const { value, devFile } = resolveMasterKey(config.masterKey.key);
+  return { provider: createLocalMasterKey(value, cryptoRandom), ...(devFile && { devFile }) };
+}
+
+/** Composition root: builds every adapter and service from `config` and starts listening. */
+export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  const masterKey = createMasterKey(config);
+  const adminToken = resolveAdminToken(config.adminToken);
+  const store = await openStore(config, logger);
+
+  const siteKeys = createSiteKeyRing({
+    repository: store.sites,
+    masterKey: masterKey.provider,
+    clock: systemClock,
+    cacheTtlMs: config.siteKeyCacheTtlMs,
+    cacheMaxEntries: SITE_KEY_CACHE_MAX_ENTRIES,
+  });
+  const sites = createSiteService({ repository: store.sites, masterKey: masterKey.provider, random: cryptoRandom, clock: systemClock });
+  const contentKeys = createContentKeyService({ repository: store.contentKeys, siteKeys, random: cryptoRandom, clock: systemClock });
+
+  const app = createApp({
+    logger,
+    sites,
+    contentKeys,
+    adminToken: adminToken.value,
+    adminSchemas: loadAdminSchemas(),
+    readiness: { store: () => store.ping(), masterKey: () => masterKey.provider.checkReady() },
+  });
+
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.shutdownGraceMs, 'timeout').unref());
+      if ((await Promise.race([closed, grace])) === 'timeout') {
+        logger.warn('shutdown grace period over; closing remaining connections');
+        server.closeAllConnections();
+        await closed;
+      }
+      siteKeys.clear();
+      await store.close();
+    })());
+
+  return {
+    server,
+    url: `http://${host}:${port}`,
+    devSecrets: {
+      ...(masterKey.devFile && { masterKey: masterKey.devFile }),
+      ...(adminToken.devFile && { adminToken: adminToken.devFile }),
+    },
+    stop,
+  };
+}

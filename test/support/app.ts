@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Express } from 'express';
+import type { MasterKeyProvider } from '../../src/crypto/kms/master-key';
+import { createApp } from '../../src/http/app';
+import { loadAdminSchemas } from '../../src/http/json-schemas';
+import type { Logger } from '../../src/log';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store';
+import type { Store } from '../../src/store/store';
+import { buildServices, testMasterKey } from './services';
+
+export interface TestApp {
+  readonly app: Express;
+  readonly store: Store;
+  readonly adminToken: string;
+  readonly services: ReturnType<typeof buildServices>;
+  close(): Promise<void>;
+}
+
+/** The real app on a real SQLite file in a temp folder, as main wires it. */
+export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = testMasterKey()): TestApp {
+  const dir = mkdtempSync(join(tmpdir(), 'cpix-kms-app-'));
+  const store = openSqliteStore(join(dir, 'store.db'));
+  const services = buildServices(store, masterKey);
+  const adminToken = randomBytes(32).toString('base64url');
+  const app = createApp({
+    logger,
+    sites: services.sites,
+    contentKeys: services.contentKeys,
+    adminToken,
+    adminSchemas: loadAdminSchemas(),
+    readiness: { store: () => store.ping(), masterKey: () => masterKey.checkReady() },
+  });
+  return {
+    app,
+    store,
+    adminToken,
+    services,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
