@@ -88,6 +88,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       }
       siteKeys.clear();
       await store.close();
+      masterKey.provider.close?.();
     })());
 
   return {

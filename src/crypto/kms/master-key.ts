@@ -34,4 +34,6 @@ export interface MasterKeyProvider {
   unwrapSiteKey(wrapped: WrappedSiteKey, context: SiteKeyContext): Promise<Buffer>;
   /** Resolves when the master key is usable; used by `/readyz`. */
   checkReady(): Promise<void>;
+  /** Releases connections (SDK clients) at shutdown. */
+  close?(): void;
 }
