@@ -1,0 +1,114 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * `npm start` on a fresh machine: the built service started with no configuration at all, in an
+ * empty folder, exactly as the README's quick start runs it.
+ */
+const MAIN = resolve(__dirname, '../../dist/main.js');
+const run = promisify(execFile);
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly curlLine: string;
+  stdout(): string;
+  stderr(): string;
+  exit(): Promise<number | null>;
+}
+
+/** Only what a fresh shell has: no cpix-kms variables leak in from the test runner. */
+function bareEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ...extra };
+}
+
+function start(cwd: string, env: NodeJS.ProcessEnv = bareEnv()): Promise<Started> {
+  const child = spawn(process.execPath, [MAIN], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no banner within 15 s; stderr: ${err}; stdout: ${out}`)), 15_000);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      const curl = /(curl -s -X POST (http:\/\/\S+)\/admin\/v1\/sites \\\n.*\\\n.*)\n/.exec(err);
+      if (curl?.[1] && curl[2]) {
+        clearTimeout(timer);
+        resolveStart({ child, url: curl[2], curlLine: curl[1], stdout: () => out, stderr: () => err, exit: () => exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before its banner; stderr: ${err}`));
+    });
+  });
+}
+
+describe('npm start on a fresh machine', () => {
+  let cwd: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(() => {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: npm test builds it first (npm run build)`);
+    cwd = mkdtempSync(join(tmpdir(), 'cpix-kms-fresh-'));
+  });
+  afterAll(() => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('runs on the embedded store, prints a working curl line, stops on SIGTERM and keeps its data', async () => {
+    const first = await start(cwd);
+    children.push(first.child);
+    expect(first.stderr()).toContain('DEVELOPMENT SETUP');
+    expect(first.stderr()).toMatch(/admin token: data\/admin-token \(created now, mode 0600\)/);
+
+    const health = await fetch(`${first.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await fetch(`${first.url}/readyz`).then((r) => r.status)).toBe(200);
+
+    for (const file of ['data/master.key', 'data/admin-token', 'data/cpix-kms.db']) {
+      expect(statSync(join(cwd, file)).mode & 0o777).toBe(0o600);
+    }
+
+    // The banner's own command, run by a shell in the service's folder.
+    const { stdout } = await run('bash', ['-c', first.curlLine], { cwd });
+    const created = JSON.parse(stdout) as { site: { id: string }; token: { token: string }; accessKey: string };
+    expect(created.site.id).toMatch(/^[A-Z0-9]{4}$/);
+    expect(created.token.token).toMatch(/^kms1\./);
+
+    first.child.kill('SIGTERM');
+    expect(await first.exit()).toBe(0);
+
+    const adminToken = readFileSync(join(cwd, 'data/admin-token'), 'utf8').trim();
+    const second = await start(cwd);
+    children.push(second.child);
+    expect(second.stderr()).toMatch(/admin token: data\/admin-token \(existing, mode 0600\)/);
+    const site = await fetch(`${second.url}/admin/v1/sites/${created.site.id}`, { headers: { Authorization: `Bearer ${adminToken}` } });
+    expect(site.status).toBe(200);
+    second.child.kill('SIGTERM');
+    expect(await second.exit()).toBe(0);
+
+    const output = first.stdout() + first.stderr() + second.stdout() + second.stderr();
+    for (const secret of [adminToken, created.token.token, created.accessKey]) expect(output).not.toContain(secret);
+    expect(first.stdout()).toContain('"msg":"cpix-kms listening"');
+  }, 60_000);
+
+  it.each([
+    ['NODE_ENV=production without secrets', { NODE_ENV: 'production' }, /configuration error: MASTER_KEY \(or MASTER_KEY_FILE\) is required/],
+    ['an invalid PORT', { PORT: 'eighty' }, /configuration error: PORT must be an integer/],
+    ['an unknown master key provider', { MASTER_KEY_PROVIDER: 'vault' }, /configuration error: MASTER_KEY_PROVIDER must be local or aws-kms/],
+  ])('stops at once with a message naming the value for %s', async (_name, extra, message) => {
+    const child = spawn(process.execPath, [MAIN], { cwd, env: bareEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    expect(code).toBe(1);
+    expect(err).toMatch(message);
+  });
+});

@@ -1,0 +1,140 @@
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadConfig, type Env } from '../../../src/config/config';
+import { ConfigError } from '../../../src/errors';
+
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+const ADMIN_TOKEN = 'a'.repeat(40);
+
+function expectConfigError(env: Env, message: RegExp, readFile?: (path: string) => Buffer) {
+  let thrown: unknown;
+  try {
+    loadConfig(env, readFile);
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(ConfigError);
+  expect((thrown as Error).message).toMatch(message);
+  return thrown as ConfigError;
+}
+
+describe('loadConfig', () => {
+  it('gives a development configuration from an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      production: false,
+      store: { kind: 'sqlite', path: resolve('data/cpix-kms.db') },
+      masterKey: { provider: 'local', key: { kind: 'dev-file', path: resolve('data/master.key') } },
+      adminToken: { kind: 'dev-file', path: resolve('data/admin-token') },
+      redis: { keyPrefix: 'cpixkms', waitReplicas: 0, waitTimeoutMs: 1000, requireDurable: false },
+      siteKeyCacheTtlMs: 300_000,
+      bodyLimitBytes: 1_048_576,
+      logLevel: 'info',
+      shutdownGraceMs: 10_000,
+    });
+    expect(config.signing).toBeUndefined();
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = loadConfig({ MASTER_KEY, ADMIN_TOKEN });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.redis)).toBe(true);
+    expect(Object.isFrozen(config.masterKey)).toBe(true);
+  });
+
+  it('reads secrets from *_FILE mounts, trimming the trailing newline', () => {
+    const files: Record<string, string> = { '/run/secrets/admin': `${ADMIN_TOKEN}\n`, '/run/secrets/master': `${MASTER_KEY}\n` };
+    const config = loadConfig(
+      { NODE_ENV: 'production', ADMIN_TOKEN_FILE: '/run/secrets/admin', MASTER_KEY_FILE: '/run/secrets/master' },
+      (path) => Buffer.from(files[path] ?? ''),
+    );
+    expect(config.adminToken).toEqual({ kind: 'configured', value: ADMIN_TOKEN });
+    expect(config.masterKey).toEqual({ provider: 'local', key: { kind: 'configured', value: Buffer.alloc(32, 7) } });
+  });
+
+  it('configures the aws-kms provider', () => {
+    const config = loadConfig({
+      MASTER_KEY_PROVIDER: 'aws-kms',
+      AWS_KMS_KEY_ID: 'alias/cpix-kms',
+      AWS_REGION: 'eu-west-1',
+      AWS_KMS_ENDPOINT: 'https://kms.eu-west-1.amazonaws.com',
+      ADMIN_TOKEN,
+    });
+    expect(config.masterKey).toEqual({
+      provider: 'aws-kms',
+      keyId: 'alias/cpix-kms',
+      region: 'eu-west-1',
+      endpoint: 'https://kms.eu-west-1.amazonaws.com',
+    });
+  });
+
+  it.each<[string, Env, RegExp]>([
+    ['a non-numeric PORT', { PORT: 'http' }, /^PORT must be an integer from 0 to 65535$/],
+    ['an out-of-range PORT', { PORT: '70000' }, /^PORT must be an integer/],
+    ['an unknown provider', { MASTER_KEY_PROVIDER: 'hsm' }, /^MASTER_KEY_PROVIDER must be local or aws-kms$/],
+    ['a short master key', { MASTER_KEY: Buffer.alloc(16).toString('base64') }, /^MASTER_KEY must be the base64 encoding of exactly 32 bytes$/],
+    ['a master key that is not base64', { MASTER_KEY: `${'!'.repeat(43)}=` }, /^MASTER_KEY must be/],
+    ['both MASTER_KEY and MASTER_KEY_FILE', { MASTER_KEY, MASTER_KEY_FILE: '/x' }, /^set either MASTER_KEY or MASTER_KEY_FILE, not both$/],
+    ['aws-kms without a key ID', { MASTER_KEY_PROVIDER: 'aws-kms', AWS_REGION: 'eu-west-1' }, /^AWS_KMS_KEY_ID is required/],
+    ['aws-kms without a region', { MASTER_KEY_PROVIDER: 'aws-kms', AWS_KMS_KEY_ID: 'k' }, /^AWS_REGION is required/],
+    ['a short admin token', { ADMIN_TOKEN: 'short' }, /^ADMIN_TOKEN must be at least 32 characters$/],
+    ['production without a master key', { NODE_ENV: 'production', ADMIN_TOKEN }, /^MASTER_KEY \(or MASTER_KEY_FILE\) is required when NODE_ENV=production$/],
+    ['production without an admin token', { NODE_ENV: 'production', MASTER_KEY }, /^ADMIN_TOKEN \(or ADMIN_TOKEN_FILE\) is required/],
+    ['an unknown log level', { LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of/],
+    ['a bad boolean', { REDIS_REQUIRE_DURABLE: 'yes please' }, /^REDIS_REQUIRE_DURABLE must be true or false$/],
+    ['a bad key prefix', { REDIS_KEY_PREFIX: 'a b' }, /^REDIS_KEY_PREFIX must be/],
+    ['an unknown store', { STORE: 'postgres://localhost/db' }, /STORE/],
+    ['half a signing pair', { SIGNING_KEY_FILE: '/k.pem' }, /^SIGNING_KEY_FILE and SIGNING_CERT_FILE must be set together$/],
+  ])('stops on %s, naming the variable', (_name, env, message) => {
+    expectConfigError(env, message);
+  });
+
+  it('never puts a secret value into its messages', () => {
+    const secret = 'S3cr3t-but-too-short';
+    const error = expectConfigError({ ADMIN_TOKEN: secret }, /ADMIN_TOKEN/);
+    expect(error.message).not.toContain(secret);
+    const badKey = Buffer.alloc(31, 9).toString('base64');
+    expect(expectConfigError({ MASTER_KEY: badKey }, /MASTER_KEY/).message).not.toContain(badKey);
+  });
+
+  it('names an unreadable secret file', () => {
+    expectConfigError({ ADMIN_TOKEN_FILE: '/nonexistent/token' }, /^ADMIN_TOKEN_FILE: cannot read \/nonexistent\/token$/, () => {
+      throw new Error('ENOENT');
+    });
+  });
+
+  describe('signing key and certificate', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'cpix-kms-signing-'));
+      const run = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+      run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'a.key'), '-out', join(dir, 'a.crt'), '-days', '1', '-subj', '/CN=a');
+      run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'b.key'), '-out', join(dir, 'b.crt'), '-days', '1', '-subj', '/CN=b');
+      const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
+      writeFileSync(join(dir, 'small.key'), small.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      writeFileSync(join(dir, 'garbage.pem'), 'not a pem');
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('loads a matching pair', () => {
+      const config = loadConfig({ SIGNING_KEY_FILE: join(dir, 'a.key'), SIGNING_CERT_FILE: join(dir, 'a.crt') });
+      expect(config.signing?.certificate).toBeInstanceOf(X509Certificate);
+      expect(config.signing?.certificate.subject).toBe('CN=a');
+      expect(config.signing?.certificatePem).toBe(readFileSync(join(dir, 'a.crt'), 'utf8'));
+    });
+
+    it.each([
+      ['a certificate of another key', 'a.key', 'b.crt', /^SIGNING_CERT_FILE does not match SIGNING_KEY_FILE$/],
+      ['a key that is not PEM', 'garbage.pem', 'a.crt', /^SIGNING_KEY_FILE does not hold a PEM private key$/],
+      ['a certificate that is not PEM', 'a.key', 'garbage.pem', /^SIGNING_CERT_FILE does not hold a PEM X.509 certificate$/],
+      ['an RSA-1024 key', 'small.key', 'a.crt', /^SIGNING_KEY_FILE must be an RSA key of at least 2048 bits$/],
+    ])('refuses %s', (_name, key, cert, message) => {
+      expectConfigError({ SIGNING_KEY_FILE: join(dir, key), SIGNING_CERT_FILE: join(dir, cert) }, message);
+    });
+  });
+});

@@ -1,0 +1,48 @@
+import { generateKmsToken, parseKmsToken, parseLegacyToken } from '../../../src/sites/kms-token';
+
+const counter = (() => {
+  let n = 0;
+  return (length: number) => Buffer.from(Array.from({ length }, () => n++ % 256));
+})();
+
+describe('KMS tokens', () => {
+  it('generates kms1.<16-char id>.<43-char secret> from 96 + 256 random bits and parses it back', () => {
+    const issued = generateKmsToken(counter);
+    expect(issued.token).toBe(`kms1.${issued.id}.${issued.secret}`);
+    expect(Buffer.from(issued.id, 'base64url')).toHaveLength(12);
+    expect(Buffer.from(issued.secret, 'base64url')).toHaveLength(32);
+    expect(parseKmsToken(issued.token)).toEqual({ id: issued.id, secret: issued.secret });
+  });
+
+  it.each([
+    ['another prefix', 'kms2.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'],
+    ['a short secret', 'kms1.AAAAAAAAAAAAAAAA.BBBB'],
+    ['a long secret', `kms1.AAAAAAAAAAAAAAAA.${'B'.repeat(44)}`],
+    ['a character outside base64url', 'kms1.AAAAAAAAAAAAAAA+.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'],
+    ['trailing text', 'kms1.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB '],
+  ])('does not parse %s', (_name, text) => {
+    expect(parseKmsToken(text)).toBeUndefined();
+  });
+});
+
+describe('legacy PallyCon tokens', () => {
+  const encode = (json: string) => Buffer.from(json).toString('base64');
+  it.each([
+    ['site_id first', encode('{"site_id":"DEMO", "access_key":"secret-1"}')],
+    ['access_key first, no space', encode('{"access_key":"secret-1","site_id":"DEMO"}')],
+    ['URL-safe alphabet', Buffer.from('{"site_id":"DEMO","access_key":"secret-1??>>"}').toString('base64url')],
+  ])('parses %s', (_name, token) => {
+    expect(parseLegacyToken(token)).toMatchObject({ siteId: 'DEMO' });
+  });
+
+  it.each([
+    ['not base64', 'kms1.not.legacy'],
+    ['not JSON', encode('site_id=DEMO')],
+    ['a JSON array', encode('["DEMO","secret"]')],
+    ['a number for access_key', encode('{"site_id":"DEMO","access_key":1}')],
+    ['a missing site_id', encode('{"access_key":"secret"}')],
+    ['an oversized token', encode(`{"site_id":"DEMO","access_key":"${'a'.repeat(2000)}"}`)],
+  ])('rejects %s', (_name, token) => {
+    expect(parseLegacyToken(token)).toBeUndefined();
+  });
+});
