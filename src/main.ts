@@ -75,8 +75,9 @@ async function main(): Promise<void> {
     logger.info({ url: service.url, store: config.store.kind, masterKey: config.masterKey.provider }, 'cpix-kms listening');
     printDevelopmentBanner(config, service);
   } catch (error) {
-    const detail = error instanceof ConfigError || !(error instanceof Error) ? undefined : error.message;
-    logger.fatal({ err: error instanceof Error ? { type: error.name, message: error.message, detail } : undefined }, 'start failed');
+    // Start-up errors carry no request data; ServiceError details say what to fix (e.g. Redis unreachable).
+    const err = error instanceof Error ? { type: error.name, message: error.message, detail: (error as { detail?: string }).detail } : undefined;
+    logger.fatal({ err }, `start failed: ${err?.detail ?? err?.message ?? 'unknown error'}`);
     process.exit(1);
   }
 }

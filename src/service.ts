@@ -52,7 +52,14 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     cacheTtlMs: config.siteKeyCacheTtlMs,
     cacheMaxEntries: SITE_KEY_CACHE_MAX_ENTRIES,
   });
-  const sites = createSiteService({ repository: store.sites, masterKey: masterKey.provider, random: cryptoRandom, clock: systemClock });
+  const sites = createSiteService({
+    repository: store.sites,
+    masterKey: masterKey.provider,
+    random: cryptoRandom,
+    clock: systemClock,
+    onBestEffortError: (error, what) =>
+      logger.warn({ err: error instanceof Error ? { type: error.name, message: error.message } : undefined }, `${what} failed`),
+  });
   const contentKeys = createContentKeyService({ repository: store.contentKeys, siteKeys, random: cryptoRandom, clock: systemClock });
 
   const app = createApp({

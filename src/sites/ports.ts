@@ -33,6 +33,7 @@ export interface SiteRepository {
   /**
    * Appends a site-key version if the current version is still `expectedCurrentVersion`
    * (compare-and-set); returns false otherwise.
+   * @throws RangeError when `siteKey.version` is not `expectedCurrentVersion + 1`.
    */
   addSiteKey(siteId: string, expectedCurrentVersion: number, siteKey: StoredSiteKey): Promise<boolean>;
 
@@ -42,6 +43,6 @@ export interface SiteRepository {
   listTokens(siteId: string): Promise<KmsTokenRecord[]>;
   /** Marks a token revoked; returns false when the site has no such token. Idempotent. */
   revokeToken(siteId: string, tokenId: string, revokedAt: string): Promise<boolean>;
-  /** Records a successful use; best effort, may be coalesced. */
+  /** Records a successful use; best effort (callers do not fail a login on its error). */
   touchToken(tokenId: string, usedAt: string): Promise<void>;
 }

@@ -28,6 +28,8 @@ export interface SiteServiceDeps {
   readonly masterKey: MasterKeyProvider;
   readonly random: RandomSource;
   readonly clock: Clock;
+  /** Told about failures of best-effort writes (token last-use time) that must not fail a request. */
+  readonly onBestEffortError?: (error: unknown, what: string) => void;
 }
 
 export interface NewSite {
@@ -52,7 +54,7 @@ function toTokenView({ secretHash: _hash, ...view }: KmsTokenRecord): KmsTokenVi
 
 /** Sites (tenants), their secrets and KMS tokens. */
 export function createSiteService(deps: SiteServiceDeps) {
-  const { repository, masterKey, random, clock } = deps;
+  const { repository, masterKey, random, clock, onBestEffortError } = deps;
   const now = () => clock().toISOString();
 
   async function requireSite(siteId: string): Promise<SiteRecord> {
@@ -181,7 +183,10 @@ export function createSiteService(deps: SiteServiceDeps) {
       const site = requireActive(await requireSite(token.siteId));
       const usedAt = clock();
       if (!token.lastUsedAt || usedAt.getTime() - Date.parse(token.lastUsedAt) >= TOKEN_TOUCH_INTERVAL_MS) {
-        await repository.touchToken(token.id, usedAt.toISOString());
+        // A store hiccup while recording the last use must not turn a valid login into an error.
+        await repository.touchToken(token.id, usedAt.toISOString()).catch((error: unknown) => {
+          onBestEffortError?.(error, 'recording token use');
+        });
       }
       return { site, credentialId: token.id };
     },

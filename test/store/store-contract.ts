@@ -32,8 +32,9 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
       ({ site: { id: siteId } } = await services.sites.createSite({ name: 'contract' }));
     });
     afterAll(async () => {
-      await store.close();
-      await harness.destroy();
+      // Optional: when beforeAll failed, its own error is the one worth reading.
+      await (store as Store | undefined)?.close();
+      await (harness as StoreHarness | undefined)?.destroy();
     });
 
     describe('content keys', () => {
@@ -94,6 +95,35 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
         expect(byKid.map((k) => k.contentId).sort()).toEqual(['lookup', 'lookup-other']);
         expect(await services.contentKeys.get(siteId, 'lookup', newKid())).toBeUndefined();
         expect(await services.contentKeys.listByContent(siteId, 'no-such-content')).toEqual([]);
+      });
+
+      it.each([
+        ['separators', 'a:b{c}d/e|f'],
+        ['a hash-tag lookalike', '{ABCD}:ck:x'],
+        ['non-ASCII text', 'Fußball-Übertragung-日本'],
+        ['spaces and percent signs', 'movie 100% final'],
+      ])('keeps content IDs with %s apart from their neighbours', async (_name, contentId) => {
+        const kid = newKid();
+        const key = await services.contentKeys.getOrCreate(siteId, { contentId, kid });
+        const neighbour = await services.contentKeys.getOrCreate(siteId, { contentId: `${contentId}x`, kid });
+        expect(neighbour.key.equals(key.key)).toBe(false);
+        expect((await services.contentKeys.listByContent(siteId, contentId)).map((k) => k.kid)).toEqual([kid]);
+        expect((await services.contentKeys.get(siteId, contentId, kid))?.key.equals(key.key)).toBe(true);
+      });
+
+      it('walks every record of a site and only of that site', async () => {
+        const { site } = await services.sites.createSite({ name: 'walk' });
+        const written = new Set<string>();
+        for (const contentId of ['w1', 'w2', 'w2', 'w:3']) {
+          const key = await services.contentKeys.getOrCreate(site.id, { contentId, kid: newKid() });
+          written.add(`${key.contentId}/${key.kid}`);
+        }
+        const walked = new Set<string>();
+        for await (const record of store.contentKeys.listBySite(site.id)) {
+          expect(record.siteId).toBe(site.id);
+          walked.add(`${record.contentId}/${record.kid}`);
+        }
+        expect(walked).toEqual(written);
       });
 
       it('gives two sites different keys for the same content ID and KID', async () => {

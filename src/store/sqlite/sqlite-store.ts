@@ -246,6 +246,7 @@ export function openSqliteStore(path: string): Store {
       });
     },
     async addSiteKey(siteId, expectedCurrentVersion, siteKey) {
+      if (siteKey.version !== expectedCurrentVersion + 1) throw new RangeError('a new site-key version must follow the current one');
       return guarded(() => addSiteKey.immediate(siteId, expectedCurrentVersion, siteKey));
     },
     async createToken(token) {

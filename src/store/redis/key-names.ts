@@ -1,0 +1,95 @@
+/**
+ * Redis key layout. Everything of one site lives under the hash tag `{<prefix>:<siteId>}`, so all
+ * of its keys map to one Cluster slot and a Lua script may touch any of them. Only lookups that
+ * happen before the site is known (token by ID) and the site index have keys of their own, and
+ * those are only ever used by single-key commands.
+ *
+ * ```
+ * <prefix>:schema-version              string  layout version (REDIS_SCHEMA_VERSION)
+ * <prefix>:sites                       zset    site IDs, all score 0 (so ordered by ID)
+ * <prefix>:token:<tokenId>             hash    KMS token record
+ * {<prefix>:<siteId>}:site             hash    site record
+ * {<prefix>:<siteId>}:site-keys        hash    site-key version → wrapped site key
+ * {<prefix>:<siteId>}:seq              string  insertion counter (scores of the zsets below)
+ * {<prefix>:<siteId>}:tokens           zset    token IDs by insertion
+ * {<prefix>:<siteId>}:contents         zset    content IDs by first insertion
+ * {<prefix>:<siteId>}:content:<cid>    zset    KIDs of one content by insertion
+ * {<prefix>:<siteId>}:kid:<kid>        zset    content IDs carrying one KID by insertion
+ * {<prefix>:<siteId>}:ck:<kid>:<cid>   hash    content-key record
+ * ```
+ *
+ * Caller-supplied identifiers are escaped with `encodeKeyPart`, so a content ID holding `:`, `{`
+ * or `}` can neither collide with another key nor move a key out of its site's hash tag.
+ */
+
+/** Bumped when the layout changes incompatibly; a store refuses to open a newer layout. */
+export const REDIS_SCHEMA_VERSION = 1;
+
+/**
+ * Allowed key prefixes: no glob characters (the prefix is used in SCAN patterns by operators and
+ * tests) and no braces (it sits inside hash tags).
+ */
+export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+const KEPT_BYTE = /^[A-Za-z0-9._-]$/;
+
+/**
+ * Escapes an identifier for use inside a key name: ASCII letters, digits, `.`, `_` and `-` stay as
+ * they are (IDs remain readable in `redis-cli`), every other UTF-8 byte becomes `%XX`. Injective,
+ * because `%` itself is escaped; the result never contains `:`, `{` or `}`.
+ */
+export function encodeKeyPart(text: string): string {
+  let encoded = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    const char = String.fromCharCode(byte);
+    encoded += KEPT_BYTE.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return encoded;
+}
+
+/** The keys of one site; all share the site's hash tag. */
+export interface SiteKeyNames {
+  /** `{<prefix>:<siteId>}`: the hash tag itself. */
+  readonly tag: string;
+  readonly record: string;
+  readonly siteKeys: string;
+  readonly sequence: string;
+  readonly tokens: string;
+  readonly contents: string;
+  content(contentId: string): string;
+  kid(kid: string): string;
+  contentKey(contentId: string, kid: string): string;
+}
+
+export interface RedisKeyNames {
+  readonly prefix: string;
+  readonly schemaVersion: string;
+  readonly siteIndex: string;
+  token(tokenId: string): string;
+  site(siteId: string): SiteKeyNames;
+}
+
+/** @throws RangeError when `prefix` does not match `KEY_PREFIX_PATTERN` (validated as config first). */
+export function createKeyNames(prefix: string): RedisKeyNames {
+  if (!KEY_PREFIX_PATTERN.test(prefix)) throw new RangeError('invalid Redis key prefix');
+  return {
+    prefix,
+    schemaVersion: `${prefix}:schema-version`,
+    siteIndex: `${prefix}:sites`,
+    token: (tokenId) => `${prefix}:token:${encodeKeyPart(tokenId)}`,
+    site(siteId) {
+      const tag = `{${prefix}:${encodeKeyPart(siteId)}}`;
+      return {
+        tag,
+        record: `${tag}:site`,
+        siteKeys: `${tag}:site-keys`,
+        sequence: `${tag}:seq`,
+        tokens: `${tag}:tokens`,
+        contents: `${tag}:contents`,
+        content: (contentId) => `${tag}:content:${encodeKeyPart(contentId)}`,
+        kid: (kid) => `${tag}:kid:${encodeKeyPart(kid)}`,
+        contentKey: (contentId, kid) => `${tag}:ck:${encodeKeyPart(kid)}:${encodeKeyPart(contentId)}`,
+      };
+    },
+  };
+}

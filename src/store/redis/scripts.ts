@@ -1,0 +1,141 @@
+import type { Cluster, Redis, Result } from 'ioredis';
+
+/**
+ * Lua scripts for every write that must be atomic. Each script touches only the keys of one site
+ * (one hash tag, so one Cluster slot) or one global key, which keeps them legal in Redis Cluster.
+ * Registered with ioredis `defineCommand`: sent as EVALSHA, falling back to EVAL once per connection.
+ */
+
+declare module 'ioredis' {
+  // Merges into ioredis' command interface, so Redis, Cluster and pipelines all gain these methods.
+  interface RedisCommander<Context> {
+    /** 1 created; 0 the ID is taken by another site. */
+    cpixCreateSite(
+      record: string,
+      siteKeys: string,
+      accessKeyHash: string,
+      siteFieldCount: number,
+      ...fieldsThenSiteKeys: string[]
+    ): Result<number, Context>;
+    /** 1 updated; 0 no such site. */
+    cpixUpdateSite(record: string, ...fields: string[]): Result<number, Context>;
+    /** 1 added; 0 the current version is not the expected one. */
+    cpixAddSiteKey(
+      record: string,
+      siteKeys: string,
+      expectedCurrentVersion: number,
+      version: number,
+      encodedSiteKey: string,
+    ): Result<number, Context>;
+    /** The insertion number given to the token. */
+    cpixIndexToken(tokens: string, sequence: string, tokenId: string): Result<number, Context>;
+    /** 1 revoked (now or before); 0 the site has no such token. */
+    cpixRevokeToken(token: string, siteId: string, revokedAt: string): Result<number, Context>;
+    /** 1 recorded; 0 no such token. */
+    cpixTouchToken(token: string, usedAt: string): Result<number, Context>;
+    /** `[1]` created; `[0, [field, value, …]]` the stored record. */
+    cpixGetOrCreate(
+      record: string,
+      contentIndex: string,
+      kidIndex: string,
+      contents: string,
+      sequence: string,
+      contentId: string,
+      kid: string,
+      ...fields: string[]
+    ): Result<[number, string[]?], Context>;
+    /** 1 replaced; 0 the record holds another wrapped key or is gone. */
+    cpixReplaceWrappedKey(
+      record: string,
+      expectedWrappedKey: string,
+      siteKeyVersion: number,
+      wrappedKey: string,
+    ): Result<number, Context>;
+  }
+}
+
+// KEYS: site record, site keys. ARGV: access-key hash, number of site fields, site field/value
+// pairs, then version/site-key pairs. A replay of the same create (same random access-key hash),
+// e.g. a command resent after a lost reply, is reported as created rather than as a conflict.
+const CREATE_SITE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'accessKeyHash') == ARGV[1] then return 1 end
+  return 0
+end
+local n = tonumber(ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, n + 2))
+if #ARGV > n + 2 then redis.call('HSET', KEYS[2], unpack(ARGV, n + 3)) end
+return 1`;
+
+// KEYS: site record. ARGV: field/value pairs (never empty: updatedAt is always set).
+const UPDATE_SITE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`;
+
+// KEYS: site record, site keys. ARGV: expected current version, new version, encoded site key.
+const ADD_SITE_KEY = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = nil
+for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+  local version = tonumber(field)
+  if current == nil or version > current then current = version end
+end
+if current ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1`;
+
+// KEYS: site token index, site sequence. ARGV: token ID.
+const INDEX_TOKEN = `
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], 'NX', seq, ARGV[1])
+return seq`;
+
+// KEYS: token record. ARGV: site ID, revokedAt. HSETNX keeps the first revocation time.
+const REVOKE_TOKEN = `
+if redis.call('HGET', KEYS[1], 'siteId') ~= ARGV[1] then return 0 end
+redis.call('HSETNX', KEYS[1], 'revokedAt', ARGV[2])
+return 1`;
+
+// KEYS: token record. ARGV: usedAt. Never creates a record for an unknown token.
+const TOUCH_TOKEN = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[1])
+return 1`;
+
+// KEYS: record, per-content index, per-KID index, site contents index, site sequence.
+// ARGV: content ID, KID, record field/value pairs. Scores come from one counter per site, so every
+// index lists oldest first.
+const GET_OR_CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {0, redis.call('HGETALL', KEYS[1])}
+end
+local seq = redis.call('INCR', KEYS[5])
+redis.call('HSET', KEYS[1], 'seq', seq, unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], seq, ARGV[2])
+redis.call('ZADD', KEYS[3], seq, ARGV[1])
+redis.call('ZADD', KEYS[4], 'NX', seq, ARGV[1])
+return {1}`;
+
+// KEYS: record. ARGV: expected wrapped key (base64), new site-key version, new wrapped key.
+const REPLACE_WRAPPED_KEY = `
+if redis.call('HGET', KEYS[1], 'wrappedKey') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'siteKeyVersion', ARGV[2], 'wrappedKey', ARGV[3])
+return 1`;
+
+const SCRIPTS = {
+  cpixCreateSite: { numberOfKeys: 2, lua: CREATE_SITE },
+  cpixUpdateSite: { numberOfKeys: 1, lua: UPDATE_SITE },
+  cpixAddSiteKey: { numberOfKeys: 2, lua: ADD_SITE_KEY },
+  cpixIndexToken: { numberOfKeys: 2, lua: INDEX_TOKEN },
+  cpixRevokeToken: { numberOfKeys: 1, lua: REVOKE_TOKEN },
+  cpixTouchToken: { numberOfKeys: 1, lua: TOUCH_TOKEN },
+  cpixGetOrCreate: { numberOfKeys: 5, lua: GET_OR_CREATE },
+  cpixReplaceWrappedKey: { numberOfKeys: 1, lua: REPLACE_WRAPPED_KEY },
+} as const;
+
+/** Registers the store's scripts on a client (a Cluster passes them on to its node connections). */
+export function defineStoreScripts(client: Redis | Cluster): void {
+  for (const [name, definition] of Object.entries(SCRIPTS)) client.defineCommand(name, definition);
+}
