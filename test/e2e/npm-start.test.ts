@@ -1,51 +1,21 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { bareEnv, requireBuiltService, spawnService } from '../support/service-process';
 
 /**
  * `npm start` on a fresh machine: the built service started with no configuration at all, in an
  * empty folder, exactly as the README's quick start runs it.
  */
-const MAIN = resolve(__dirname, '../../dist/main.js');
 const run = promisify(execFile);
+const BANNER_CURL = /(curl -s -X POST (http:\/\/\S+)\/admin\/v1\/sites \\\n.*\\\n.*)\n/;
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly curlLine: string;
-  stdout(): string;
-  stderr(): string;
-  exit(): Promise<number | null>;
-}
-
-/** Only what a fresh shell has: no cpix-kms variables leak in from the test runner. */
-function bareEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ...extra };
-}
-
-function start(cwd: string, env: NodeJS.ProcessEnv = bareEnv()): Promise<Started> {
-  const child = spawn(process.execPath, [MAIN], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no banner within 15 s; stderr: ${err}; stdout: ${out}`)), 15_000);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-      const curl = /(curl -s -X POST (http:\/\/\S+)\/admin\/v1\/sites \\\n.*\\\n.*)\n/.exec(err);
-      if (curl?.[1] && curl[2]) {
-        clearTimeout(timer);
-        resolveStart({ child, url: curl[2], curlLine: curl[1], stdout: () => out, stderr: () => err, exit: () => exited });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before its banner; stderr: ${err}`));
-    });
-  });
+async function start(cwd: string) {
+  const service = spawnService(cwd, bareEnv());
+  const [, curlLine, url] = await service.waitFor(BANNER_CURL);
+  return { ...service, url: url as string, curlLine: curlLine as string };
 }
 
 describe('npm start on a fresh machine', () => {
@@ -53,7 +23,7 @@ describe('npm start on a fresh machine', () => {
   const children: ChildProcess[] = [];
 
   beforeAll(() => {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: npm test builds it first (npm run build)`);
+    requireBuiltService();
     cwd = mkdtempSync(join(tmpdir(), 'cpix-kms-fresh-'));
   });
   afterAll(() => {
@@ -103,12 +73,9 @@ describe('npm start on a fresh machine', () => {
     ['an invalid PORT', { PORT: 'eighty' }, /configuration error: PORT must be an integer/],
     ['an unknown master key provider', { MASTER_KEY_PROVIDER: 'vault' }, /configuration error: MASTER_KEY_PROVIDER must be local or aws-kms/],
   ])('stops at once with a message naming the value for %s', async (_name, extra, message) => {
-    const child = spawn(process.execPath, [MAIN], { cwd, env: bareEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let err = '';
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    const code = await new Promise<number | null>((done) => child.once('exit', done));
-    expect(code).toBe(1);
-    expect(err).toMatch(message);
+    const service = spawnService(cwd, bareEnv(extra));
+    children.push(service.child);
+    expect(await service.exit()).toBe(1);
+    expect(service.stderr()).toMatch(message);
   });
 });

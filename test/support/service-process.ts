@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** The built service (`npm test` builds it before jest runs). */
+export const MAIN = resolve(__dirname, '../../dist/main.js');
+
+export function requireBuiltService(): void {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: npm test builds it first (npm run build)`);
+}
+
+/** Only what a fresh shell has: no cpix-kms variables leak in from the test runner. */
+export function bareEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ...extra };
+}
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code once the process has ended. */
+  exit(): Promise<number | null>;
+  /** Resolves with the first match of `pattern` in stdout+stderr, rejects if the process ends first. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+}
+
+/** Starts `node dist/main.js` in `cwd` with exactly `env`. */
+export function spawnService(cwd: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  const child = spawn(process.execPath, [MAIN], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((listener) => listener());
+  child.stdout?.on('data', (chunk: Buffer) => ((out += chunk.toString()), notify()));
+  child.stderr?.on('data', (chunk: Buffer) => ((err += chunk.toString()), notify()));
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exit: () => exited,
+    waitFor(pattern, timeoutMs = 15_000) {
+      return new Promise((resolveMatch, reject) => {
+        const check = () => {
+          const match = pattern.exec(out + err);
+          if (!match) return;
+          cleanup();
+          resolveMatch(match);
+        };
+        const timer = setTimeout(() => (cleanup(), reject(new Error(`no ${pattern} within ${timeoutMs} ms; output: ${out}${err}`))), timeoutMs);
+        const cleanup = () => (clearTimeout(timer), listeners.delete(check));
+        listeners.add(check);
+        void exited.then((code) => {
+          if (!listeners.has(check)) return;
+          cleanup();
+          reject(new Error(`exited with ${code} before ${pattern}; output: ${out}${err}`));
+        });
+        check();
+      });
+    },
+  };
+}
