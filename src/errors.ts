@@ -11,6 +11,11 @@ export type ErrorCode =
   | 'ERR_REQUEST_INVALID'
   | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_UNSUPPORTED_MEDIA_TYPE'
+  | 'ERR_CPIX_INVALID'
+  | 'ERR_CPIX_UNSUPPORTED'
+  | 'ERR_CPIX_SIGNATURE_INVALID'
+  | 'ERR_CPIX_DECRYPTION_FAILED'
+  | 'ERR_WEAK_CERTIFICATE'
   | 'ERR_AUTH_REQUIRED'
   | 'ERR_FORBIDDEN'
   | 'ERR_NOT_FOUND'
@@ -55,6 +60,40 @@ export class PayloadTooLarge extends ServiceError {
 /** A request body of a media type the route does not accept. */
 export class UnsupportedMediaType extends ServiceError {
   readonly code = 'ERR_UNSUPPORTED_MEDIA_TYPE';
+}
+
+/**
+ * A CPIX document that is not acceptable XML or breaks a CPIX rule: DOCTYPE, size/depth limits, bad
+ * UUID/base64/length, duplicate KID. The message names the path, e.g. `ContentKey[kid=…]@explicitIV`.
+ */
+export class CpixInvalid extends ServiceError {
+  readonly code = 'ERR_CPIX_INVALID';
+}
+
+/**
+ * Valid CPIX that we refuse: an unknown usage-rule filter, an element that narrows key use that we do
+ * not understand, a version we cannot emit (shaka's UNIMPLEMENTED, kept apart from invalid input).
+ */
+export class CpixUnsupported extends ServiceError {
+  readonly code = 'ERR_CPIX_UNSUPPORTED';
+}
+
+/** An XML signature that does not verify, or whose signer is not a pinned trusted certificate. */
+export class CpixSignatureInvalid extends ServiceError {
+  readonly code = 'ERR_CPIX_SIGNATURE_INVALID';
+}
+
+/** Any failure to decrypt inbound CPIX keys (no matching recipient, MAC, padding): one opaque error. */
+export class CpixDecryptionFailed extends ServiceError {
+  readonly code = 'ERR_CPIX_DECRYPTION_FAILED';
+  constructor(options: ServiceErrorOptions = {}) {
+    super('encrypted CPIX keys could not be decrypted', options);
+  }
+}
+
+/** A recipient or signer certificate below the key-size or digest policy (RSA < 2048, SHA-1 signed). */
+export class WeakCertificate extends ServiceError {
+  readonly code = 'ERR_WEAK_CERTIFICATE';
 }
 
 /** No credential, or a credential that does not authenticate. The public text never says which. */
