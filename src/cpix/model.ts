@@ -8,6 +8,8 @@
  * as received. List order is the order of the request.
  */
 
+import type { XmlElement } from '../xml/tree';
+
 /** CPIX versions the builder can emit. '2.0' is SPEKE v1's dialect (2.x layout plus `speke:` elements). */
 export type CpixTargetVersion = '2.0' | '2.1' | '2.2' | '2.3' | '2.4';
 
@@ -72,13 +74,8 @@ export interface SpekeV1Signaling {
   readonly protectionHeader?: SignalBytes;
 }
 
-/** An extension element we carry through without understanding it. */
-export interface OpaqueElement {
-  readonly namespace: string;
-  readonly localName: string;
-  /** Canonical XML of the element (own namespace declarations included). */
-  readonly xml: string;
-}
+/** An extension element we carry through without understanding it (its parsed subtree). */
+export type OpaqueElement = XmlElement;
 
 export interface DrmSystem extends Identified {
   /** As received (PallyCon sends upper case). */
