@@ -1,0 +1,42 @@
+/**
+ * DASH signaling as CPIX carries it: `ContentProtectionData` is base64 of a UTF-8 (no BOM) XML fragment
+ * of children for the MPD `ContentProtection` element (docs/cpix.md §3; docs/speke.md §5.2). Every
+ * fragment declares its own namespaces: USP and the SPEKE v2 suite parse it standalone, and an undeclared
+ * `cenc:` prefix is rejected (speke-reference-server issue #102).
+ */
+
+import { XmlFragmentWriter } from './xml-writer';
+
+/** `cenc:` namespace of ISO/IEC 23001-7 (`pssh`, `default_KID`). */
+export const CENC_NAMESPACE = 'urn:mpeg:cenc:2013';
+/** `mspr:` namespace of the PlayReady DASH content protection (`<mspr:pro>`). */
+export const MSPR_NAMESPACE = 'urn:microsoft:playready';
+
+/**
+ * `<cenc:pssh xmlns:cenc="urn:mpeg:cenc:2013">{base64 box}</cenc:pssh>`: the Widevine (and W3C Common)
+ * `ContentProtectionData` fragment. Its text must equal `cpix:PSSH` (SPEKE v2 rule V2-R8), so pass the
+ * same box.
+ */
+export function buildPsshContentProtectionFragment(psshBox: Uint8Array): string {
+  return new XmlFragmentWriter()
+    .element('cenc:pssh', Buffer.from(psshBox).toString('base64'), {}, [{ prefix: 'cenc', uri: CENC_NAMESPACE }])
+    .toString();
+}
+
+/**
+ * The PlayReady fragment: the full `pssh` box and the PRO, as two sibling elements, each declaring its
+ * namespace (AWS MediaPackage: "must contain BOTH").
+ */
+export function buildPlayReadyContentProtectionFragment(psshBox: Uint8Array, playReadyObject: Uint8Array): string {
+  return (
+    buildPsshContentProtectionFragment(psshBox) +
+    new XmlFragmentWriter()
+      .element('mspr:pro', Buffer.from(playReadyObject).toString('base64'), {}, [{ prefix: 'mspr', uri: MSPR_NAMESPACE }])
+      .toString()
+  );
+}
+
+/** The text of `cpix:ContentProtectionData`: base64 of the fragment's UTF-8 bytes, without a BOM. */
+export function encodeContentProtectionData(fragment: string): string {
+  return Buffer.from(fragment, 'utf8').toString('base64');
+}
