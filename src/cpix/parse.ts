@@ -1,0 +1,88 @@
+/**
+ * The CPIX parser: untrusted XML → `CpixDocument` (src/cpix/model.ts), for CPIX 2.0–2.4 and the SPEKE
+ * and PallyCon dialects (docs/cpix.md §0, §3, §10). Elements are matched by namespace and local name,
+ * never by prefix; the root's lists may come in any order; values are decoded strictly.
+ *
+ * Two kinds of "no" (style.md §3, §4.2): malformed input is `CpixInvalid`; well-formed CPIX that could
+ * narrow key use in a way we do not understand (a proprietary usage-rule filter, a PSKC `Policy`) is
+ * `CpixUnsupported`. Every message names the path of the problem and never echoes key material.
+ *
+ * `ds:Signature` elements are skipped here: signature verification works on the raw XML.
+ */
+
+import { CpixUnsupported } from '../errors';
+import { parseXml } from '../xml/safe-parse';
+import type { XmlLimits } from '../xml/limits';
+import type { XmlElement } from '../xml/tree';
+import { NS } from './constants';
+import type { CpixDocument, CpixList } from './model';
+import { parseContentKey } from './parse-content-keys';
+import { parseDeliveryData } from './parse-delivery';
+import { parseDrmSystem } from './parse-drm-systems';
+import { attribute, elementsOf, isCpix, isElement, safeName } from './parse-element';
+import { parseList } from './parse-list';
+import { parseContentKeyPeriod, parseContentKeyUsageRule, parseUpdateHistoryItem } from './parse-usage-rules';
+import { invalid } from './parse-values';
+import { checkReferences } from './parse-references';
+
+/** The root's lists, by local name, with the model field each fills. */
+const LISTS = {
+  DeliveryDataList: { field: 'deliveryDataList', item: 'DeliveryData', parse: parseDeliveryData },
+  ContentKeyList: { field: 'contentKeyList', item: 'ContentKey', parse: parseContentKey },
+  DRMSystemList: { field: 'drmSystemList', item: 'DRMSystem', parse: parseDrmSystem },
+  ContentKeyPeriodList: { field: 'contentKeyPeriodList', item: 'ContentKeyPeriod', parse: parseContentKeyPeriod },
+  ContentKeyUsageRuleList: { field: 'contentKeyUsageRuleList', item: 'ContentKeyUsageRule', parse: parseContentKeyUsageRule },
+  UpdateHistoryItemList: { field: 'updateHistoryItemList', item: 'UpdateHistoryItem', parse: parseUpdateHistoryItem },
+} as const;
+
+type ListName = keyof typeof LISTS;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function isListName(name: string): name is ListName {
+  return Object.hasOwn(LISTS, name);
+}
+
+/**
+ * Builds the CPIX model from a parsed element tree (see `parseXml`).
+ *
+ * @throws CpixInvalid when the root is not `cpix:CPIX`, a list occurs twice, a value is malformed, a kid
+ *   is duplicated or dangling, or clear keys are sent together with a `DeliveryDataList`.
+ * @throws CpixUnsupported for an unknown CPIX root element, unknown usage-rule filters or filter
+ *   attributes, or PSKC key-usage restrictions.
+ */
+export function parseCpix(root: XmlElement): CpixDocument {
+  if (!isCpix(root, 'CPIX')) throw invalid('CPIX', `root element must be CPIX in namespace ${NS.cpix}`);
+
+  const document: Mutable<CpixDocument> = {};
+  for (const name of ['id', 'contentId', 'version', 'name'] as const) {
+    const value = attribute(root, name);
+    if (value !== undefined) document[name] = value;
+  }
+
+  for (const child of elementsOf(root)) {
+    if (isElement(child, NS.ds, 'Signature')) continue;
+    const name = child.localName;
+    if (child.namespace !== NS.cpix) throw invalid(`CPIX/${safeName(child)}`, 'unexpected element');
+    if (!isListName(name)) throw new CpixUnsupported(`CPIX/${safeName(child)}: unknown CPIX element`);
+    const { field, item, parse } = LISTS[name];
+    if (document[field] !== undefined) throw invalid(name, 'must not occur more than once');
+    // Each entry pairs a field with its own item parser; TypeScript cannot correlate the two here.
+    (document as Record<string, CpixList<unknown>>)[field] = parseList<unknown>(child, item, parse);
+  }
+
+  const rootNamespaces: Record<string, string> = {};
+  for (const { prefix, uri } of root.namespaceDeclarations) rootNamespaces[prefix] = uri;
+  document.rootNamespaces = rootNamespaces;
+
+  checkReferences(document);
+  return document;
+}
+
+/**
+ * Convenience: `parseXml` (hardened intake, `limits` over the defaults) then `parseCpix`.
+ *
+ * @throws CpixInvalid / CpixUnsupported as `parseXml` and `parseCpix` do.
+ */
+export function parseCpixDocument(input: Buffer | string, limits?: Partial<XmlLimits>): CpixDocument {
+  return parseCpix(parseXml(input, limits));
+}

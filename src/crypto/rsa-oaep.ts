@@ -1,0 +1,31 @@
+import { constants, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto';
+import { CpixDecryptionFailed } from '../errors';
+
+/**
+ * RSA-OAEP as CPIX uses it for the document key and the MAC key (`…xmlenc#rsa-oaep-mgf1p`,
+ * docs/cpix.md §4.1): OAEP digest SHA-1, MGF1 with SHA-1, empty label. SHA-1 is fixed by the URI and
+ * every deployed consumer; inside OAEP it needs only preimage resistance, which SHA-1 still has.
+ */
+const OAEP = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' } as const;
+
+/** Wraps `key` to a recipient's RSA public key. A non-RSA key is a programmer error (`RangeError`). */
+export function wrapKeyRsaOaep(publicKey: KeyObject, key: Buffer): Buffer {
+  if (publicKey.asymmetricKeyType !== 'rsa') throw new RangeError('RSA-OAEP needs an RSA public key');
+  return publicEncrypt({ key: publicKey, ...OAEP }, key);
+}
+
+/**
+ * Unwraps a key wrapped by `wrapKeyRsaOaep` (or any CPIX producer) and checks its length. Any failure
+ * (wrong key, tampered blob, unexpected length) throws the opaque `CpixDecryptionFailed` without a cause.
+ */
+export function unwrapKeyRsaOaep(privateKey: KeyObject, wrapped: Buffer, expectedLengthBytes: number): Buffer {
+  if (privateKey.asymmetricKeyType !== 'rsa') throw new CpixDecryptionFailed();
+  let key: Buffer;
+  try {
+    key = privateDecrypt({ key: privateKey, ...OAEP }, wrapped);
+  } catch {
+    throw new CpixDecryptionFailed();
+  }
+  if (key.length !== expectedLengthBytes) throw new CpixDecryptionFailed();
+  return key;
+}

@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * xmlsec1 (libxmlsec + libxml2's C14N): the independent verifier of docs/verification.md Recipe 1.
+ * Missing locally → the tests that need it are skipped with a note; missing under CI=true → error.
+ */
+const available = spawnSync('xmlsec1', ['--version']).status === 0;
+if (!available && process.env.CI === 'true') throw new Error('xmlsec1 is required under CI=true (apt-get install xmlsec1)');
+
+export const describeWithXmlsec: jest.Describe = available
+  ? describe
+  : (((name: string, fn: () => void) => {
+      // eslint-disable-next-line no-console
+      console.warn(`skipping "${name}": xmlsec1 not installed`);
+      describe.skip(name, fn);
+    }) as jest.Describe);
+
+export interface XmlsecVerifyOptions {
+  /** Pinned signer certificate (PEM text): `--pubkey-cert-pem … --enabled-key-data rsa`, KeyInfo ignored. */
+  readonly pinnedCertPem?: string;
+  /** Trust anchors (PEM text): `--trusted-pem`, the KeyInfo certificate must chain to one. */
+  readonly trustedPem?: readonly string[];
+  /** Element local names whose `id` attribute is an XML ID (`--id-attr:id NAME`). */
+  readonly idElements?: readonly string[];
+}
+
+export interface XmlsecResult {
+  readonly ok: boolean;
+  readonly output: string;
+}
+
+/** Counts the `ds:Signature` children of the root by the same XPath the recipe uses. */
+export const SIGNATURE_XPATH = "/*/*[local-name()='Signature' and namespace-uri()='http://www.w3.org/2000/09/xmldsig#']";
+
+/** Verifies the `index`-th (1-based) root `ds:Signature` of `xml` with `xmlsec1 --verify`. */
+export function xmlsecVerify(xml: string, index: number, options: XmlsecVerifyOptions): XmlsecResult {
+  const dir = mkdtempSync(join(tmpdir(), 'xmlsec-'));
+  try {
+    const args = ['--verify', '--enabled-reference-uris', 'same-doc,empty'];
+    if (options.pinnedCertPem !== undefined) {
+      writeFileSync(join(dir, 'pinned.pem'), options.pinnedCertPem);
+      args.push('--pubkey-cert-pem', join(dir, 'pinned.pem'), '--enabled-key-data', 'rsa');
+    }
+    (options.trustedPem ?? []).forEach((pem, n) => {
+      writeFileSync(join(dir, `trusted-${n}.pem`), pem);
+      args.push('--trusted-pem', join(dir, `trusted-${n}.pem`));
+    });
+    for (const name of options.idElements ?? []) args.push(`--id-attr:id`, name);
+    writeFileSync(join(dir, 'doc.xml'), xml);
+    args.push('--node-xpath', `(${SIGNATURE_XPATH})[${index}]`, join(dir, 'doc.xml'));
+    const run = spawnSync('xmlsec1', args, { encoding: 'utf8' });
+    return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

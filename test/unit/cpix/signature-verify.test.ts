@@ -1,0 +1,99 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { signCpix } from '../../../src/cpix/signature';
+import { verifyCpixSignatures } from '../../../src/cpix/verify-signature';
+import { CpixSignatureInvalid } from '../../../src/errors';
+import { describeWithVectors, vectorPath } from '../../support/shared-vectors';
+import { readXmlText } from './delivery-vectors';
+
+const dir = (...parts: string[]) => vectorPath('dashif-cpix-test-vectors', ...parts);
+const cert = (name: string) => new X509Certificate(readFileSync(dir('pem', `${name}.cert.pem`)));
+const key = (name: string) => createPrivateKey(readFileSync(dir('pem', `${name}.key.pem`)));
+
+function expectInvalid(run: () => unknown, message?: RegExp): void {
+  let thrown: unknown;
+  try {
+    run();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(CpixSignatureInvalid);
+  if (message !== undefined) expect((thrown as Error).message).toMatch(message);
+}
+
+describeWithVectors('verifyCpixSignatures on the DASH-IF vectors', () => {
+  const [cert1, cert2, cert3, cert4] = ['Cert1', 'Cert2', 'Cert3', 'Cert4'].map(cert) as [X509Certificate, X509Certificate, X509Certificate, X509Certificate];
+
+  it('verifies all 9 signatures of Complex.xml (Cert3 and Cert4, document signature by Cert4)', () => {
+    const { signatures } = verifyCpixSignatures(readXmlText(dir('Complex.xml')), [cert3, cert4]);
+    expect(signatures.map((s) => s.reference)).toEqual([
+      '#DeliveryDataList', '#DeliveryDataList', '#ContentKeyList', '#ContentKeyList', '#DRMSystemList', '#DRMSystemList',
+      '#ContentKeyUsageRuleList', '#ContentKeyUsageRuleList', '',
+    ]);
+    expect(signatures.map((s) => (s.signer === cert3 ? 'Cert3' : 'Cert4'))).toEqual([
+      'Cert3', 'Cert4', 'Cert3', 'Cert4', 'Cert3', 'Cert4', 'Cert3', 'Cert4', 'Cert4',
+    ]);
+  });
+
+  it('verifies all 6 signatures of EvenMoreComplex.xml (UTF-16, odd prefixes, comments; signed by Cert1/Cert2 per PROVENANCE.md)', () => {
+    const { signatures } = verifyCpixSignatures(readXmlText(dir('EvenMoreComplex.xml')), [cert1, cert2]);
+    expect(signatures).toHaveLength(6);
+    expect(signatures[5]?.reference).toBe('');
+  });
+
+  it('fails when one signer is not pinned (Complex.xml trusting Cert3 only)', () => {
+    expectInvalid(() => verifyCpixSignatures(readXmlText(dir('Complex.xml')), [cert3]), /^Signature\[1\]: signer certificate is not trusted$/);
+  });
+
+  it.each(['Invalid_BadContentKeysSignature.xml', 'Invalid_BadDocumentSignature.xml'])('rejects %s', (file) => {
+    expectInvalid(() => verifyCpixSignatures(readXmlText(dir(file)), [cert1, cert2, cert3, cert4]), /does not verify/);
+  });
+
+  it('returns no signatures for an unsigned document', () => {
+    expect(verifyCpixSignatures(readXmlText(dir('EncryptedContentKeys.xml')), [cert1]).signatures).toEqual([]);
+  });
+});
+
+describeWithVectors('verifyCpixSignatures trust and shape rules', () => {
+  const cert3 = cert('Cert3');
+  const attacker = { certificate: cert('WeakCert_SmallKey'), privateKey: key('WeakCert_SmallKey') };
+  const declarations = ' xmlns:cpix="urn:dashif:org:cpix"';
+  const xml = '<cpix:CPIX xmlns:cpix="urn:dashif:org:cpix"><cpix:ContentKeyList id="keys"></cpix:ContentKeyList></cpix:CPIX>';
+  const canonical = {
+    xml,
+    rootNamespaceDeclarations: declarations,
+    idRanges: new Map([['keys', { start: xml.indexOf('<cpix:ContentKeyList'), end: xml.indexOf('</cpix:CPIX>') }]]),
+    rootEndTagOffset: xml.indexOf('</cpix:CPIX>'),
+  };
+  const good = signCpix(canonical, { certificate: cert3, privateKey: key('Cert3') }, { listIds: ['keys'] });
+
+  it('accepts our own output', () => {
+    expect(verifyCpixSignatures(good, [cert3]).signatures.map((s) => s.reference)).toEqual(['#keys', '']);
+  });
+
+  it('rejects a valid signature whose certificate is not pinned', () => {
+    const signed = signCpix(canonical, attacker);
+    expectInvalid(() => verifyCpixSignatures(signed, [cert3]), /not trusted/);
+  });
+
+  it('rejects a signature whose KeyInfo carries an attacker certificate next to the pinned one', () => {
+    // Signed by the attacker; KeyInfo names the pinned certificate: the pinned key must be used, so it fails.
+    const signed = signCpix(canonical, attacker).replace(attacker.certificate.raw.toString('base64'), cert3.raw.toString('base64'));
+    expectInvalid(() => verifyCpixSignatures(signed, [cert3]), /does not verify/);
+    // Our valid signature with KeyInfo swapped to the attacker certificate: not trusted.
+    const swapped = good.replace(cert3.raw.toString('base64'), attacker.certificate.raw.toString('base64'));
+    expectInvalid(() => verifyCpixSignatures(swapped, [cert3]), /not trusted/);
+  });
+
+  it('rejects SHA-1 and HMAC algorithms, two References, a Signature outside the root and a non-list reference', () => {
+    const variants = [
+      good.replace('xmldsig-more#rsa-sha256', 'xmldsig#rsa-sha1'),
+      good.replace('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2000/09/xmldsig#hmac-sha1'),
+      good.replace('http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2000/09/xmldsig#sha1'),
+      good.replace(/(<Reference URI="#keys">.*?<\/Reference>)/, '$1$1'),
+      good.replace('<cpix:ContentKeyList id="keys"></cpix:ContentKeyList>', '<cpix:ContentKeyList><cpix:X id="keys"></cpix:X></cpix:ContentKeyList>'),
+      good.replace('<cpix:ContentKeyList id="keys"></cpix:ContentKeyList>', `<cpix:ContentKeyList id="keys">${good.slice(good.indexOf('<Signature'), good.indexOf('</Signature>') + 12)}</cpix:ContentKeyList>`),
+    ];
+    for (const variant of variants) expectInvalid(() => verifyCpixSignatures(variant, [cert3]));
+  });
+});
