@@ -34,17 +34,8 @@ interface MutableText {
   text: string;
 }
 
-interface MutableElement {
-  readonly kind: 'element';
-  readonly name: string;
-  readonly prefix: string;
-  readonly localName: string;
-  readonly namespace: string;
-  readonly attributes: readonly XmlAttribute[];
-  readonly namespaceDeclarations: readonly XmlNamespaceDeclaration[];
-  /** Starts as the shared empty array and is replaced on the first child (fewer allocations per element). */
-  children: readonly (MutableElement | MutableText)[];
-}
+/** An `XmlElement` under construction: `children` starts as a shared empty array and is replaced on the first child (fewer allocations per element). */
+type MutableElement = Omit<XmlElement, 'children'> & { children: readonly (MutableElement | MutableText)[] };
 
 const NO_ATTRIBUTES: readonly XmlAttribute[] = Object.freeze([]);
 const NO_DECLARATIONS: readonly XmlNamespaceDeclaration[] = Object.freeze([]);

@@ -1,3 +1,4 @@
+import { thrownBy } from '../../support/errors';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,12 +11,7 @@ const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 const ADMIN_TOKEN = 'a'.repeat(40);
 
 function expectConfigError(env: Env, message: RegExp, readFile?: (path: string) => Buffer) {
-  let thrown: unknown;
-  try {
-    loadConfig(env, readFile);
-  } catch (error) {
-    thrown = error;
-  }
+  const thrown = thrownBy(() => loadConfig(env, readFile));
   expect(thrown).toBeInstanceOf(ConfigError);
   expect((thrown as Error).message).toMatch(message);
   return thrown as ConfigError;

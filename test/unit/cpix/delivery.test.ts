@@ -1,10 +1,11 @@
+import { expectOpaqueDecryptionFailure } from '../../support/errors';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decryptDocumentKeys, encryptDocumentKeys, type RecipientKeyPair } from '../../../src/cpix/delivery';
 import type { CpixDocument } from '../../../src/cpix/model';
 import { ALGORITHM } from '../../../src/cpix/constants';
 import { cryptoRandom } from '../../../src/crypto/random';
-import { CpixDecryptionFailed, WeakCertificate } from '../../../src/errors';
+import { WeakCertificate } from '../../../src/errors';
 import { describeWithVectors, vectorPath } from '../../support/shared-vectors';
 import { parseCpixDocument } from '../../../src/cpix/parse';
 
@@ -26,18 +27,6 @@ const plainKeys = (doc: CpixDocument) =>
     kid: key.kid,
     value: key.data?.kind === 'plain' ? key.data.value.toString('base64') : undefined,
   }));
-
-function expectOpaque(run: () => unknown): void {
-  let thrown: unknown;
-  try {
-    run();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(CpixDecryptionFailed);
-  expect((thrown as Error).message).toBe('encrypted CPIX keys could not be decrypted');
-  expect((thrown as Error).cause).toBeUndefined();
-}
 
 describeWithVectors('decryptDocumentKeys on the DASH-IF vectors', () => {
   const expected: ExpectedLine[] = readFileSync(dir('EXPECTED.jsonl'), 'utf8')
@@ -72,16 +61,16 @@ describeWithVectors('decryptDocumentKeys on the DASH-IF vectors', () => {
   it('rejects Invalid_WrongMac.xml with the opaque error (loading alone succeeds)', () => {
     const doc = load('Invalid_WrongMac.xml');
     expect(doc.contentKeyList?.items[0]?.data?.kind).toBe('encrypted');
-    expectOpaque(() => decryptDocumentKeys(doc, [pair('Cert1')]));
+    expectOpaqueDecryptionFailure(() => decryptDocumentKeys(doc, [pair('Cert1')]));
   });
 
   it('rejects a document for another recipient with the same opaque error', () => {
-    expectOpaque(() => decryptDocumentKeys(load('EncryptedContentKeys.xml'), [pair('Cert2')]));
-    expectOpaque(() => decryptDocumentKeys(load('EncryptedContentKeys.xml'), []));
+    expectOpaqueDecryptionFailure(() => decryptDocumentKeys(load('EncryptedContentKeys.xml'), [pair('Cert2')]));
+    expectOpaqueDecryptionFailure(() => decryptDocumentKeys(load('EncryptedContentKeys.xml'), []));
   });
 
   it('rejects a certificate match whose private key is wrong with the same opaque error', () => {
-    expectOpaque(() =>
+    expectOpaqueDecryptionFailure(() =>
       decryptDocumentKeys(load('EncryptedContentKeys.xml'), [{ certificate: pair('Cert1').certificate, privateKey: pair('Cert2').privateKey }]),
     );
   });
@@ -99,7 +88,7 @@ describeWithVectors('decryptDocumentKeys on the DASH-IF vectors', () => {
     return { ...doc, contentKeyList: { items } };
   };
   it.each(['iv', 'ciphertext', 'valueMac'] as const)('rejects a 1-byte change in the %s with the opaque error', (field) => {
-    expectOpaque(() => decryptDocumentKeys(tamper(load('EncryptedContentKeys.xml'), field), [pair('Cert1')]));
+    expectOpaqueDecryptionFailure(() => decryptDocumentKeys(tamper(load('EncryptedContentKeys.xml'), field), [pair('Cert1')]));
   });
 
   it('rejects a wrapped MAC key that is missing or tampered', () => {
@@ -107,11 +96,11 @@ describeWithVectors('decryptDocumentKeys on the DASH-IF vectors', () => {
     const [recipient] = doc.deliveryDataList?.items ?? [];
     if (recipient?.macMethod?.encryptedKey === undefined) throw new Error('vector changed');
     const { macMethod: _omitted, ...withoutMac } = recipient;
-    expectOpaque(() => decryptDocumentKeys({ ...doc, deliveryDataList: { items: [withoutMac] } }, [pair('Cert1')]));
+    expectOpaqueDecryptionFailure(() => decryptDocumentKeys({ ...doc, deliveryDataList: { items: [withoutMac] } }, [pair('Cert1')]));
     const wrapped = Buffer.from(recipient.macMethod.encryptedKey);
     wrapped[7] = (wrapped[7] ?? 0) ^ 1;
     const tampered = { ...recipient, macMethod: { ...recipient.macMethod, encryptedKey: wrapped } };
-    expectOpaque(() => decryptDocumentKeys({ ...doc, deliveryDataList: { items: [tampered] } }, [pair('Cert1')]));
+    expectOpaqueDecryptionFailure(() => decryptDocumentKeys({ ...doc, deliveryDataList: { items: [tampered] } }, [pair('Cert1')]));
   });
 });
 
@@ -153,7 +142,7 @@ describeWithVectors('encryptDocumentKeys', () => {
     for (const name of ['Cert1', 'Cert2']) {
       expect(plainKeys(decryptDocumentKeys(encrypted, [pair(name)]))).toEqual(plainKeys(doc));
     }
-    expectOpaque(() => decryptDocumentKeys(encrypted, [pair('Cert3')]));
+    expectOpaqueDecryptionFailure(() => decryptDocumentKeys(encrypted, [pair('Cert3')]));
   });
 
   it('accepts the 2048-bit WeakCert_SmallKey by default and refuses it with minRsaBits 3072', () => {

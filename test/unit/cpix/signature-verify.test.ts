@@ -1,3 +1,4 @@
+import { thrownBy } from '../../support/errors';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { signCpix } from '../../../src/cpix/signature';
@@ -11,12 +12,7 @@ const cert = (name: string) => new X509Certificate(readFileSync(dir('pem', `${na
 const key = (name: string) => createPrivateKey(readFileSync(dir('pem', `${name}.key.pem`)));
 
 function expectInvalid(run: () => unknown, message?: RegExp): void {
-  let thrown: unknown;
-  try {
-    run();
-  } catch (error) {
-    thrown = error;
-  }
+  const thrown = thrownBy(run);
   expect(thrown).toBeInstanceOf(CpixSignatureInvalid);
   if (message !== undefined) expect((thrown as Error).message).toMatch(message);
 }

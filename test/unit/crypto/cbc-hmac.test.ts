@@ -1,3 +1,4 @@
+import { expectOpaqueDecryptionFailure } from '../../support/errors';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,15 +93,7 @@ describe('decryptContentKey', () => {
     ['a 16-byte document key', () => decryptContentKey(DOCUMENT_KEY.subarray(0, 16), MAC_KEY, encrypted)],
   ];
   it.each(cases)('rejects %s with the one opaque error', (_name, run) => {
-    let thrown: unknown;
-    try {
-      run();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(CpixDecryptionFailed);
-    expect((thrown as CpixDecryptionFailed).message).toBe('encrypted CPIX keys could not be decrypted');
-    expect((thrown as CpixDecryptionFailed).cause).toBeUndefined();
+    expectOpaqueDecryptionFailure(run);
   });
 
   it('rejects a valid MAC over bad padding (wrong document key, right MAC) without saying so', () => {
