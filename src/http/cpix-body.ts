@@ -1,0 +1,29 @@
+import express, { type RequestHandler } from 'express';
+import { RequestInvalid, UnsupportedMediaType } from '../errors';
+
+/**
+ * Media types CPIX clients send. The PallyCon Python client sends none at all, and API Gateway
+ * proxies may send `application/octet-stream`, so a missing type is accepted too (docs/pallycon.md §1.3).
+ */
+const CPIX_MEDIA_TYPES = new Set(['application/xml', 'text/xml', 'application/cpix+xml', 'application/octet-stream']);
+
+/**
+ * Reads a CPIX request body as raw bytes (the hardened XML parser decodes it), refusing bodies above
+ * `limitBytes` (413, from express's raw parser, before the whole body is buffered) and media types
+ * that are not XML (415). The bytes land in `req.body` as a Buffer.
+ */
+export function readCpixBody(limitBytes: number): RequestHandler[] {
+  const checkType: RequestHandler = (req, _res, next) => {
+    const type = req.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+    if (type !== undefined && type !== '' && !CPIX_MEDIA_TYPES.has(type)) {
+      throw new UnsupportedMediaType('request body must be CPIX XML (application/xml)');
+    }
+    next();
+  };
+  const raw = express.raw({ type: () => true, limit: limitBytes });
+  const requireBody: RequestHandler = (req, _res, next) => {
+    if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new RequestInvalid('request body is empty');
+    next();
+  };
+  return [checkType, raw, requireBody];
+}

@@ -1,0 +1,50 @@
+import type { Request, RequestHandler } from 'express';
+import { Unauthenticated } from '../errors';
+import type { AuthenticatedSite, SiteService } from '../sites/site-service';
+
+/** Longest credential we look at: our tokens are 64 characters, legacy PallyCon tokens ≤ 1 KiB. */
+const MAX_TOKEN_LENGTH = 1024;
+const BEARER = /^Bearer (\S+)$/;
+
+/**
+ * Where packagers put the KMS token (docs/pallycon.md §1, docs/speke.md §2): PallyCon CPIX API in
+ * the path (`/getKey/:token`), PallyCon SPEKE in `?enc-token=`, others as `Authorization: Bearer`
+ * or `X-KMS-Token`. More than one different credential in one request is refused, so a proxy that
+ * adds its own header cannot silently change which site a request is for.
+ */
+export function presentedKmsToken(req: Request): string | undefined {
+  const candidates = new Set<string>();
+  const add = (value: unknown) => {
+    if (typeof value === 'string' && value.length > 0) candidates.add(value);
+  };
+  add(BEARER.exec(req.get('authorization') ?? '')?.[1]);
+  add(req.get('x-kms-token'));
+  add(req.query['enc-token']);
+  add((req.params as Record<string, string | undefined>).token);
+  if (candidates.size > 1) throw new Unauthenticated({ detail: 'more than one KMS credential in the request' });
+  const [token] = candidates;
+  if (token !== undefined && token.length > MAX_TOKEN_LENGTH) throw new Unauthenticated({ detail: 'credential too long' });
+  return token;
+}
+
+/** The authenticated site of a request, set by `requireKmsToken`. */
+export function authenticatedSite(res: { locals: Record<string, unknown> }): AuthenticatedSite {
+  const site = res.locals.kmsSite as AuthenticatedSite | undefined;
+  if (!site) throw new Error('requireKmsToken must run before this handler');
+  return site;
+}
+
+/**
+ * Authenticates a key-exchange request by its KMS token (an active site's token, or its legacy
+ * PallyCon token when the site opted in). 401 for a missing or unknown credential, 403 for a disabled
+ * site. The token itself never reaches a log: access-log URLs are redacted (http/redact.ts) and
+ * failures log only the token ID.
+ */
+export function requireKmsToken(sites: SiteService): RequestHandler {
+  return async (req, res, next) => {
+    const token = presentedKmsToken(req);
+    if (token === undefined) throw new Unauthenticated({ detail: 'no KMS token' });
+    res.locals.kmsSite = await sites.authenticate(token);
+    next();
+  };
+}
