@@ -8,6 +8,7 @@ import { CpixUnsupported } from '../errors';
 import type { XmlAttribute, XmlElement, XmlNode } from '../xml/tree';
 import { NS } from './constants';
 import type { CpixTargetVersion } from './model';
+import { isTableKey } from './table-key';
 
 /** The namespaces the builder writes, keyed by the literal prefix it uses for each. */
 export type BuildPrefix = keyof typeof NS;
@@ -104,7 +105,7 @@ export class BuildContext {
 }
 
 export function isBuildPrefix(prefix: string): prefix is BuildPrefix {
-  return Object.hasOwn(NS, prefix);
+  return isTableKey(NS, prefix);
 }
 
 /** `xs:base64Binary` as we emit it: standard alphabet, padded, on one line. */

@@ -16,6 +16,7 @@ import {
 } from './parse-element';
 import { parseIdentified } from './parse-list';
 import { decodeNonEmptyBase64, invalid, itemStep, parseUuid } from './parse-values';
+import { isTableKey } from './table-key';
 
 const TEXT_CHILDREN = {
   Description: 'description',
@@ -25,10 +26,6 @@ const TEXT_CHILDREN = {
 } as const;
 
 type TextChildName = keyof typeof TEXT_CHILDREN;
-
-function isTextChildName(name: string): name is TextChildName {
-  return Object.hasOwn(TEXT_CHILDREN, name);
-}
 
 /**
  * Parses one `DeliveryData`. `DocumentKey` is optional: SPEKE "encrypt to me" requests carry only the
@@ -49,7 +46,7 @@ export function parseDeliveryData(element: XmlElement, position: number): Delive
   const texts: Partial<Record<(typeof TEXT_CHILDREN)[TextChildName], string>> = {};
   for (const child of elementsOf(element)) {
     if (child.namespace !== NS.cpix) throw invalid(`${path}/${safeName(child)}`, 'unexpected element');
-    if (isTextChildName(child.localName)) {
+    if (isTableKey(TEXT_CHILDREN, child.localName)) {
       const key = TEXT_CHILDREN[child.localName];
       if (texts[key] !== undefined) throw invalid(`${path}/${child.localName}`, 'must not occur more than once');
       texts[key] = textContent(child);

@@ -6,6 +6,7 @@ import type { DrmSystem, HlsSignalingData, OpaqueElement, SignalBytes, SpekeV1Si
 import { attribute, elementsOf, requiredAttribute, safeName, textContent } from './parse-element';
 import { parseIdentified } from './parse-list';
 import { decodeBase64, invalid, itemStep, parseEnum, parseUuid } from './parse-values';
+import { isTableKey } from './table-key';
 
 /**
  * `HLSSignalingData@playlist`: `variant` (2.1), `master` (2.2–2.3.1), `multiVariant` (2.4), `media`.
@@ -29,15 +30,6 @@ const SPEKE_SIGNALING = {
   ProtectionHeader: 'protectionHeader',
 } as const;
 
-type SpekeSignalingName = keyof typeof SPEKE_SIGNALING;
-
-function isBase64SignalingName(name: string): name is Base64SignalingName {
-  return Object.hasOwn(BASE64_SIGNALING, name);
-}
-
-function isSpekeSignalingName(name: string): name is SpekeSignalingName {
-  return Object.hasOwn(SPEKE_SIGNALING, name);
-}
 
 /**
  * Parses one `DRMSystem`. Children are accepted in any order (the AWS SPEKE doc sample and PallyCon
@@ -63,7 +55,7 @@ export function parseDrmSystem(element: XmlElement, position: number): DrmSystem
     const name = child.localName;
     const childPath = `${path}/${safeName(child)}`;
     if (child.namespace === NS.cpix) {
-      if (isBase64SignalingName(name)) {
+      if (isTableKey(BASE64_SIGNALING, name)) {
         const key = BASE64_SIGNALING[name];
         if (signaling[key] !== undefined) throw invalid(childPath, 'must not occur more than once');
         signaling[key] = decodeBase64(textContent(child), childPath);
@@ -77,7 +69,7 @@ export function parseDrmSystem(element: XmlElement, position: number): DrmSystem
       } else {
         throw invalid(childPath, 'unexpected element');
       }
-    } else if (child.namespace === NS.speke && isSpekeSignalingName(name)) {
+    } else if (child.namespace === NS.speke && isTableKey(SPEKE_SIGNALING, name)) {
       const key = SPEKE_SIGNALING[name];
       if (speke[key] !== undefined) throw invalid(childPath, 'must not occur more than once');
       speke[key] = decodeBase64(textContent(child), childPath);

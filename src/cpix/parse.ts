@@ -24,6 +24,7 @@ import { parseList } from './parse-list';
 import { parseContentKeyPeriod, parseContentKeyUsageRule, parseUpdateHistoryItem } from './parse-usage-rules';
 import { invalid } from './parse-values';
 import { checkReferences } from './parse-references';
+import { isTableKey } from './table-key';
 
 /** The root's lists, by local name, with the model field each fills. */
 const LISTS = {
@@ -35,12 +36,8 @@ const LISTS = {
   UpdateHistoryItemList: { field: 'updateHistoryItemList', item: 'UpdateHistoryItem', parse: parseUpdateHistoryItem },
 } as const;
 
-type ListName = keyof typeof LISTS;
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-function isListName(name: string): name is ListName {
-  return Object.hasOwn(LISTS, name);
-}
 
 /**
  * Builds the CPIX model from a parsed element tree (see `parseXml`).
@@ -63,7 +60,7 @@ export function parseCpix(root: XmlElement): CpixDocument {
     if (isElement(child, NS.ds, 'Signature')) continue;
     const name = child.localName;
     if (child.namespace !== NS.cpix) throw invalid(`CPIX/${safeName(child)}`, 'unexpected element');
-    if (!isListName(name)) throw new CpixUnsupported(`CPIX/${safeName(child)}: unknown CPIX element`);
+    if (!isTableKey(LISTS, name)) throw new CpixUnsupported(`CPIX/${safeName(child)}: unknown CPIX element`);
     const { field, item, parse } = LISTS[name];
     if (document[field] !== undefined) throw invalid(name, 'must not occur more than once');
     // Each entry pairs a field with its own item parser; TypeScript cannot correlate the two here.
