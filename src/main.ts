@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import { loadConfig, type Config } from './config/config';
 import { ConfigError } from './errors';
-import { createLogger, type Logger } from './log';
+import { createLogger, errorSummary, type Logger } from './log';
 import { startService, type RunningService } from './service';
 
 /**
@@ -48,7 +48,7 @@ function installSignalHandlers(service: RunningService, logger: Logger): void {
         process.exitCode = 0;
       },
       (error: unknown) => {
-        logger.error({ err: error instanceof Error ? { type: error.name, message: error.message } : undefined }, 'shutdown failed');
+        logger.error({ err: errorSummary(error) }, 'shutdown failed');
         process.exit(1);
       },
     );
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     printDevelopmentBanner(config, service);
   } catch (error) {
     // Start-up errors carry no request data; ServiceError details say what to fix (e.g. Redis unreachable).
-    const err = error instanceof Error ? { type: error.name, message: error.message, detail: (error as { detail?: string }).detail } : undefined;
+    const err = errorSummary(error);
     logger.fatal({ err }, `start failed: ${err?.detail ?? err?.message ?? 'unknown error'}`);
     process.exit(1);
   }

@@ -9,7 +9,7 @@ import { resolveAdminToken, resolveMasterKey, type ResolvedSecret } from './dev-
 import { createApp } from './http/app';
 import { loadAdminSchemas } from './http/json-schemas';
 import { createContentKeyService } from './keys/content-key-service';
-import type { Logger } from './log';
+import { errorSummary, type Logger } from './log';
 import { createSiteKeyRing } from './sites/site-key-ring';
 import { createSiteService } from './sites/site-service';
 import { openStore } from './store/open-store';
@@ -58,7 +58,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     random: cryptoRandom,
     clock: systemClock,
     onBestEffortError: (error, what) =>
-      logger.warn({ err: error instanceof Error ? { type: error.name, message: error.message } : undefined }, `${what} failed`),
+      logger.warn({ err: errorSummary(error) }, `${what} failed`),
   });
   const contentKeys = createContentKeyService({ repository: store.contentKeys, siteKeys, random: cryptoRandom, clock: systemClock });
 

@@ -1,6 +1,6 @@
 import type { Config } from '../config/config';
 import { ConfigError } from '../errors';
-import type { Logger } from '../log';
+import { errorSummary, type Logger } from '../log';
 import { openRedisStore } from './redis/redis-store';
 import { openSqliteStore } from './sqlite/sqlite-store';
 import type { Store } from './store';
@@ -28,7 +28,7 @@ export async function openStore(config: Config, logger: Logger): Promise<Store> 
         suppressed += 1;
         return;
       }
-      logger.warn({ err: { type: error.name, message: error.message }, suppressed }, 'redis connection error');
+      logger.warn({ err: errorSummary(error), suppressed }, 'redis connection error');
       lastErrorLog = now;
       suppressed = 0;
     },
