@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'ERR_CPIX_UNSUPPORTED'
   | 'ERR_CPIX_SIGNATURE_INVALID'
   | 'ERR_CPIX_DECRYPTION_FAILED'
+  | 'ERR_SPEKE_REJECTED'
   | 'ERR_WEAK_CERTIFICATE'
   | 'ERR_AUTH_REQUIRED'
   | 'ERR_FORBIDDEN'
@@ -40,6 +41,15 @@ export abstract class ServiceError extends Error {
     this.name = new.target.name;
     this.detail = options.detail;
   }
+}
+
+/**
+ * A SPEKE v2 request failed one of the checks of docs/speke.md §4.3. `message` is exactly the
+ * protocol-mandated string (e.g. `Unsupported CPIX@version`), which the SPEKE routes send as the
+ * plain-text body: encryptors and the AWS test suite compare it literally.
+ */
+export class SpekeRejected extends ServiceError {
+  readonly code = 'ERR_SPEKE_REJECTED';
 }
 
 /** A configuration value is missing or malformed; thrown by `loadConfig` and stops the process. */

@@ -1,4 +1,6 @@
+import type { AuditRepository } from '../audit/ports';
 import type { ContentKeyRepository } from '../keys/ports';
+import type { LicenseServerRepository } from '../license-servers/ports';
 import type { SiteRepository } from '../sites/ports';
 
 /** One persistence backend: the repositories plus its lifecycle. */
@@ -6,6 +8,8 @@ export interface Store {
   readonly kind: 'sqlite' | 'redis';
   readonly sites: SiteRepository;
   readonly contentKeys: ContentKeyRepository;
+  readonly audit: AuditRepository;
+  readonly licenseServers: LicenseServerRepository;
   /** Resolves when the backend answers; used by `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;
