@@ -159,6 +159,15 @@ const SKD_PLACEHOLDER = /\{([^{}]*)\}/g;
  */
 export function expandSkdUriTemplate(template: string, values: SkdUriValues): string {
   if (!template.startsWith(FAIRPLAY_URI_SCHEME)) throw new RangeError(`a FairPlay URI template must start with ${FAIRPLAY_URI_SCHEME}`);
+  return expandKeyUriTemplate(template, values, 'the FairPlay URI template');
+}
+
+/**
+ * Expands any HLS key URI template (e.g. the AES-128 key URL, `https://keys.example/{content_id}/{kid_uuid}`)
+ * with the placeholders of {@link expandSkdUriTemplate}, without its `skd://` requirement. `what` names
+ * the template in error messages. Throws `RangeError` as {@link expandSkdUriTemplate} does.
+ */
+export function expandKeyUriTemplate(template: string, values: SkdUriValues, what = 'the key URI template'): string {
   assertKeyIdBytes([values.keyId]);
   const kid = Buffer.from(values.keyId);
   return template.replace(SKD_PLACEHOLDER, (_match, name: string) => {
@@ -173,7 +182,7 @@ export function expandSkdUriTemplate(template: string, values: SkdUriValues): st
         if (values.contentId === undefined) throw new RangeError('{content_id} used without a content ID');
         return values.contentId;
       default:
-        throw new RangeError(`unknown placeholder {${name}} in the FairPlay URI template`);
+        throw new RangeError(`unknown placeholder {${name}} in ${what}`);
     }
   });
 }
