@@ -8,8 +8,10 @@
 import type { CpixDocument } from './model';
 import { invalid } from './parse-values';
 
+export type ReferenceCheck = 'check' | 'skip' | 'allow-unbound-drm-systems';
+
 /** @throws CpixInvalid naming the first broken reference. */
-export function checkReferences(document: CpixDocument): void {
+export function checkReferences(document: CpixDocument, options: { readonly allowUnboundDrmSystems?: boolean } = {}): void {
   const keys = document.contentKeyList?.items ?? [];
   const kids = new Set<string>();
   for (const key of keys) {
@@ -26,7 +28,9 @@ export function checkReferences(document: CpixDocument): void {
   const systems = new Set<string>();
   for (const system of document.drmSystemList?.items ?? []) {
     const path = `DRMSystem[systemId=${system.systemId}][kid=${system.kid}]`;
-    if (!kids.has(system.kid.toLowerCase())) throw invalid(`${path}@kid`, 'references no ContentKey');
+    if (!kids.has(system.kid.toLowerCase()) && options.allowUnboundDrmSystems !== true) {
+      throw invalid(`${path}@kid`, 'references no ContentKey');
+    }
     const pair = `${system.systemId.toLowerCase()} ${system.kid.toLowerCase()}`;
     if (systems.has(pair)) throw invalid(path, 'duplicates another DRMSystem with the same systemId and kid');
     systems.add(pair);

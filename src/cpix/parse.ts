@@ -23,7 +23,7 @@ import { attribute, elementsOf, isCpix, isElement, safeName } from './parse-elem
 import { parseList } from './parse-list';
 import { parseContentKeyPeriod, parseContentKeyUsageRule, parseUpdateHistoryItem } from './parse-usage-rules';
 import { invalid } from './parse-values';
-import { checkReferences } from './parse-references';
+import { checkReferences, type ReferenceCheck } from './parse-references';
 import { isTableKey } from './table-key';
 
 /** The root's lists, by local name, with the model field each fills. */
@@ -47,7 +47,18 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * @throws CpixUnsupported for an unknown CPIX root element, unknown usage-rule filters or filter
  *   attributes, or PSKC key-usage restrictions.
  */
-export function parseCpix(root: XmlElement): CpixDocument {
+export interface ParseCpixOptions {
+  /**
+   * Cross-reference checks (`checkReferences`): 'check' (default); 'skip' for protocol layers that
+   * must report a broken reference in their own words first and then run `checkReferences`
+   * themselves (SPEKE v2: `Malformed encryption contract`, speke.md §4.3); or
+   * 'allow-unbound-drm-systems', which tolerates a DRMSystem whose kid names no ContentKey — PallyCon
+   * clients send those (pallycon.md §1.3 examples) and the CPIX API binds them to its single key.
+   */
+  readonly references?: ReferenceCheck;
+}
+
+export function parseCpix(root: XmlElement, options: ParseCpixOptions = {}): CpixDocument {
   if (!isCpix(root, 'CPIX')) throw invalid('CPIX', `root element must be CPIX in namespace ${NS.cpix}`);
 
   const document: Mutable<CpixDocument> = {};
@@ -71,7 +82,8 @@ export function parseCpix(root: XmlElement): CpixDocument {
   for (const { prefix, uri } of root.namespaceDeclarations) rootNamespaces[prefix] = uri;
   document.rootNamespaces = rootNamespaces;
 
-  checkReferences(document);
+  const references = options.references ?? 'check';
+  if (references !== 'skip') checkReferences(document, { allowUnboundDrmSystems: references === 'allow-unbound-drm-systems' });
   return document;
 }
 
@@ -80,6 +92,10 @@ export function parseCpix(root: XmlElement): CpixDocument {
  *
  * @throws CpixInvalid / CpixUnsupported as `parseXml` and `parseCpix` do.
  */
-export function parseCpixDocument(input: Buffer | string, limits?: Partial<XmlLimits>): CpixDocument {
-  return parseCpix(parseXml(input, limits));
+export function parseCpixDocument(
+  input: Buffer | string,
+  limits?: Partial<XmlLimits>,
+  options?: ParseCpixOptions,
+): CpixDocument {
+  return parseCpix(parseXml(input, limits), options);
 }
