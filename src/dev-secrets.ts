@@ -14,7 +14,8 @@ export interface ResolvedSecret<T> {
   readonly devFile?: { readonly path: string; readonly created: boolean };
 }
 
-function readOrCreate(path: string, generate: () => string): { text: string; created: boolean } {
+/** Reads a development secret file, creating it with `generate()` (mode 0600, O_EXCL) when missing. */
+export function readOrCreate(path: string, generate: () => string): { text: string; created: boolean } {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
     // 'wx' fails when the file exists, so two processes starting together never overwrite each other.

@@ -9,8 +9,8 @@ import { startService, type RunningService } from './service';
  * and how to use it, never the token itself.
  */
 function printDevelopmentBanner(config: Config, service: RunningService): void {
-  const { masterKey, adminToken } = service.devSecrets;
-  if (!masterKey && !adminToken) return;
+  const { masterKey, adminToken, signing } = service.devSecrets;
+  if (!masterKey && !adminToken && !signing) return;
   const show = (path: string) => {
     const rel = relative(process.cwd(), path);
     return rel.startsWith('..') ? path : rel;
@@ -23,6 +23,7 @@ function printDevelopmentBanner(config: Config, service: RunningService): void {
     '================================================================================',
     masterKey && `  master key : ${show(masterKey.path)} (${masterKey.created ? 'created now' : 'existing'}, mode 0600)`,
     adminToken && `  admin token: ${tokenPath} (${adminToken.created ? 'created now' : 'existing'}, mode 0600)`,
+    signing && `  signing key: ${show(signing.path)} (self-signed, ${signing.created ? 'created now' : 'existing'}, mode 0600)`,
     config.store.kind === 'sqlite' && `  key store  : ${show(config.store.path)} (embedded SQLite)`,
     '',
     '  Create a first site (the answer holds its KMS token, shown only once):',
@@ -31,8 +32,9 @@ function printDevelopmentBanner(config: Config, service: RunningService): void {
     `    -H "Authorization: Bearer $(cat ${tokenPath})" \\`,
     `    -H 'Content-Type: application/json' -d '{"name":"My first site"}'`,
     '',
-    '  For production set MASTER_KEY_PROVIDER=aws-kms (or MASTER_KEY), ADMIN_TOKEN and',
-    '  STORE=redis://… with durable Redis settings; see README.md.',
+    '  For production set MASTER_KEY_PROVIDER=aws-kms (or MASTER_KEY), ADMIN_TOKEN,',
+    '  SIGNING_KEY_FILE + SIGNING_CERT_FILE and STORE=redis://… with durable Redis',
+    '  settings; see README.md.',
     '================================================================================',
     '',
   ];

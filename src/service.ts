@@ -1,14 +1,19 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createAuditService } from './audit/audit-service';
 import type { Config } from './config/config';
 import { createAwsKmsMasterKey } from './crypto/kms/aws-kms-master-key';
 import { createLocalMasterKey } from './crypto/kms/local-master-key';
 import type { MasterKeyProvider } from './crypto/kms/master-key';
 import { cryptoRandom, systemClock } from './crypto/random';
 import { resolveAdminToken, resolveMasterKey, type ResolvedSecret } from './dev-secrets';
+import { resolveSigningIdentity } from './dev-signing';
+import { createKeyExchange } from './exchange/key-exchange';
+import { createLicenseExport } from './exchange/license-export';
 import { createApp } from './http/app';
 import { loadAdminSchemas } from './http/json-schemas';
 import { createContentKeyService } from './keys/content-key-service';
+import { createLicenseServerService } from './license-servers/license-server-service';
 import { errorSummary, type Logger } from './log';
 import { createSiteKeyRing } from './sites/site-key-ring';
 import { createSiteService } from './sites/site-service';
@@ -25,7 +30,11 @@ export interface RunningService {
   readonly server: Server;
   readonly url: string;
   /** The development secrets this start used, for the start-up banner. */
-  readonly devSecrets: { readonly masterKey?: ResolvedSecret<Buffer>['devFile']; readonly adminToken?: ResolvedSecret<string>['devFile'] };
+  readonly devSecrets: {
+    readonly masterKey?: ResolvedSecret<Buffer>['devFile'];
+    readonly adminToken?: ResolvedSecret<string>['devFile'];
+    readonly signing?: ResolvedSecret<unknown>['devFile'];
+  };
   /** Stops accepting connections, drains in-flight requests (up to the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -61,11 +70,26 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       logger.warn({ err: errorSummary(error) }, `${what} failed`),
   });
   const contentKeys = createContentKeyService({ repository: store.contentKeys, siteKeys, random: cryptoRandom, clock: systemClock });
+  const licenseServers = createLicenseServerService({
+    repository: store.licenseServers,
+    sites: store.sites,
+    random: cryptoRandom,
+    clock: systemClock,
+    onBestEffortError: (error, what) => logger.warn({ err: errorSummary(error) }, `${what} failed`),
+  });
+  const audit = createAuditService({ repository: store.audit });
+  const signing = resolveSigningIdentity(config.signing);
+  const exchangeDeps = { contentKeys, audit, signing: signing.value, random: cryptoRandom, clock: systemClock };
 
   const app = createApp({
     logger,
     sites,
     contentKeys,
+    licenseServers,
+    audit,
+    keyExchange: createKeyExchange(exchangeDeps),
+    licenseExport: createLicenseExport(exchangeDeps),
+    bodyLimitBytes: config.bodyLimitBytes,
     adminToken: adminToken.value,
     adminSchemas: loadAdminSchemas(),
     readiness: { store: () => store.ping(), masterKey: () => masterKey.provider.checkReady() },
@@ -104,6 +128,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     devSecrets: {
       ...(masterKey.devFile && { masterKey: masterKey.devFile }),
       ...(adminToken.devFile && { adminToken: adminToken.devFile }),
+      ...(signing.devFile && { signing: signing.devFile }),
     },
     stop,
   };

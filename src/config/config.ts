@@ -47,7 +47,11 @@ export interface Config {
   readonly masterKey: MasterKeyConfig;
   readonly siteKeyCacheTtlMs: number;
   readonly adminToken: SecretSource<string>;
-  readonly signing?: SigningConfig;
+  /**
+   * The XML-DSig identity for signed responses (PallyCon CPIX API, license export). Outside
+   * production a self-signed development identity in DATA_DIR stands in when none is configured.
+   */
+  readonly signing: SecretSource<SigningConfig>;
   readonly bodyLimitBytes: number;
   readonly logLevel: LogLevel;
   readonly shutdownGraceMs: number;
@@ -181,7 +185,16 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
   const logLevel = (text('LOG_LEVEL') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
-  const signing = loadSigning(text('SIGNING_KEY_FILE'), text('SIGNING_CERT_FILE'), readFile);
+  const configuredSigning = loadSigning(text('SIGNING_KEY_FILE'), text('SIGNING_CERT_FILE'), readFile);
+  if (configuredSigning === undefined && production) {
+    throw new ConfigError(
+      'SIGNING_KEY_FILE and SIGNING_CERT_FILE are required when NODE_ENV=production (license exports and PallyCon CPIX API responses are signed)',
+    );
+  }
+  const signing: SecretSource<SigningConfig> =
+    configuredSigning === undefined
+      ? { kind: 'dev-file', path: resolve(dataDir, 'signing') }
+      : { kind: 'configured', value: configuredSigning };
 
   return deepFreeze({
     port,
@@ -193,7 +206,7 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
     masterKey,
     siteKeyCacheTtlMs: integer('SITE_KEY_CACHE_TTL_SECONDS', 300, 1, 86_400) * 1000,
     adminToken,
-    ...(signing && { signing }),
+    signing,
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     logLevel,
     shutdownGraceMs: integer('SHUTDOWN_GRACE_SECONDS', 10, 0, 3600) * 1000,

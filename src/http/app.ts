@@ -1,5 +1,9 @@
 import express, { type Express } from 'express';
+import type { AuditService } from '../audit/audit-service';
+import type { KeyExchange } from '../exchange/key-exchange';
+import type { LicenseExport } from '../exchange/license-export';
 import type { ContentKeyService } from '../keys/content-key-service';
+import type { LicenseServerService } from '../license-servers/license-server-service';
 import type { Logger } from '../log';
 import type { SiteService } from '../sites/site-service';
 import { errorHandler, notFoundHandler } from './error-mapping';
@@ -7,11 +11,20 @@ import type { AdminSchemas } from './json-schemas';
 import { requestContext } from './request-context';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
+import { pallyConRoutes, spekeRoutes } from './routes/key-exchange';
+import { licenseRoutes } from './routes/license';
+import { SERVICE_USER_AGENT } from '../version';
 
 export interface AppDeps {
   readonly logger: Logger;
   readonly sites: SiteService;
   readonly contentKeys: ContentKeyService;
+  readonly licenseServers: LicenseServerService;
+  readonly audit: AuditService;
+  readonly keyExchange: KeyExchange;
+  readonly licenseExport: LicenseExport;
+  /** Largest CPIX request body (BODY_LIMIT_BYTES); the XML parser gets the same byte limit. */
+  readonly bodyLimitBytes: number;
   readonly adminToken: string;
   readonly adminSchemas: AdminSchemas;
   /** Named readiness checks for `/readyz` (store, master key). */
@@ -37,9 +50,21 @@ export function createApp(deps: AppDeps): Express {
       adminToken: deps.adminToken,
       sites: deps.sites,
       contentKeys: deps.contentKeys,
+      licenseServers: deps.licenseServers,
+      audit: deps.audit,
       schemas: deps.adminSchemas,
     }),
   );
+  const keyRoutes = {
+    logger: deps.logger,
+    sites: deps.sites,
+    keyExchange: deps.keyExchange,
+    bodyLimitBytes: deps.bodyLimitBytes,
+    userAgent: SERVICE_USER_AGENT,
+  };
+  app.use(spekeRoutes(keyRoutes));
+  app.use(pallyConRoutes(keyRoutes));
+  app.use(licenseRoutes({ licenseServers: deps.licenseServers, licenseExport: deps.licenseExport }));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { ServiceError, type ErrorCode } from '../errors';
 import type { Logger } from '../log';
 
@@ -88,8 +88,23 @@ export function mapError(error: unknown, requestId?: string): MappedError {
   };
 }
 
-/** Express error handler: logs the internal story, sends the safe one. */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+/** Writes a mapped error in a route family's own format (status and headers are already set). */
+export type ErrorBodyWriter = (res: Response, mapped: MappedError) => void;
+
+const writeJson: ErrorBodyWriter = (res, mapped) => {
+  res.json(mapped.body);
+};
+
+/**
+ * SPEKE encryptors read an error as text: "4XX client error message" (speke.md §2), and for SPEKE v2
+ * the body *is* the protocol string of §4.3 (`SpekeRejected.message`).
+ */
+export const writePlainText: ErrorBodyWriter = (res, mapped) => {
+  res.type('text/plain; charset=utf-8').send(mapped.body.error.message);
+};
+
+/** Express error handler: logs the internal story, sends the safe one (JSON unless `write` says otherwise). */
+export function errorHandler(logger: Logger, write: ErrorBodyWriter = writeJson): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const requestId = res.locals.requestId as string | undefined;
     const mapped = mapError(error, requestId);
@@ -109,7 +124,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       req.socket.destroy();
       return;
     }
-    res.status(mapped.status).set(mapped.headers).json(mapped.body);
+    write(res.status(mapped.status).set(mapped.headers), mapped);
   };
 }
 

@@ -2,33 +2,54 @@ import type { RandomSource } from '../crypto/random';
 import { randomSecret } from '../crypto/secrets';
 
 /**
- * KMS token format: `kms1.<id>.<secret>`.
- * - `id`: 96 random bits, base64url (16 chars); the lookup handle, safe to log and to rate-limit by.
+ * Credential format `<prefix>.<id>.<secret>`, shared by KMS tokens (`kms1`) and license-server
+ * credentials (`lsc1`), so a credential of one kind never parses as the other.
+ * - `id`: 96 random bits, base64url (16 chars); the lookup handle, safe to log, audit and rate-limit by.
  * - `secret`: 256 random bits, base64url (43 chars); stored only as SHA-256, compared in constant time.
  * Only URL-safe characters, because PallyCon clients put the token in the URL path.
  */
-const TOKEN_PREFIX = 'kms1';
-const TOKEN_ID_BYTES = 96 / 8;
-const TOKEN_SECRET_BYTES = 256 / 8;
-const TOKEN_PATTERN = /^kms1\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/;
+export type CredentialPrefix = 'kms1' | 'lsc1';
 
-export interface IssuedToken {
+export const KMS_TOKEN_PREFIX = 'kms1';
+export const LICENSE_SERVER_CREDENTIAL_PREFIX = 'lsc1';
+
+const CREDENTIAL_ID_BYTES = 96 / 8;
+const CREDENTIAL_SECRET_BYTES = 256 / 8;
+const CREDENTIAL_PATTERN = /^([a-z0-9]{4})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/;
+
+export interface IssuedCredential {
   readonly id: string;
   readonly secret: string;
-  /** The full token, shown once. */
+  /** The full credential, shown once. */
   readonly token: string;
 }
 
-export function generateKmsToken(random: RandomSource): IssuedToken {
-  const id = randomSecret(random, TOKEN_ID_BYTES);
-  const secret = randomSecret(random, TOKEN_SECRET_BYTES);
-  return { id, secret, token: `${TOKEN_PREFIX}.${id}.${secret}` };
+export interface ParsedCredential {
+  readonly id: string;
+  readonly secret: string;
+}
+
+/** A fresh `<prefix>.<id>.<secret>` credential from `random`. */
+export function generateCredential(prefix: CredentialPrefix, random: RandomSource): IssuedCredential {
+  const id = randomSecret(random, CREDENTIAL_ID_BYTES);
+  const secret = randomSecret(random, CREDENTIAL_SECRET_BYTES);
+  return { id, secret, token: `${prefix}.${id}.${secret}` };
+}
+
+/** Splits a presented credential of kind `prefix`; undefined for anything else (other kind, other shape). */
+export function parseCredential(prefix: CredentialPrefix, presented: string): ParsedCredential | undefined {
+  const match = CREDENTIAL_PATTERN.exec(presented);
+  if (match?.[1] !== prefix || match[2] === undefined || match[3] === undefined) return undefined;
+  return { id: match[2], secret: match[3] };
+}
+
+export function generateKmsToken(random: RandomSource): IssuedCredential {
+  return generateCredential(KMS_TOKEN_PREFIX, random);
 }
 
 /** Splits a presented token; undefined when it is not of our format (it may be a legacy token). */
-export function parseKmsToken(presented: string): { readonly id: string; readonly secret: string } | undefined {
-  const match = TOKEN_PATTERN.exec(presented);
-  return match?.[1] !== undefined && match[2] !== undefined ? { id: match[1], secret: match[2] } : undefined;
+export function parseKmsToken(presented: string): ParsedCredential | undefined {
+  return parseCredential(KMS_TOKEN_PREFIX, presented);
 }
 
 /** Legacy PallyCon tokens are base64 of a small JSON object; anything longer is not one. */

@@ -18,6 +18,12 @@ export interface SiteOptions {
   readonly playReadyLaUrl?: string;
   /** FairPlay key URI; `{kid_hex}`, `{kid_uuid}`, `{kid_base64}` and `{content_id}` are substituted. */
   readonly fairPlaySkdTemplate: string;
+  /**
+   * HLS AES-128 key URI (ClearKey AES-128 `3ea8778f-…`, SPEKE v1 `81376844-…`): where players fetch the
+   * raw key, so it must point at the operator's key-delivery service; same placeholders as the skd
+   * template. The default is under the reserved `.invalid` TLD so a forgotten setting fails visibly.
+   */
+  readonly aes128KeyUriTemplate: string;
   /** Widevine PSSH `provider` field. */
   readonly widevineProvider: string;
   /** Accept PallyCon's legacy KMS token form base64({"site_id","access_key"}). */
@@ -28,6 +34,7 @@ export const DEFAULT_SITE_OPTIONS: SiteOptions = Object.freeze({
   signCpixApiResponses: true,
   signSpekeResponses: false,
   fairPlaySkdTemplate: 'skd://{kid_hex}',
+  aes128KeyUriTemplate: 'https://key-delivery.invalid/{content_id}/{kid_uuid}',
   widevineProvider: 'cpix-kms',
   acceptLegacyToken: false,
 });
@@ -67,7 +74,8 @@ export function toSiteView(site: SiteRecord): SiteView {
     id: site.id,
     name: site.name,
     status: site.status,
-    options: site.options,
+    // Records written before an option existed lack it; they get its default.
+    options: { ...DEFAULT_SITE_OPTIONS, ...site.options },
     siteKeyVersion: currentSiteKey(site).version,
     createdAt: site.createdAt,
     updatedAt: site.updatedAt,

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { bareEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
+import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
 
 /**
  * The built service in production mode on Redis: it reports Redis's durability settings at start,
@@ -18,6 +18,7 @@ describe('production start on Redis', () => {
       STORE: `redis://127.0.0.1:${port}`,
       MASTER_KEY: masterKey,
       ADMIN_TOKEN: adminToken,
+      ...signingEnv(cwd),
       ...extra,
     });
   let cwd: string;

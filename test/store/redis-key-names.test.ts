@@ -38,6 +38,8 @@ describe('Redis key names', () => {
         site.siteKeys,
         site.sequence,
         site.tokens,
+        site.licenseServers,
+        site.audit,
         site.contents,
         ...TRICKY_IDS.flatMap((id) => [site.content(id), site.kid(id), site.contentKey(id, id), site.contentKey(id, 'kid')]),
       ];
@@ -51,6 +53,8 @@ describe('Redis key names', () => {
     expect(names.siteIndex).toBe('cpixkms:sites');
     expect(names.token('{AB12}')).toBe('cpixkms:token:%7BAB12%7D');
     expect(hashTagOf(names.token('{AB12}'))).toBe(names.token('{AB12}'));
+    expect(names.licenseServer('a:b')).toBe('cpixkms:license-server:a%3Ab');
+    expect(hashTagOf(names.licenseServer('{AB12}'))).toBe(names.licenseServer('{AB12}'));
   });
 
   it.each(['', 'with space', 'a{b', 'glob*', 'x'.repeat(65)])('rejects the prefix %j', (prefix) => {

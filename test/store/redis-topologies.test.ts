@@ -16,7 +16,7 @@ import {
   uniqueKeyPrefix,
   type RedisServer,
 } from '../support/redis-server';
-import { buildServices, testMasterKey } from '../support/services';
+import { buildServices, testCertificate, testMasterKey } from '../support/services';
 import { describeStoreContract } from './store-contract';
 
 // Private redis-server processes only; nothing here touches the shared Redis.
@@ -202,6 +202,41 @@ describe('WAIT for replicas', () => {
       const retried = await buildServices(plain, masterKey).contentKeys.getOrCreate(site.id, { contentId: 'unconfirmed', kid });
       expect(retried.created).toBe(false);
       expect((await plain.contentKeys.get(site.id, 'unconfirmed', kid))?.wrappedKey).toEqual(stored?.wrappedKey);
+    } finally {
+      await waiting.close();
+      await plain.close();
+    }
+  });
+
+  it('fails audit appends and license-server writes the same way when no replica acknowledges', async () => {
+    const keyPrefix = uniqueKeyPrefix();
+    const masterKey = testMasterKey();
+    const plain = await openRedisStore(config, { keyPrefix });
+    const waiting = await openRedisStore(config, { keyPrefix, waitReplicas: 1, waitTimeoutMs: 100 });
+    try {
+      const { site } = await buildServices(plain, masterKey).sites.createSite({ name: 'wait audit' });
+      const record = {
+        at: new Date().toISOString(),
+        siteId: site.id,
+        action: 'issue',
+        credentialId: 'AAAAAAAAAAAAAAAA',
+        clientAddress: '127.0.0.1',
+        dialect: 'speke-v2.1',
+        contentId: 'unconfirmed',
+        kids: [],
+        periodIndexes: [],
+        keysCreated: 0,
+        requestId: 'r-1',
+      } as const;
+      await expect(buildServices(waiting, masterKey).audit.record(record)).rejects.toMatchObject({
+        code: 'ERR_DURABILITY_NOT_CONFIRMED',
+      });
+      await expect(
+        buildServices(waiting, masterKey).licenseServers.register(site.id, {
+          name: 'unconfirmed',
+          certificate: testCertificate('rsa2048'),
+        }),
+      ).rejects.toMatchObject({ code: 'ERR_DURABILITY_NOT_CONFIRMED' });
     } finally {
       await waiting.close();
       await plain.close();

@@ -1,7 +1,10 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SCHEMA_VERSION } from '../../src/store/sqlite/schema';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { buildServices, testMasterKey } from '../support/services';
 import { describeStoreContract } from './store-contract';
 
 describeStoreContract('sqlite', async () => {
@@ -19,4 +22,56 @@ describeStoreContract('sqlite', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+describe('sqlite schema versions', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cpix-kms-sqlite-schema-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('upgrades a version-1 file in place: adds license servers and the audit trail, keeps sites', async () => {
+    const path = join(dir, 'v1.db');
+    const original = openSqliteStore(path);
+    const { site } = await buildServices(original, testMasterKey()).sites.createSite({ name: 'from v1' });
+    await original.close();
+    const db = new Database(path);
+    db.exec('DROP TABLE license_servers; DROP TABLE audit_records;');
+    db.pragma('user_version = 1');
+    db.close();
+
+    const upgraded = openSqliteStore(path);
+    try {
+      expect((await upgraded.sites.getSite(site.id))?.name).toBe('from v1');
+      expect(await upgraded.licenseServers.list(site.id)).toEqual([]);
+      const record = await upgraded.audit.append({
+        at: new Date().toISOString(),
+        siteId: site.id,
+        action: 'issue',
+        credentialId: 'AAAAAAAAAAAAAAAA',
+        clientAddress: '127.0.0.1',
+        dialect: 'speke-v1',
+        contentId: 'c',
+        kids: [],
+        periodIndexes: [],
+        keysCreated: 0,
+        requestId: 'r',
+      });
+      expect((await upgraded.audit.list(site.id, { limit: 1 })).records).toEqual([record]);
+    } finally {
+      await upgraded.close();
+    }
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    check.close();
+  });
+
+  it('refuses a file written by a newer schema version', () => {
+    const path = join(dir, 'future.db');
+    const db = new Database(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(() => openSqliteStore(path)).toThrow(/newer than this build/);
+  });
 });

@@ -3,6 +3,7 @@ import { KeyIntegrityError } from '../../src/errors';
 import { parseKeyId, type KeyId } from '../../src/keys/key-id';
 import type { Store } from '../../src/store/store';
 import { buildServices, testMasterKey } from '../support/services';
+import { describeAuditAndLicenseServerContract } from './audit-license-server-contract';
 
 /**
  * What a backend under test provides. `open` may be called several times and must return a new
@@ -268,5 +269,7 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
         expect(results.sort()).toEqual([false, true]);
       });
     });
+
+    describeAuditAndLicenseServerContract(() => ({ harness, store, services }));
   });
 }

@@ -9,7 +9,10 @@ import { loadAdminSchemas } from '../../src/http/json-schemas';
 import type { Logger } from '../../src/log';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { Store } from '../../src/store/store';
-import { buildServices, testMasterKey } from './services';
+import { buildServices, testMasterKey, testSigningIdentity } from './services';
+import { createKeyExchange } from '../../src/exchange/key-exchange';
+import { createLicenseExport } from '../../src/exchange/license-export';
+import { cryptoRandom, systemClock } from '../../src/crypto/random';
 
 export interface TestApp {
   readonly app: Express;
@@ -25,10 +28,16 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
   const store = openSqliteStore(join(dir, 'store.db'));
   const services = buildServices(store, masterKey);
   const adminToken = randomBytes(32).toString('base64url');
+  const exchangeDeps = { contentKeys: services.contentKeys, audit: services.audit, signing: testSigningIdentity(), random: cryptoRandom, clock: systemClock };
   const app = createApp({
     logger,
     sites: services.sites,
     contentKeys: services.contentKeys,
+    licenseServers: services.licenseServers,
+    audit: services.audit,
+    keyExchange: createKeyExchange(exchangeDeps),
+    licenseExport: createLicenseExport(exchangeDeps),
+    bodyLimitBytes: 1024 * 1024,
     adminToken,
     adminSchemas: loadAdminSchemas(),
     readiness: { store: () => store.ping(), masterKey: () => masterKey.checkReady() },

@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createAuditService } from '../../src/audit/audit-service';
+import type { SigningConfig } from '../../src/config/config';
+import { createSelfSignedIdentityPem, signingConfigFromPem } from '../../src/dev-signing';
 import { createLocalMasterKey } from '../../src/crypto/kms/local-master-key';
 import type { MasterKeyProvider } from '../../src/crypto/kms/master-key';
 import { cryptoRandom, systemClock } from '../../src/crypto/random';
 import { createContentKeyService } from '../../src/keys/content-key-service';
+import { createLicenseServerService } from '../../src/license-servers/license-server-service';
 import { createSiteKeyRing } from '../../src/sites/site-key-ring';
 import { createSiteService } from '../../src/sites/site-service';
 import type { Store } from '../../src/store/store';
@@ -30,11 +36,31 @@ export function buildServices(store: Store, masterKey: MasterKeyProvider) {
       random: cryptoRandom,
       clock: systemClock,
     }),
+    licenseServers: createLicenseServerService({
+      repository: store.licenseServers,
+      sites: store.sites,
+      random: cryptoRandom,
+      clock: systemClock,
+    }),
+    audit: createAuditService({ repository: store.audit }),
   };
+}
+
+let signingIdentity: SigningConfig | undefined;
+
+/** The service's signing identity in tests: one self-signed RSA-2048 certificate per test process. */
+export function testSigningIdentity(): SigningConfig {
+  signingIdentity ??= signingConfigFromPem(createSelfSignedIdentityPem('cpix-kms test signing key'), 'test');
+  return signingIdentity;
 }
 
 /** A random site ID that tests on a shared Redis will not collide on. */
 export function uniqueSiteId(): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
   return Array.from(randomBytes(4), (b) => alphabet[b % 36]).join('');
+}
+
+/** PEM of a project-made test certificate in test/fixtures/certificates/ (see its README). */
+export function testCertificate(name: 'rsa2048' | 'rsa1024' | 'rsa2048-sha1' | 'ec-p256'): string {
+  return readFileSync(join(__dirname, '../fixtures/certificates', `license-server-${name}.pem`), 'utf8');
 }

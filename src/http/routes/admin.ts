@@ -1,6 +1,9 @@
 import express, { Router } from 'express';
+import type { AuditService } from '../../audit/audit-service';
+import { certificateThumbprint } from '../../crypto/certificates';
 import { NotFound } from '../../errors';
 import type { ContentKeyService } from '../../keys/content-key-service';
+import type { LicenseServerService, LicenseServerView, NewLicenseServer } from '../../license-servers/license-server-service';
 import type { SiteOptions, SiteStatus } from '../../sites/site';
 import { SITE_ID_PATTERN } from '../../sites/site';
 import type { SiteService } from '../../sites/site-service';
@@ -11,6 +14,8 @@ export interface AdminDeps {
   readonly adminToken: string;
   readonly sites: SiteService;
   readonly contentKeys: ContentKeyService;
+  readonly licenseServers: LicenseServerService;
+  readonly audit: AuditService;
   readonly schemas: AdminSchemas;
 }
 
@@ -27,6 +32,10 @@ interface SiteUpdateBody {
 interface TokenCreateBody {
   readonly name?: string;
 }
+interface AuditQuery {
+  readonly limit?: string;
+  readonly before?: string;
+}
 
 /** Admin bodies are small JSON documents. */
 const ADMIN_BODY_LIMIT = '64kb';
@@ -37,9 +46,20 @@ function siteIdParam(value: string | undefined): string {
   return value;
 }
 
-/** `/admin/v1`: site and token management for operators, behind the admin bearer token. */
+/** License-server IDs are credential IDs (16 base64url characters); anything else is not echoed either. */
+function licenseServerIdParam(value: string | undefined): string {
+  if (value === undefined || !/^[A-Za-z0-9_-]{16}$/.test(value)) throw new NotFound('license server not found');
+  return value;
+}
+
+/** A license server as JSON: its certificate as PEM with its SHA-256 thumbprint (hex of the DER). */
+function licenseServerJson({ certificate, ...view }: LicenseServerView) {
+  return { ...view, certificate: certificate.toString(), certificateThumbprint: certificateThumbprint(certificate) };
+}
+
+/** `/admin/v1`: sites, tokens, license servers and the audit trail, behind the admin bearer token. */
 export function adminRoutes(deps: AdminDeps): Router {
-  const { sites, contentKeys, schemas } = deps;
+  const { sites, contentKeys, licenseServers, audit, schemas } = deps;
   const router = Router();
   router.use(requireAdminToken(deps.adminToken));
   router.use(express.json({ limit: ADMIN_BODY_LIMIT, strict: true }));
@@ -75,6 +95,36 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.delete('/sites/:siteId/tokens/:tokenId', async (req, res) => {
     await sites.revokeToken(siteIdParam(req.params.siteId), req.params.tokenId);
     res.status(204).end();
+  });
+
+  router.post('/sites/:siteId/license-servers', async (req, res) => {
+    const siteId = siteIdParam(req.params.siteId);
+    const body = schemas.validate<NewLicenseServer>('license-server-create', req.body);
+    const { licenseServer, credential } = await licenseServers.register(siteId, body);
+    res.status(201).json({ licenseServer: licenseServerJson(licenseServer), credential });
+  });
+
+  router.get('/sites/:siteId/license-servers', async (req, res) => {
+    const list = await licenseServers.list(siteIdParam(req.params.siteId));
+    res.json({ licenseServers: list.map(licenseServerJson) });
+  });
+
+  router.delete('/sites/:siteId/license-servers/:licenseServerId', async (req, res) => {
+    const siteId = siteIdParam(req.params.siteId);
+    await licenseServers.revoke(siteId, licenseServerIdParam(req.params.licenseServerId));
+    res.status(204).end();
+  });
+
+  router.get('/sites/:siteId/audit', async (req, res) => {
+    const siteId = siteIdParam(req.params.siteId);
+    await sites.getSite(siteId);
+    const query = schemas.validate<AuditQuery>('audit-query', req.query, 'query');
+    res.json(
+      await audit.list(siteId, {
+        ...(query.limit !== undefined && { limit: Number(query.limit) }),
+        ...(query.before !== undefined && { before: query.before }),
+      }),
+    );
   });
 
   router.post('/sites/:siteId/site-key/rotate', async (req, res) => {

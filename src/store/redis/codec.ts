@@ -1,8 +1,11 @@
+import type { AuditAction, AuditDialect, AuditRecord, NewAuditRecord } from '../../audit/ports';
 import type { MasterKeyProviderName } from '../../crypto/kms/master-key';
 import type { KeyId } from '../../keys/key-id';
 import type { ContentKeyRecord } from '../../keys/ports';
+import type { LicenseServerRecord } from '../../license-servers/ports';
 import type { KmsTokenRecord } from '../../sites/ports';
 import type { SiteOptions, SiteRecord, SiteStatus, StoredSiteKey } from '../../sites/site';
+import { auditFields } from '../audit-records';
 
 /**
  * Records as flat Redis hash fields. Binary fields (wrapped keys, hashes, IVs) are standard base64,
@@ -170,5 +173,79 @@ export function decodeToken(hash: StoredHash): KmsTokenRecord | undefined {
     createdAt: required(hash, 'createdAt', what),
     ...(lastUsedAt !== undefined && { lastUsedAt }),
     ...(revokedAt !== undefined && { revokedAt }),
+  };
+}
+
+export function encodeLicenseServer(server: LicenseServerRecord): HashFields {
+  return pairs({
+    id: server.id,
+    siteId: server.siteId,
+    name: server.name,
+    certificate: base64(server.certificate),
+    secretHash: base64(server.secretHash),
+    createdAt: server.createdAt,
+    lastUsedAt: server.lastUsedAt,
+    revokedAt: server.revokedAt,
+  });
+}
+
+export function decodeLicenseServer(hash: StoredHash): LicenseServerRecord | undefined {
+  if (isEmpty(hash)) return undefined;
+  const what = 'license server';
+  const { lastUsedAt, revokedAt } = hash;
+  return {
+    id: required(hash, 'id', what),
+    siteId: required(hash, 'siteId', what),
+    name: required(hash, 'name', what),
+    certificate: bytes(required(hash, 'certificate', what)),
+    secretHash: bytes(required(hash, 'secretHash', what)),
+    createdAt: required(hash, 'createdAt', what),
+    ...(lastUsedAt !== undefined && { lastUsedAt }),
+    ...(revokedAt !== undefined && { revokedAt }),
+  };
+}
+
+/**
+ * An audit record as one JSON object without its ID (the append script splices the ID in first).
+ * Only the fields named here are written, whatever else `record` carries.
+ */
+export function encodeAuditRecord(record: NewAuditRecord): string {
+  return JSON.stringify(auditFields(record));
+}
+
+type JsonObject = Readonly<Record<string, unknown>>;
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isInteger = (value: unknown): value is number => Number.isSafeInteger(value);
+
+function field<T>(object: JsonObject, name: string, isValid: (value: unknown) => value is T): T {
+  const value = object[name];
+  if (!isValid(value)) throw new Error(`stored audit record has a missing or malformed ${name}`);
+  return value;
+}
+
+function arrayField<T>(object: JsonObject, name: string, isItem: (value: unknown) => value is T): T[] {
+  return field(object, name, (value): value is T[] => Array.isArray(value) && value.every(isItem));
+}
+
+/** A member of a site's audit zset back into a record: the port's fields only, each type-checked. */
+export function decodeAuditRecord(member: string): AuditRecord {
+  const parsed: unknown = JSON.parse(member);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error('stored audit record is not an object');
+  }
+  const object = parsed as JsonObject;
+  return {
+    id: field(object, 'id', isString),
+    at: field(object, 'at', isString),
+    siteId: field(object, 'siteId', isString),
+    action: field(object, 'action', isString) as AuditAction,
+    credentialId: field(object, 'credentialId', isString),
+    clientAddress: field(object, 'clientAddress', isString),
+    dialect: field(object, 'dialect', isString) as AuditDialect,
+    contentId: field(object, 'contentId', isString),
+    kids: arrayField(object, 'kids', isString),
+    periodIndexes: arrayField(object, 'periodIndexes', isInteger),
+    keysCreated: field(object, 'keysCreated', isInteger),
+    requestId: field(object, 'requestId', isString),
   };
 }

@@ -1,17 +1,20 @@
 /**
  * Redis key layout. Everything of one site lives under the hash tag `{<prefix>:<siteId>}`, so all
  * of its keys map to one Cluster slot and a Lua script may touch any of them. Only lookups that
- * happen before the site is known (token by ID) and the site index have keys of their own, and
- * those are only ever used by single-key commands.
+ * happen before the site is known (KMS token or license server by ID) and the site index have keys
+ * of their own, and those are only ever used by single-key commands.
  *
  * ```
  * <prefix>:schema-version              string  layout version (REDIS_SCHEMA_VERSION)
  * <prefix>:sites                       zset    site IDs, all score 0 (so ordered by ID)
  * <prefix>:token:<tokenId>             hash    KMS token record
+ * <prefix>:license-server:<id>         hash    license-server record
  * {<prefix>:<siteId>}:site             hash    site record
  * {<prefix>:<siteId>}:site-keys        hash    site-key version → wrapped site key
  * {<prefix>:<siteId>}:seq              string  insertion counter (scores of the zsets below)
  * {<prefix>:<siteId>}:tokens           zset    token IDs by insertion
+ * {<prefix>:<siteId>}:license-servers  zset    license-server IDs by insertion
+ * {<prefix>:<siteId>}:audit            zset    audit records (JSON, with their ID), score = ID
  * {<prefix>:<siteId>}:contents         zset    content IDs by first insertion
  * {<prefix>:<siteId>}:content:<cid>    zset    KIDs of one content by insertion
  * {<prefix>:<siteId>}:kid:<kid>        zset    content IDs carrying one KID by insertion
@@ -55,6 +58,8 @@ export interface SiteKeyNames {
   readonly siteKeys: string;
   readonly sequence: string;
   readonly tokens: string;
+  readonly licenseServers: string;
+  readonly audit: string;
   readonly contents: string;
   content(contentId: string): string;
   kid(kid: string): string;
@@ -66,6 +71,7 @@ export interface RedisKeyNames {
   readonly schemaVersion: string;
   readonly siteIndex: string;
   token(tokenId: string): string;
+  licenseServer(licenseServerId: string): string;
   site(siteId: string): SiteKeyNames;
 }
 
@@ -77,6 +83,7 @@ export function createKeyNames(prefix: string): RedisKeyNames {
     schemaVersion: `${prefix}:schema-version`,
     siteIndex: `${prefix}:sites`,
     token: (tokenId) => `${prefix}:token:${encodeKeyPart(tokenId)}`,
+    licenseServer: (licenseServerId) => `${prefix}:license-server:${encodeKeyPart(licenseServerId)}`,
     site(siteId) {
       const tag = `{${prefix}:${encodeKeyPart(siteId)}}`;
       return {
@@ -85,6 +92,8 @@ export function createKeyNames(prefix: string): RedisKeyNames {
         siteKeys: `${tag}:site-keys`,
         sequence: `${tag}:seq`,
         tokens: `${tag}:tokens`,
+        licenseServers: `${tag}:license-servers`,
+        audit: `${tag}:audit`,
         contents: `${tag}:contents`,
         content: (contentId) => `${tag}:content:${encodeKeyPart(contentId)}`,
         kid: (kid) => `${tag}:kid:${encodeKeyPart(kid)}`,

@@ -8,10 +8,12 @@ import {
   sanitizeRedisError,
   type RedisStoreOptions,
 } from './client';
+import { createRedisAuditRepository } from './audit-repository';
 import { createRedisContentKeyRepository } from './content-key-repository';
 import { createRedisContext, type RedisContext } from './context';
 import { checkRedisDurability, type DurabilityCheckable } from './durability';
 import { createKeyNames, REDIS_SCHEMA_VERSION } from './key-names';
+import { createRedisLicenseServerRepository } from './license-server-repository';
 import { defineStoreScripts } from './scripts';
 import { createRedisSiteRepository } from './site-repository';
 
@@ -77,6 +79,8 @@ export async function openRedisStore(config: RedisStoreConfig, options: RedisSto
     kind: 'redis',
     sites: createRedisSiteRepository(context),
     contentKeys: createRedisContentKeyRepository(context),
+    audit: createRedisAuditRepository(context),
+    licenseServers: createRedisLicenseServerRepository(context),
     async ping() {
       await context.call('ping', () => client.ping());
     },

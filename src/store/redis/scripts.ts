@@ -27,12 +27,14 @@ declare module 'ioredis' {
       version: number,
       encodedSiteKey: string,
     ): Result<number, Context>;
-    /** The insertion number given to the token. */
-    cpixIndexToken(tokens: string, sequence: string, tokenId: string): Result<number, Context>;
-    /** 1 revoked (now or before); 0 the site has no such token. */
-    cpixRevokeToken(token: string, siteId: string, revokedAt: string): Result<number, Context>;
-    /** 1 recorded; 0 no such token. */
-    cpixTouchToken(token: string, usedAt: string): Result<number, Context>;
+    /** The insertion number given to the credential (KMS token or license server) in its site index. */
+    cpixIndexCredential(index: string, sequence: string, credentialId: string): Result<number, Context>;
+    /** 1 revoked (now or before); 0 the site has no such credential. */
+    cpixRevokeCredential(record: string, siteId: string, revokedAt: string): Result<number, Context>;
+    /** 1 recorded; 0 no such credential. */
+    cpixTouchCredential(record: string, usedAt: string): Result<number, Context>;
+    /** The ID given to the audit record (the site sequence number). */
+    cpixAppendAudit(audit: string, sequence: string, recordJson: string): Result<number, Context>;
     /** `[1]` created; `[0, [field, value, …]]` the stored record. */
     cpixGetOrCreate(
       record: string,
@@ -86,20 +88,20 @@ if current ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1`;
 
-// KEYS: site token index, site sequence. ARGV: token ID.
-const INDEX_TOKEN = `
+// KEYS: site index (tokens or license servers), site sequence. ARGV: credential ID.
+const INDEX_CREDENTIAL = `
 local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[1], 'NX', seq, ARGV[1])
 return seq`;
 
-// KEYS: token record. ARGV: site ID, revokedAt. HSETNX keeps the first revocation time.
-const REVOKE_TOKEN = `
+// KEYS: credential record. ARGV: site ID, revokedAt. HSETNX keeps the first revocation time.
+const REVOKE_CREDENTIAL = `
 if redis.call('HGET', KEYS[1], 'siteId') ~= ARGV[1] then return 0 end
 redis.call('HSETNX', KEYS[1], 'revokedAt', ARGV[2])
 return 1`;
 
-// KEYS: token record. ARGV: usedAt. Never creates a record for an unknown token.
-const TOUCH_TOKEN = `
+// KEYS: credential record. ARGV: usedAt. Never creates a record for an unknown credential.
+const TOUCH_CREDENTIAL = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[1])
 return 1`;
@@ -124,15 +126,25 @@ if redis.call('HGET', KEYS[1], 'wrappedKey') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'siteKeyVersion', ARGV[2], 'wrappedKey', ARGV[3])
 return 1`;
 
+// KEYS: site audit zset, site sequence. ARGV: the record as a JSON object without its ID. The ID is
+// taken from the site counter in the same step and spliced in as the first property, so the ID
+// order is the append order (Redis runs scripts one at a time) and each member is unique.
+const APPEND_AUDIT = `
+local id = redis.call('INCR', KEYS[2])
+local text = string.format('%d', id)
+redis.call('ZADD', KEYS[1], text, '{"id":"' .. text .. '",' .. string.sub(ARGV[1], 2))
+return id`;
+
 const SCRIPTS = {
   cpixCreateSite: { numberOfKeys: 2, lua: CREATE_SITE },
   cpixUpdateSite: { numberOfKeys: 1, lua: UPDATE_SITE },
   cpixAddSiteKey: { numberOfKeys: 2, lua: ADD_SITE_KEY },
-  cpixIndexToken: { numberOfKeys: 2, lua: INDEX_TOKEN },
-  cpixRevokeToken: { numberOfKeys: 1, lua: REVOKE_TOKEN },
-  cpixTouchToken: { numberOfKeys: 1, lua: TOUCH_TOKEN },
+  cpixIndexCredential: { numberOfKeys: 2, lua: INDEX_CREDENTIAL },
+  cpixRevokeCredential: { numberOfKeys: 1, lua: REVOKE_CREDENTIAL },
+  cpixTouchCredential: { numberOfKeys: 1, lua: TOUCH_CREDENTIAL },
   cpixGetOrCreate: { numberOfKeys: 5, lua: GET_OR_CREATE },
   cpixReplaceWrappedKey: { numberOfKeys: 1, lua: REPLACE_WRAPPED_KEY },
+  cpixAppendAudit: { numberOfKeys: 2, lua: APPEND_AUDIT },
 } as const;
 
 /** Registers the store's scripts on a client (a Cluster passes them on to its node connections). */

@@ -79,7 +79,7 @@ export function createRedisSiteRepository(context: RedisContext): SiteRepository
     async createToken(token) {
       const site = names.site(token.siteId);
       const key = names.token(token.id);
-      await call('createToken', () => client.cpixIndexToken(site.tokens, site.sequence, token.id));
+      await call('createToken', () => client.cpixIndexCredential(site.tokens, site.sequence, token.id));
       await call('createToken', () => client.hset(key, ...encodeToken(token)));
       await confirmDurable('createToken', site.tokens, key);
     },
@@ -94,7 +94,7 @@ export function createRedisSiteRepository(context: RedisContext): SiteRepository
 
     async revokeToken(siteId, tokenId, revokedAt) {
       const key = names.token(tokenId);
-      const revoked = await call('revokeToken', () => client.cpixRevokeToken(key, siteId, revokedAt));
+      const revoked = await call('revokeToken', () => client.cpixRevokeCredential(key, siteId, revokedAt));
       if (revoked !== 1) return false;
       await confirmDurable('revokeToken', key);
       return true;
@@ -102,7 +102,7 @@ export function createRedisSiteRepository(context: RedisContext): SiteRepository
 
     async touchToken(tokenId, usedAt) {
       // Best effort by contract: no WAIT, a lost lastUsedAt costs nothing.
-      await call('touchToken', () => client.cpixTouchToken(names.token(tokenId), usedAt));
+      await call('touchToken', () => client.cpixTouchCredential(names.token(tokenId), usedAt));
     },
   };
 }

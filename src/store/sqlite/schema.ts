@@ -1,8 +1,12 @@
 /**
  * SQLite schema, applied idempotently at open. Secrets appear only as hashes (access keys, token
- * secrets) or AES-256-GCM blobs (site keys under the master key, content keys under site keys).
+ * and license-server secrets) or AES-256-GCM blobs (site keys under the master key, content keys
+ * under site keys).
+ *
+ * Versions: 1 sites, site keys, KMS tokens, content keys; 2 adds license servers and the audit
+ * trail. Every statement is `IF NOT EXISTS`, so opening a version-1 file upgrades it in place.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS sites (
@@ -47,4 +51,31 @@ CREATE TABLE IF NOT EXISTS content_keys (
   PRIMARY KEY (site_id, content_id, kid)
 );
 CREATE INDEX IF NOT EXISTS content_keys_by_kid ON content_keys (site_id, kid);
+CREATE TABLE IF NOT EXISTS license_servers (
+  id           TEXT PRIMARY KEY,
+  site_id      TEXT NOT NULL REFERENCES sites (id),
+  name         TEXT NOT NULL,
+  certificate  BLOB NOT NULL,
+  secret_hash  BLOB NOT NULL,
+  created_at   TEXT NOT NULL,
+  last_used_at TEXT,
+  revoked_at   TEXT
+);
+CREATE INDEX IF NOT EXISTS license_servers_by_site ON license_servers (site_id);
+-- AUTOINCREMENT: IDs are never reused, so a paging cursor never points at a later record.
+CREATE TABLE IF NOT EXISTS audit_records (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  site_id        TEXT NOT NULL,
+  at             TEXT NOT NULL,
+  action         TEXT NOT NULL,
+  credential_id  TEXT NOT NULL,
+  client_address TEXT NOT NULL,
+  dialect        TEXT NOT NULL,
+  content_id     TEXT NOT NULL,
+  kids           TEXT NOT NULL, -- JSON array of lowercase UUIDs
+  period_indexes TEXT NOT NULL, -- JSON array of integers
+  keys_created   INTEGER NOT NULL,
+  request_id     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_records_by_site ON audit_records (site_id, id);
 `;

@@ -2,12 +2,15 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { MasterKeyProviderName } from '../../crypto/kms/master-key';
-import { Conflict, DependencyUnavailable } from '../../errors';
+import { Conflict } from '../../errors';
 import type { KeyId } from '../../keys/key-id';
 import type { ContentKeyRecord, ContentKeyRepository } from '../../keys/ports';
 import type { KmsTokenRecord, SiteRepository } from '../../sites/ports';
 import type { SiteOptions, SiteRecord, SiteStatus, StoredSiteKey } from '../../sites/site';
 import type { Store } from '../store';
+import { createSqliteAuditRepository } from './audit-repository';
+import { guarded } from './guarded';
+import { createSqliteLicenseServerRepository } from './license-server-repository';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
 
 interface SiteRow {
@@ -81,25 +84,6 @@ function toSiteKey(row: SiteKeyRow): StoredSiteKey {
     wrapped: { provider: row.provider, masterKeyId: row.master_key_id, blob: row.blob },
     createdAt: row.created_at,
   };
-}
-
-/**
- * Runs a store operation, turning SQLite failures (disk full, I/O error, lock timeout) into
- * `DependencyUnavailable`. Domain errors pass through.
- */
-function guarded<T>(operation: () => T): T {
-  try {
-    return operation();
-  } catch (error) {
-    if (error instanceof Conflict) throw error;
-    if (error instanceof Database.SqliteError) {
-      throw new DependencyUnavailable('ERR_STORE_UNAVAILABLE', 'key store unavailable', {
-        cause: error,
-        detail: `sqlite ${error.code}`,
-      });
-    }
-    throw error;
-  }
 }
 
 /**
@@ -308,6 +292,8 @@ export function openSqliteStore(path: string): Store {
     kind: 'sqlite',
     sites,
     contentKeys,
+    audit: createSqliteAuditRepository(db),
+    licenseServers: createSqliteLicenseServerRepository(db),
     async ping() {
       guarded(() => db.prepare('SELECT 1').get());
     },

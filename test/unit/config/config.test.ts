@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig, type Env } from '../../../src/config/config';
 import { ConfigError } from '../../../src/errors';
+import { createSelfSignedIdentityPem, signingConfigFromPem } from '../../../src/dev-signing';
 
 const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 const ADMIN_TOKEN = 'a'.repeat(40);
@@ -33,7 +34,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       shutdownGraceMs: 10_000,
     });
-    expect(config.signing).toBeUndefined();
+    expect(config.signing).toEqual({ kind: 'dev-file', path: resolve('data/signing') });
   });
 
   it('returns a deeply frozen object', () => {
@@ -44,9 +45,21 @@ describe('loadConfig', () => {
   });
 
   it('reads secrets from *_FILE mounts, trimming the trailing newline', () => {
-    const files: Record<string, string> = { '/run/secrets/admin': `${ADMIN_TOKEN}\n`, '/run/secrets/master': `${MASTER_KEY}\n` };
+    const identity = signingConfigFromPem(createSelfSignedIdentityPem(), 'test');
+    const files: Record<string, string> = {
+      '/run/secrets/admin': `${ADMIN_TOKEN}\n`,
+      '/run/secrets/master': `${MASTER_KEY}\n`,
+      '/run/secrets/signing.key': identity.privateKeyPem,
+      '/run/secrets/signing.crt': identity.certificatePem,
+    };
     const config = loadConfig(
-      { NODE_ENV: 'production', ADMIN_TOKEN_FILE: '/run/secrets/admin', MASTER_KEY_FILE: '/run/secrets/master' },
+      {
+        NODE_ENV: 'production',
+        ADMIN_TOKEN_FILE: '/run/secrets/admin',
+        MASTER_KEY_FILE: '/run/secrets/master',
+        SIGNING_KEY_FILE: '/run/secrets/signing.key',
+        SIGNING_CERT_FILE: '/run/secrets/signing.crt',
+      },
       (path) => Buffer.from(files[path] ?? ''),
     );
     expect(config.adminToken).toEqual({ kind: 'configured', value: ADMIN_TOKEN });
@@ -80,6 +93,11 @@ describe('loadConfig', () => {
     ['aws-kms without a region', { MASTER_KEY_PROVIDER: 'aws-kms', AWS_KMS_KEY_ID: 'k' }, /^AWS_REGION is required/],
     ['a short admin token', { ADMIN_TOKEN: 'short' }, /^ADMIN_TOKEN must be at least 32 characters$/],
     ['production without a master key', { NODE_ENV: 'production', ADMIN_TOKEN }, /^MASTER_KEY \(or MASTER_KEY_FILE\) is required when NODE_ENV=production$/],
+    [
+      'production without a signing identity',
+      { NODE_ENV: 'production', MASTER_KEY, ADMIN_TOKEN },
+      /^SIGNING_KEY_FILE and SIGNING_CERT_FILE are required when NODE_ENV=production/,
+    ],
     ['production without an admin token', { NODE_ENV: 'production', MASTER_KEY }, /^ADMIN_TOKEN \(or ADMIN_TOKEN_FILE\) is required/],
     ['an unknown log level', { LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of/],
     ['a bad boolean', { REDIS_REQUIRE_DURABLE: 'yes please' }, /^REDIS_REQUIRE_DURABLE must be true or false$/],
@@ -119,9 +137,9 @@ describe('loadConfig', () => {
 
     it('loads a matching pair', () => {
       const config = loadConfig({ SIGNING_KEY_FILE: join(dir, 'a.key'), SIGNING_CERT_FILE: join(dir, 'a.crt') });
-      expect(config.signing?.certificate).toBeInstanceOf(X509Certificate);
-      expect(config.signing?.certificate.subject).toBe('CN=a');
-      expect(config.signing?.certificatePem).toBe(readFileSync(join(dir, 'a.crt'), 'utf8'));
+      expect(config.signing.kind === 'configured' && config.signing.value.certificate).toBeInstanceOf(X509Certificate);
+      expect(config.signing.kind === 'configured' && config.signing.value.certificate.subject).toBe('CN=a');
+      expect(config.signing.kind === 'configured' && config.signing.value.certificatePem).toBe(readFileSync(join(dir, 'a.crt'), 'utf8'));
     });
 
     it.each([

@@ -1,4 +1,10 @@
-import { generateKmsToken, parseKmsToken, parseLegacyToken } from '../../../src/sites/kms-token';
+import {
+  generateCredential,
+  generateKmsToken,
+  parseCredential,
+  parseKmsToken,
+  parseLegacyToken,
+} from '../../../src/sites/kms-token';
 
 const counter = (() => {
   let n = 0;
@@ -22,6 +28,30 @@ describe('KMS tokens', () => {
     ['trailing text', 'kms1.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB '],
   ])('does not parse %s', (_name, text) => {
     expect(parseKmsToken(text)).toBeUndefined();
+  });
+});
+
+describe('credentials of other kinds', () => {
+  it('generates lsc1.<id>.<secret> license-server credentials of the same shape', () => {
+    const issued = generateCredential('lsc1', counter);
+    expect(issued.token).toMatch(/^lsc1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{43}$/);
+    expect(issued.token).toBe(`lsc1.${issued.id}.${issued.secret}`);
+    expect(parseCredential('lsc1', issued.token)).toEqual({ id: issued.id, secret: issued.secret });
+  });
+
+  it('never parses a credential as the other kind', () => {
+    const kms = generateKmsToken(counter);
+    const license = generateCredential('lsc1', counter);
+    expect(parseCredential('lsc1', kms.token)).toBeUndefined();
+    expect(parseKmsToken(license.token)).toBeUndefined();
+    expect(parseCredential('kms1', kms.token)).toEqual({ id: kms.id, secret: kms.secret });
+  });
+
+  it('draws each credential from fresh random bytes', () => {
+    const a = generateCredential('lsc1', counter);
+    const b = generateCredential('lsc1', counter);
+    expect(a.id).not.toBe(b.id);
+    expect(a.secret).not.toBe(b.secret);
   });
 });
 

@@ -1,0 +1,63 @@
+import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import forge from 'node-forge';
+import type { SecretSource, SigningConfig } from './config/config';
+import { readOrCreate, type ResolvedSecret } from './dev-secrets';
+
+/**
+ * The development signing identity: when no SIGNING_KEY_FILE/SIGNING_CERT_FILE is configured (and
+ * NODE_ENV is not production), `npm start` signs with a self-signed RSA-2048 certificate kept in one
+ * PEM file of the data folder (private key + certificate), created once with mode 0600 and reused, so
+ * license servers can pin it across restarts. One file, written with O_EXCL, so two processes starting
+ * together cannot end up with a key and a certificate from different runs (`readOrCreate`).
+ *
+ * node-forge only assembles and signs the certificate; the key pair comes from Node's own crypto.
+ */
+
+const DEV_CERTIFICATE_DAYS = 825;
+const RSA_BITS = 2048;
+
+/** A fresh self-signed RSA-2048 identity as one PEM text: PKCS#8 private key, then the certificate. */
+export function createSelfSignedIdentityPem(commonName = 'cpix-kms development signing key'): string {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: RSA_BITS });
+  const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const forgePrivateKey = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
+  const certificate = forge.pki.createCertificate();
+  certificate.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  // A positive 128-bit serial (RFC 5280 §4.1.2.2 allows up to 20 octets; the leading 0 keeps it positive).
+  certificate.serialNumber = `00${randomBytes(16).toString('hex')}`;
+  const now = new Date();
+  certificate.validity.notBefore = new Date(now.getTime() - 60_000);
+  certificate.validity.notAfter = new Date(now.getTime() + DEV_CERTIFICATE_DAYS * 86_400_000);
+  const name = [
+    { name: 'commonName', value: commonName },
+    { name: 'organizationName', value: 'cpix-kms (development only)' },
+  ];
+  certificate.setSubject(name);
+  certificate.setIssuer(name);
+  certificate.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, nonRepudiation: true },
+  ]);
+  certificate.sign(forgePrivateKey, forge.md.sha256.create());
+  return `${privateKeyPem.trim()}\n${forge.pki.certificateToPem(certificate).trim()}\n`;
+}
+
+/** Splits the development PEM file into the signing configuration the signer uses. */
+export function signingConfigFromPem(pem: string, path: string): SigningConfig {
+  const privateKeyPem = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(pem)?.[0];
+  const certificatePem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  if (privateKeyPem === undefined || certificatePem === undefined) {
+    throw new Error(`development signing file ${path} does not hold a private key and a certificate`);
+  }
+  const privateKey = createPrivateKey(privateKeyPem);
+  const certificate = new X509Certificate(certificatePem);
+  if (!certificate.checkPrivateKey(privateKey)) throw new Error(`development signing file ${path}: key and certificate differ`);
+  return { privateKey, certificate, privateKeyPem: `${privateKeyPem}\n`, certificatePem: `${certificatePem}\n` };
+}
+
+export function resolveSigningIdentity(source: SecretSource<SigningConfig>): ResolvedSecret<SigningConfig> {
+  if (source.kind === 'configured') return { value: source.value };
+  const path = `${source.path}.pem`;
+  const { text, created } = readOrCreate(path, () => createSelfSignedIdentityPem());
+  return { value: signingConfigFromPem(text, path), devFile: { path, created } };
+}

@@ -1,0 +1,125 @@
+/**
+ * Key export for license servers (issue 4): a content's stored keys as a CPIX 2.3 document, encrypted
+ * to the license server's certificate (docs/cpix.md §4: RSA-OAEP document and MAC keys, AES-256-CBC +
+ * HMAC-SHA512 per key) and signed by the service, so the license server can check both who sent the
+ * keys and that nobody on the way could read them. Audited like an issuance, fail closed.
+ */
+
+import type { X509Certificate } from 'node:crypto';
+import type { SigningConfig } from '../config/config';
+import { buildCpix, XML_DECLARATION } from '../cpix/build';
+import { encryptDocumentKeys } from '../cpix/delivery';
+import type { ContentKeyPeriod, ContentKeyUsageRule, CpixDocument } from '../cpix/model';
+import { signCpix } from '../cpix/signature';
+import type { RandomSource, Clock } from '../crypto/random';
+import { NotFound } from '../errors';
+import type { ContentKey, ContentKeyService } from '../keys/content-key-service';
+import { distinctPeriodIndexes, type AuditSink } from './key-exchange';
+
+export interface LicenseExportDeps {
+  readonly contentKeys: ContentKeyService;
+  readonly audit: AuditSink;
+  readonly signing: SigningConfig;
+  readonly random: RandomSource;
+  readonly clock: Clock;
+}
+
+/** Optional narrowing of the export; all given filters must match. */
+export interface LicenseExportFilter {
+  readonly kid?: string;
+  readonly trackType?: string;
+  readonly periodIndex?: number;
+}
+
+export interface LicenseExportRequest {
+  readonly siteId: string;
+  readonly contentId: string;
+  readonly filter: LicenseExportFilter;
+  readonly licenseServerId: string;
+  readonly certificate: X509Certificate;
+  readonly clientAddress: string;
+  readonly requestId: string;
+}
+
+const EXPORT_CPIX_VERSION = '2.3';
+
+function matches(key: ContentKey, filter: LicenseExportFilter): boolean {
+  return (
+    (filter.kid === undefined || key.kid === filter.kid.toLowerCase()) &&
+    (filter.trackType === undefined || key.trackType === filter.trackType) &&
+    (filter.periodIndex === undefined || key.periodIndex === filter.periodIndex)
+  );
+}
+
+/** `xs:ID` of the period element for an index (ids must not start with a digit). */
+function periodId(index: number): string {
+  return `period-${index}`;
+}
+
+/**
+ * The export document: every key with its scheme and IV, and — so the license server can tell which
+ * key serves which track and period — a usage rule per key that has a track type or period index.
+ */
+function exportDocument(contentId: string, keys: readonly ContentKey[]): CpixDocument {
+  const indexes = distinctPeriodIndexes(keys).sort((a, b) => a - b);
+  const periods = indexes.map((index): ContentKeyPeriod => ({ id: periodId(index), index }));
+  const rules = keys.flatMap((key): ContentKeyUsageRule[] =>
+    key.trackType === undefined && key.periodIndex === undefined
+      ? []
+      : [
+          {
+            kid: key.kid,
+            ...(key.trackType !== undefined && { intendedTrackType: key.trackType }),
+            keyPeriodFilters: key.periodIndex === undefined ? [] : [{ periodId: periodId(key.periodIndex) }],
+            labelFilters: [],
+            videoFilters: [],
+            audioFilters: [],
+            bitrateFilters: [],
+          },
+        ],
+  );
+  return {
+    contentId,
+    version: EXPORT_CPIX_VERSION,
+    contentKeyList: {
+      items: keys.map((key) => ({
+        kid: key.kid,
+        ...(key.iv !== undefined && { explicitIV: key.iv }),
+        ...(key.scheme !== undefined && { commonEncryptionScheme: key.scheme }),
+        data: { kind: 'plain', value: key.key },
+      })),
+    },
+    ...(periods.length > 0 && { contentKeyPeriodList: { items: periods } }),
+    ...(rules.length > 0 && { contentKeyUsageRuleList: { items: rules } }),
+  };
+}
+
+export function createLicenseExport(deps: LicenseExportDeps) {
+  const { contentKeys, audit, signing, random, clock } = deps;
+  return {
+    /** The signed, encrypted CPIX document; `NotFound` when no key of the content matches. */
+    async export(request: LicenseExportRequest): Promise<string> {
+      const keys = (await contentKeys.listByContent(request.siteId, request.contentId)).filter((key) => matches(key, request.filter));
+      if (keys.length === 0) throw new NotFound('no keys for this content');
+      const encrypted = encryptDocumentKeys(exportDocument(request.contentId, keys), [request.certificate], random);
+      const built = buildCpix(encrypted, EXPORT_CPIX_VERSION, { willBeSigned: true });
+      const xml = XML_DECLARATION + signCpix(built.canonical, signing);
+      await audit.record({
+        at: clock().toISOString(),
+        siteId: request.siteId,
+        action: 'export',
+        credentialId: request.licenseServerId,
+        clientAddress: request.clientAddress,
+        dialect: 'license-export',
+        contentId: request.contentId,
+        kids: keys.map((key) => key.kid),
+        periodIndexes: distinctPeriodIndexes(keys),
+        keysCreated: 0,
+        requestId: request.requestId,
+      });
+      return xml;
+    },
+  };
+}
+
+export type LicenseExport = ReturnType<typeof createLicenseExport>;

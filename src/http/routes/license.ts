@@ -1,0 +1,64 @@
+/**
+ * License-server key export: `GET /license/v1/sites/:siteId/contents/:contentId` with the license
+ * server's own credential as `Authorization: Bearer lsc1.…` (never a KMS token, which would let a
+ * packager read keys as a license server or the reverse). Answers a signed CPIX 2.3 document whose keys
+ * are encrypted to the license server's registered certificate.
+ */
+
+import { Router, type RequestHandler } from 'express';
+import type { LicenseExport, LicenseExportFilter } from '../../exchange/license-export';
+import { Forbidden, RequestInvalid, Unauthenticated } from '../../errors';
+import { parseKeyId } from '../../keys/key-id';
+import type { LicenseServerService } from '../../license-servers/license-server-service';
+
+export interface LicenseRouteDeps {
+  readonly licenseServers: LicenseServerService;
+  readonly licenseExport: LicenseExport;
+}
+
+const BEARER = /^Bearer (\S{1,1024})$/;
+const MAX_TRACK_TYPE_LENGTH = 64;
+
+function singleQuery(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) throw new RequestInvalid(`query parameter ${name} must be given once, non-empty`);
+  return value;
+}
+
+/** `?kid=`, `?trackType=`, `?period=` narrow the export; malformed values are 400, not an empty result. */
+function exportFilter(query: Record<string, unknown>): LicenseExportFilter {
+  const kid = singleQuery(query.kid, 'kid');
+  const trackType = singleQuery(query.trackType, 'trackType');
+  const period = singleQuery(query.period, 'period');
+  if (trackType !== undefined && trackType.length > MAX_TRACK_TYPE_LENGTH) throw new RequestInvalid('trackType is too long');
+  if (period !== undefined && !/^(0|[1-9][0-9]{0,15})$/.test(period)) throw new RequestInvalid('period must be a non-negative integer');
+  return {
+    ...(kid !== undefined && { kid: parseKeyId(kid) }),
+    ...(trackType !== undefined && { trackType }),
+    ...(period !== undefined && { periodIndex: Number(period) }),
+  };
+}
+
+export function licenseRoutes(deps: LicenseRouteDeps): Router {
+  const router = Router();
+  const exportKeys: RequestHandler = async (req, res) => {
+    const presented = BEARER.exec(req.get('authorization') ?? '')?.[1];
+    if (presented === undefined) throw new Unauthenticated({ detail: 'no license-server credential' });
+    const { licenseServer, credentialId } = await deps.licenseServers.authenticate(presented);
+    const { siteId, contentId } = req.params as Readonly<Record<'siteId' | 'contentId', string>>;
+    // A license server reads its own site's keys only; saying so (403) leaks nothing it could not know.
+    if (licenseServer.siteId !== siteId) throw new Forbidden('this license server belongs to another site');
+    const xml = await deps.licenseExport.export({
+      siteId,
+      contentId,
+      filter: exportFilter(req.query as Record<string, unknown>),
+      licenseServerId: credentialId,
+      certificate: licenseServer.certificate,
+      clientAddress: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+      requestId: res.locals.requestId as string,
+    });
+    res.set('Content-Type', 'application/xml').send(Buffer.from(xml, 'utf8'));
+  };
+  router.get('/license/v1/sites/:siteId/contents/:contentId', exportKeys);
+  return router;
+}
