@@ -10,7 +10,7 @@ import type { Logger } from '../../src/log';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { Store } from '../../src/store/store';
 import { buildServices, testMasterKey, testSigningIdentity } from './services';
-import { createKeyExchange } from '../../src/exchange/key-exchange';
+import { createKeyExchange, type AuditSink } from '../../src/exchange/key-exchange';
 import { createLicenseExport } from '../../src/exchange/license-export';
 import { cryptoRandom, systemClock } from '../../src/crypto/random';
 
@@ -22,13 +22,26 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface TestAppOptions {
+  /** Replaces where key exchanges and exports write their audit records (e.g. one that fails). */
+  readonly auditSink?: AuditSink;
+  /** BODY_LIMIT_BYTES of the key routes; default 1 MiB. */
+  readonly bodyLimitBytes?: number;
+}
+
 /** The real app on a real SQLite file in a temp folder, as main wires it. */
-export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = testMasterKey()): TestApp {
+export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = testMasterKey(), options: TestAppOptions = {}): TestApp {
   const dir = mkdtempSync(join(tmpdir(), 'cpix-kms-app-'));
   const store = openSqliteStore(join(dir, 'store.db'));
   const services = buildServices(store, masterKey);
   const adminToken = randomBytes(32).toString('base64url');
-  const exchangeDeps = { contentKeys: services.contentKeys, audit: services.audit, signing: testSigningIdentity(), random: cryptoRandom, clock: systemClock };
+  const exchangeDeps = {
+    contentKeys: services.contentKeys,
+    audit: options.auditSink ?? services.audit,
+    signing: testSigningIdentity(),
+    random: cryptoRandom,
+    clock: systemClock,
+  };
   const app = createApp({
     logger,
     sites: services.sites,
@@ -37,7 +50,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     audit: services.audit,
     keyExchange: createKeyExchange(exchangeDeps),
     licenseExport: createLicenseExport(exchangeDeps),
-    bodyLimitBytes: 1024 * 1024,
+    bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     adminToken,
     adminSchemas: loadAdminSchemas(),
     readiness: { store: () => store.ping(), masterKey: () => masterKey.checkReady() },
