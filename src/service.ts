@@ -90,6 +90,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     keyExchange: createKeyExchange(exchangeDeps),
     licenseExport: createLicenseExport(exchangeDeps),
     bodyLimitBytes: config.bodyLimitBytes,
+    trustProxyHops: config.trustProxyHops,
     adminToken: adminToken.value,
     adminSchemas: loadAdminSchemas(),
     readiness: { store: () => store.ping(), masterKey: () => masterKey.provider.checkReady() },

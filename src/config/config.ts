@@ -53,6 +53,8 @@ export interface Config {
    */
   readonly signing: SecretSource<SigningConfig>;
   readonly bodyLimitBytes: number;
+  /** Reverse proxies in front of the service whose X-Forwarded-For is believed (express `trust proxy` hops). */
+  readonly trustProxyHops: number;
   readonly logLevel: LogLevel;
   readonly shutdownGraceMs: number;
 }
@@ -208,6 +210,7 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
     adminToken,
     signing,
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    trustProxyHops: integer('TRUST_PROXY_HOPS', 0, 0, 10),
     logLevel,
     shutdownGraceMs: integer('SHUTDOWN_GRACE_SECONDS', 10, 0, 3600) * 1000,
   });

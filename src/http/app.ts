@@ -25,6 +25,11 @@ export interface AppDeps {
   readonly licenseExport: LicenseExport;
   /** Largest CPIX request body (BODY_LIMIT_BYTES); the XML parser gets the same byte limit. */
   readonly bodyLimitBytes: number;
+  /**
+   * Proxies in front of us whose X-Forwarded-For is believed; 0 = the socket address is the client.
+   * Audit records and (later) rate limits use the resulting address, so never trust more hops than exist.
+   */
+  readonly trustProxyHops?: number;
   readonly adminToken: string;
   readonly adminSchemas: AdminSchemas;
   /** Named readiness checks for `/readyz` (store, master key). */
@@ -37,6 +42,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  app.set('trust proxy', deps.trustProxyHops ?? 0);
   app.use(requestContext(deps.logger));
   app.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       redis: { keyPrefix: 'cpixkms', waitReplicas: 0, waitTimeoutMs: 1000, requireDurable: false },
       siteKeyCacheTtlMs: 300_000,
       bodyLimitBytes: 1_048_576,
+      trustProxyHops: 0,
       logLevel: 'info',
       shutdownGraceMs: 10_000,
     });
