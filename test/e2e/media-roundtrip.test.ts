@@ -16,7 +16,7 @@ import {
 } from '../support/media';
 import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
 import { vectorPath } from '../support/shared-vectors';
-import { SIGNATURE_XPATH, xmlsecVerify } from '../support/xmlsec';
+import { xmlsecVerify } from '../support/xmlsec';
 
 /**
  * The whole key path with real, independent tools (docs/verification.md Recipe 3 and §6): a packager
@@ -29,6 +29,7 @@ import { SIGNATURE_XPATH, xmlsecVerify } from '../support/xmlsec';
  * configured rather than to a generated development identity.
  */
 const CPIX_NS = 'urn:dashif:org:cpix';
+const PSKC_NS = 'urn:ietf:params:xml:ns:keyprov:pskc';
 const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 /** A real SPEKE v2 request (AWS reference suite): Widevine, one video and one audio key, cenc. */
 const SPEKE_REQUEST = vectorPath('speke/awslabs-speke-reference-server/generated/vod/test_case_1_p_v_1_a_1/1_widevine.xml');
@@ -64,7 +65,7 @@ describeWithMediaTools('media round trip: SPEKE v2 keys → ffmpeg CENC → lice
   let clip: TestClip;
   let siteId: string;
   let kmsToken: string;
-  /** The first key of the SPEKE response, hex. */
+  /** The first key of the SPEKE response (KID and key, hex) and all the KIDs it answered. */
   let speke: { kid: string; key: string; kids: string[] };
   let exportFile: string;
   let recipient: { certFile: string; keyFile: string };
@@ -112,8 +113,10 @@ describeWithMediaTools('media round trip: SPEKE v2 keys → ffmpeg CENC → lice
   afterAll(async () => {
     if (service !== undefined && service.child.exitCode === null) {
       service.child.kill('SIGTERM');
-      await Promise.race([service.exit(), new Promise((done) => setTimeout(done, 5_000))]);
-      if (service.child.exitCode === null) service.child.kill('SIGKILL');
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([service.exit().then(() => true), new Promise<false>((done) => (timer = setTimeout(done, 5_000, false)))]);
+      clearTimeout(timer);
+      if (!stopped) service.child.kill('SIGKILL');
     }
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   }, 10_000);
@@ -130,14 +133,14 @@ describeWithMediaTools('media round trip: SPEKE v2 keys → ffmpeg CENC → lice
       body: requestXml,
     });
     const body = await res.text();
-    expect({ status: res.status, body: res.status === 200 ? '' : body }).toEqual({ status: 200, body: '' });
+    expect({ status: res.status, body }).toMatchObject({ status: 200 });
     expect(res.headers.get('x-speke-version')).toBe('2.0');
 
     const keys = contentKeys(parseXml(body));
     const kids = keys.map((key) => key.getAttribute('kid') as string);
     expect(kids).toEqual(requestedKids);
     const first = keys[0] as Element;
-    const plain = first.getElementsByTagNameNS(CPIX_NS, 'PlainValue')[0]?.textContent?.trim() ?? '';
+    const plain = first.getElementsByTagNameNS(PSKC_NS, 'PlainValue')[0]?.textContent?.trim() ?? '';
     expect(Buffer.from(plain, 'base64')).toHaveLength(16);
     speke = { kid: hexOfUuid(kids[0] as string), key: hexOfBase64(plain), kids };
     expect(speke.key).toMatch(/^[0-9a-f]{32}$/);
@@ -156,7 +159,7 @@ describeWithMediaTools('media round trip: SPEKE v2 keys → ffmpeg CENC → lice
       headers: { Authorization: `Bearer ${credential}` },
     });
     const xml = Buffer.from(await res.arrayBuffer());
-    expect({ status: res.status, body: res.status === 200 ? '' : xml.toString('utf8') }).toEqual({ status: 200, body: '' });
+    expect({ status: res.status, body: xml.toString('utf8') }).toMatchObject({ status: 200 });
     expect(res.headers.get('content-type')).toMatch(/^application\/xml/);
     exportFile = join(dir, 'export.xml');
     writeFileSync(exportFile, xml);
@@ -174,20 +177,18 @@ describeWithMediaTools('media round trip: SPEKE v2 keys → ffmpeg CENC → lice
     expect(count).toBeGreaterThanOrEqual(1);
     const options = { pinnedCertPem: signingCertPem, idElements: ID_ELEMENTS };
     for (let index = 1; index <= count; index++) {
-      const verified = xmlsecVerify(text, index, options);
-      expect({ index, ok: verified.ok, output: verified.ok ? '' : verified.output }).toEqual({ index, ok: true, output: '' });
+      expect({ index, ...xmlsecVerify(text, index, options) }).toMatchObject({ index, ok: true });
     }
     // Negative controls: a changed contentId, and another signer's certificate.
     const tampered = text.replace(`contentId="${contentId}"`, `contentId="${contentId}-x"`);
     expect(tampered).not.toBe(text);
     expect(xmlsecVerify(tampered, count, options).ok).toBe(false);
     expect(xmlsecVerify(text, count, { ...options, pinnedCertPem: readFileSync(recipient.certFile, 'utf8') }).ok).toBe(false);
-    expect(SIGNATURE_XPATH).toContain('Signature');
   }, 15_000);
 
   it("decrypts the exported key with openssl and the license server's private key: it is the SPEKE key", async () => {
     const decrypted = await decryptCpixKeys(exportFile, recipient.keyFile);
-    expect({ exitCode: decrypted.exitCode, output: decrypted.output }).toEqual({ exitCode: 0, output: expect.any(String) });
+    expect(decrypted).toMatchObject({ exitCode: 0 });
     expect(decrypted.keys.map((key) => hexOfUuid(key.kid)).sort()).toEqual(speke.kids.map(hexOfUuid).sort());
     expect(decrypted.keys.every((key) => key.macOk)).toBe(true);
     const exported = decrypted.keys.find((key) => hexOfUuid(key.kid) === speke.kid);
