@@ -9,7 +9,7 @@
  * 4. write the audit record — if that fails, nothing is returned (fail closed).
  */
 
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { AuditDialect, NewAuditRecord } from '../audit/ports';
 import type { SigningConfig } from '../config/config';
 import { buildCpix, XML_DECLARATION } from '../cpix/build';
@@ -22,14 +22,15 @@ import type {
   DrmSystem,
 } from '../cpix/model';
 import { signCpix } from '../cpix/signature';
-import { CpixInvalid } from '../errors';
+import { CpixInvalid, CpixUnsupported } from '../errors';
+import { assertCertificatePolicy, DEFAULT_CERTIFICATE_POLICY, parseCertificate } from '../crypto/certificates';
 import type { Clock, RandomSource } from '../crypto/random';
 import type { ContentKey, ContentKeyService } from '../keys/content-key-service';
 import { IV_LENGTH_BYTES } from '../keys/content-key-service';
 import { parseKeyId, type KeyId } from '../keys/key-id';
 import type { SiteView } from '../sites/site';
 import { assignPallyConKid } from './pallycon-kid';
-import { fillDrmSystem, systemNeedsIv, type SignalingDialect } from './signaling';
+import { fillDrmSystem, isSupportedSystem, systemNeedsIv, type SignalingDialect } from './signaling';
 
 export type ExchangeDialect = Exclude<AuditDialect, 'license-export'>;
 
@@ -168,6 +169,22 @@ function keyForSystem(system: DrmSystem, planned: readonly PlannedKey[], lenient
   throw new CpixInvalid(`DRMSystem[systemId=${system.systemId}][kid=${system.kid}]@kid references no ContentKey`);
 }
 
+/**
+ * The checks that can refuse a request, run before any key is created, so a refused request leaves
+ * no key behind (and no key without an audit record): every DRM system must be one we signal, every
+ * recipient certificate must meet the policy (RSA ≥ 2048, no SHA-1). Returns the recipients.
+ */
+function refuseBeforeCreatingKeys(document: CpixDocument): X509Certificate[] {
+  for (const system of document.drmSystemList?.items ?? []) {
+    if (!isSupportedSystem(system.systemId)) {
+      throw new CpixUnsupported(`DRMSystem[systemId=${system.systemId}]: DRM system not supported`);
+    }
+  }
+  const recipients = (document.deliveryDataList?.items ?? []).flatMap((item) => item.certificates.map((der) => parseCertificate(der)));
+  recipients.forEach((certificate, index) => assertCertificatePolicy(certificate, DEFAULT_CERTIFICATE_POLICY, `DeliveryData[${index}]`));
+  return recipients;
+}
+
 export function createKeyExchange(deps: KeyExchangeDeps) {
   const { contentKeys, audit, signing, random, clock } = deps;
 
@@ -249,9 +266,8 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
     return key.responseKid;
   }
 
-  /** Encrypts to the request's certificates (speke.md §8) when it carried any, builds, signs. */
-  function serialize(document: CpixDocument, target: CpixTargetVersion, sign: boolean): string {
-    const recipients = (document.deliveryDataList?.items ?? []).flatMap((item) => item.certificates.map((der) => new X509Certificate(der)));
+  /** Encrypts to `recipients` (speke.md §8) when the request named any, builds, signs. */
+  function serialize(document: CpixDocument, recipients: readonly X509Certificate[], target: CpixTargetVersion, sign: boolean): string {
     const { deliveryDataList: _requested, ...withoutDelivery } = document;
     const delivered = recipients.length > 0 ? encryptDocumentKeys(document, recipients, random) : withoutDelivery;
     const built = buildCpix(delivered, target, { willBeSigned: sign });
@@ -264,9 +280,10 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       const siteId = request.site.id;
       const contentId = contentIdOf(request.dialect, request.document);
       const planned = planKeys(request, siteId, contentId);
+      const recipients = refuseBeforeCreatingKeys(request.document);
       const stored = await obtain(siteId, contentId, planned);
       const sign = isPallyCon(request.dialect) ? request.site.options.signCpixApiResponses : request.site.options.signSpekeResponses;
-      const xml = serialize(responseDocument(request, contentId, planned, stored), targetVersion(request.dialect, request.document), sign);
+      const xml = serialize(responseDocument(request, contentId, planned, stored), recipients, targetVersion(request.dialect, request.document), sign);
       await audit.record({
         at: clock().toISOString(),
         siteId,

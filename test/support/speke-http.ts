@@ -22,24 +22,25 @@ export const awslabsPath = (file: string): string => join(AWSLABS_ROOT, file);
 export const readAwslabs = (file: string): string => readFileSync(awslabsPath(file), 'utf8');
 
 /** Every `.xml` below `AWSLABS_ROOT`, relative with `/`, sorted: the folder is walked, never listed by hand. */
-export function awslabsRequestFiles(dir: string = AWSLABS_ROOT): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .flatMap((entry) => {
+export function awslabsRequestFiles(): string[] {
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) return awslabsRequestFiles(path);
+      if (entry.isDirectory()) return walk(path);
       return entry.name.endsWith('.xml') ? [path] : [];
-    })
+    });
+  return walk(AWSLABS_ROOT)
     .map((path) => relative(AWSLABS_ROOT, path).split('\\').join('/'))
     .sort();
 }
-
-export type Credential = { readonly kind: 'bearer' | 'x-kms-token' | 'enc-token'; readonly token: string };
 
 export interface SpekePost {
   readonly body: string | Buffer;
   /** `X-Speke-Version`; absent = SPEKE v1. */
   readonly version?: string;
   readonly token?: string;
+  /** Where the token goes (default an `Authorization: Bearer` header). */
+  readonly tokenIn?: 'bearer' | 'x-kms-token' | 'enc-token';
   /** Header name to send the version under (default `X-Speke-Version`). */
   readonly versionHeader?: string;
   readonly path?: string;
@@ -50,14 +51,19 @@ export function postSpeke(app: Express, post: SpekePost): request.Test {
   const req = request(app)
     .post(post.path ?? '/speke/v2.0/copyProtection')
     .set('Content-Type', 'application/xml')
-    // Keep every body as bytes: errors are text/plain, responses application/xml.
+    // Every body as text, whatever its type: errors are text/plain, responses application/xml.
     .buffer(true)
     .parse((res, done) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => done(null, Buffer.concat(chunks).toString('utf8')));
     });
-  if (post.token !== undefined) req.set('Authorization', `Bearer ${post.token}`);
+  if (post.token !== undefined) {
+    const where = post.tokenIn ?? 'bearer';
+    if (where === 'bearer') req.set('Authorization', `Bearer ${post.token}`);
+    else if (where === 'x-kms-token') req.set('X-KMS-Token', post.token);
+    else req.query({ 'enc-token': post.token });
+  }
   if (post.version !== undefined) req.set(post.versionHeader ?? 'X-Speke-Version', post.version);
   return req.send(typeof post.body === 'string' ? Buffer.from(post.body, 'utf8') : post.body);
 }
@@ -130,21 +136,14 @@ export function elementNames(xml: string): string[] {
 }
 
 /**
- * The children of each `DRMSystem`, `systemId → sorted local names of the non-empty ones`; for
+ * The filled children of each `DRMSystem`, `systemId → sorted childKey()s of the non-empty ones`; for
  * comparing which placeholders a response filled (element sets, not values).
  */
 export function filledChildrenBySystem(xml: string): Record<string, string[]> {
-  const root = parseDom(xml);
   const out: Record<string, string[]> = {};
-  const systems = root.getElementsByTagNameNS(CPIX_NS, 'DRMSystem');
-  for (let i = 0; i < systems.length; i += 1) {
-    const system = systems.item(i);
-    if (system === null) continue;
-    const filled: string[] = [];
-    for (let child = system.firstChild; child !== null; child = child.nextSibling) {
-      if (child.nodeType === 1 && (child.textContent ?? '').trim() !== '') filled.push((child as ReturnType<typeof parseDom>).localName ?? '');
-    }
-    out[system.getAttribute('systemId') ?? ''] = filled.sort();
+  for (const system of cpixElements(parseDom(xml), 'DRMSystem')) {
+    const filled = childElements(system).filter((child) => (child.textContent ?? '').trim() !== '');
+    out[system.getAttribute('systemId') ?? ''] = filled.map(childKey).sort();
   }
   return out;
 }
@@ -154,8 +153,39 @@ export function freshContentId(prefix: string): string {
   return `${prefix}-${Math.random().toString(36).slice(2, 10)}-${Date.now().toString(36)}`;
 }
 
-/** Replaces the root `contentId` of a v2 request (fails when there is none). */
-export function withContentId(xml: string, contentId: string): string {
-  if (!/\scontentId="[^"]*"/.test(xml)) throw new Error('request has no contentId');
-  return xml.replace(/\scontentId="[^"]*"/, ` contentId="${contentId}"`);
+/** Replaces the root `contentId` (v2) or `id` (v1) of a request; fails when the root has none. */
+export function withContentId(xml: string, contentId: string, attribute: 'contentId' | 'id' = 'contentId'): string {
+  const pattern = new RegExp(`(<cpix:CPIX\\b[^>]*?\\s${attribute}=")[^"]*"`);
+  if (!pattern.test(xml)) throw new Error(`request root has no ${attribute}`);
+  return xml.replace(pattern, `$1${contentId}"`);
 }
+
+type DomElement = ReturnType<typeof parseDom>;
+
+/** Element children of `element`, document order. */
+export function childElements(element: DomElement): DomElement[] {
+  const out: DomElement[] = [];
+  for (let child = element.firstChild; child !== null; child = child.nextSibling) {
+    if (child.nodeType === 1) out.push(child as DomElement);
+  }
+  return out;
+}
+
+/** Every element named `{CPIX_NS}localName` below `root`, document order. */
+export function cpixElements(root: DomElement, localName: string): DomElement[] {
+  const list = root.getElementsByTagNameNS(CPIX_NS, localName);
+  const out: DomElement[] = [];
+  for (let i = 0; i < list.length; i += 1) {
+    const item = list.item(i);
+    if (item !== null) out.push(item);
+  }
+  return out;
+}
+
+/** `{namespace}localName` of an element, with `@playlist` when it has one (two HLSSignalingData differ only by it). */
+export function childKey(element: DomElement): string {
+  const playlist = element.getAttribute('playlist');
+  return `{${element.namespaceURI ?? ''}}${element.localName ?? ''}${playlist ? `[playlist=${playlist}]` : ''}`;
+}
+
+export { parseDom };
