@@ -5,6 +5,7 @@
  */
 
 import { CpixInvalid } from '../errors';
+import { isUuid } from '../uuid';
 
 /** A `CpixInvalid` naming the path of the bad value. */
 export function invalid(path: string, problem: string): CpixInvalid {
@@ -45,11 +46,7 @@ export function decodeNonEmptyBase64(text: string, path: string): Buffer {
 }
 
 /** CENC §11.2 KID / DASH-IF systemId spelling; any letter case (PallyCon sends upper case, P19). */
-const UUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
+export { isUuid };
 
 /** Checks a UUID-typed value (`UUIDType`, 2.3.1+) and returns it exactly as received (echo rule). */
 export function parseUuid(value: string, path: string): string {

@@ -7,6 +7,8 @@
  * this module ever rewrites a caller's string.
  */
 
+import { isUuid } from '../uuid';
+
 /** Widevine (DASH-IF registry; Shaka `protection_system_ids.h`). */
 export const WIDEVINE_SYSTEM_ID = 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed';
 
@@ -90,8 +92,6 @@ export const KNOWN_SYSTEM_IDS: readonly string[] = [
 
 export const SYSTEM_ID_LENGTH_BYTES = 128 / 8;
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Whether two system ID spellings name the same system: UUIDs compare case-insensitively
  * (RFC 4122 §3), so `EDEF8BA9-…` (PallyCon) equals `edef8ba9-…`. Neither argument is modified.
@@ -105,6 +105,6 @@ export function sameSystemId(a: string, b: string): boolean {
  * Accepts any letter case. Throws `RangeError` for anything that is not a dashed UUID.
  */
 export function systemIdToBytes(systemId: string): Buffer {
-  if (!UUID_PATTERN.test(systemId)) throw new RangeError('system ID must be a dashed UUID');
+  if (!isUuid(systemId)) throw new RangeError('system ID must be a dashed UUID');
   return Buffer.from(systemId.replace(/-/g, ''), 'hex');
 }

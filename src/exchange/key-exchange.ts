@@ -3,7 +3,9 @@
  * request in, the response CPIX out. Steps, in this order because of the durability rules:
  *
  * 1. plan one stored key per requested ContentKey (the encryptor's KID on SPEKE, a server-assigned
- *    one on the PallyCon API) and get-or-create them all — durable before anything is answered;
+ *    one on the PallyCon API), bind each DRMSystem to one of them and run every check that can refuse
+ *    the request — so a refused request creates no key; then get-or-create them all, durable before
+ *    anything is answered;
  * 2. derive the response model from the request (echo-and-fill, speke.md §0 rule 2);
  * 3. encrypt the keys to the request's DeliveryData certificates, build, sign when the site wants it;
  * 4. write the audit record — if that fails, nothing is returned (fail closed).
@@ -22,15 +24,16 @@ import type {
   DrmSystem,
 } from '../cpix/model';
 import { signCpix } from '../cpix/signature';
-import { CpixInvalid, CpixUnsupported } from '../errors';
+import { CpixInvalid } from '../errors';
 import { assertCertificatePolicy, DEFAULT_CERTIFICATE_POLICY, parseCertificate } from '../crypto/certificates';
 import type { Clock, RandomSource } from '../crypto/random';
 import type { ContentKey, ContentKeyService } from '../keys/content-key-service';
 import { IV_LENGTH_BYTES } from '../keys/content-key-service';
 import { parseKeyId, type KeyId } from '../keys/key-id';
 import type { SiteView } from '../sites/site';
+import { withoutUndefined } from '../objects';
 import { assignPallyConKid } from './pallycon-kid';
-import { fillDrmSystem, isSupportedSystem, systemNeedsIv, type SignalingDialect } from './signaling';
+import { fillDrmSystem, supportedSystemKind, systemNeedsIv, type SignalingDialect } from './signaling';
 
 export type ExchangeDialect = Exclude<AuditDialect, 'license-export'>;
 
@@ -59,7 +62,7 @@ export interface ExchangeRequest {
   readonly keyRotation?: boolean;
 }
 
-/** One requested ContentKey and the stored key that answers it. */
+/** One requested ContentKey and the identity of the stored key that answers it. */
 interface PlannedKey {
   readonly request: CpixContentKey;
   readonly kid: KeyId;
@@ -67,6 +70,11 @@ interface PlannedKey {
   readonly responseKid: string;
   readonly trackType?: string;
   readonly periodIndex?: number;
+}
+
+/** A planned key once obtained from the store. */
+interface IssuedKey extends PlannedKey {
+  readonly content: ContentKey;
 }
 
 const SIGNALING_DIALECT: Readonly<Record<ExchangeDialect, SignalingDialect>> = {
@@ -128,7 +136,7 @@ function planKeys(request: ExchangeRequest, siteId: string, contentId: string): 
     const trackType = rule?.intendedTrackType;
     const periodIndex = periodIndexOf(document, rule);
     if (!isPallyCon(dialect)) {
-      return { request: key, kid: parseKeyId(key.kid), responseKid: key.kid, ...optional({ trackType, periodIndex }) };
+      return { request: key, kid: parseKeyId(key.kid), responseKid: key.kid, ...withoutUndefined({ trackType, periodIndex }) };
     }
     if (keys.length > 1 && trackType === undefined) {
       throw new CpixInvalid(`ContentKey[kid=${key.kid}]: a multi-key request needs a ContentKeyUsageRule@intendedTrackType per key`);
@@ -136,7 +144,7 @@ function planKeys(request: ExchangeRequest, siteId: string, contentId: string): 
     // Without ?key-rotation=true a period index is not a rotation request (pallycon.md §1.1).
     const rotatingIndex = request.keyRotation === true ? periodIndex : undefined;
     const kid = assignPallyConKid(siteId, contentId, trackType ?? '', rotatingIndex);
-    return { request: key, kid, responseKid: kid, ...optional({ trackType, periodIndex: rotatingIndex }) };
+    return { request: key, kid, responseKid: kid, ...withoutUndefined({ trackType, periodIndex: rotatingIndex }) };
   });
   const seen = new Set<string>();
   for (const key of planned) {
@@ -153,20 +161,18 @@ export function distinctPeriodIndexes(keys: readonly { readonly periodIndex?: nu
   return [...new Set(keys.flatMap((key) => (key.periodIndex === undefined ? [] : [key.periodIndex])))];
 }
 
-function optional<T extends object>(values: T): Partial<T> {
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
-}
-
 /**
- * The DRMSystem's key: the one its `@kid` names. PallyCon clients also send DRMSystems whose kid
- * names no ContentKey (pallycon.md §1.3 examples); with a single key that key is meant.
+ * The index in `planned` of each DRMSystem's key: the one its `@kid` names. PallyCon clients also send
+ * DRMSystems whose kid names no ContentKey (pallycon.md §1.3 examples); with a single key that key is
+ * meant.
  */
-function keyForSystem(system: DrmSystem, planned: readonly PlannedKey[], lenient: boolean): PlannedKey {
-  const match = planned.find((key) => sameKid(key.request.kid, system.kid));
-  if (match) return match;
-  const [only] = planned;
-  if (lenient && planned.length === 1 && only) return only;
-  throw new CpixInvalid(`DRMSystem[systemId=${system.systemId}][kid=${system.kid}]@kid references no ContentKey`);
+function bindSystemsToKeys(systems: readonly DrmSystem[], planned: readonly PlannedKey[], lenient: boolean): number[] {
+  return systems.map((system) => {
+    const match = planned.findIndex((key) => sameKid(key.request.kid, system.kid));
+    if (match !== -1) return match;
+    if (lenient && planned.length === 1) return 0;
+    throw new CpixInvalid(`DRMSystem[systemId=${system.systemId}][kid=${system.kid}]@kid references no ContentKey`);
+  });
 }
 
 /**
@@ -175,11 +181,7 @@ function keyForSystem(system: DrmSystem, planned: readonly PlannedKey[], lenient
  * recipient certificate must meet the policy (RSA ≥ 2048, no SHA-1). Returns the recipients.
  */
 function refuseBeforeCreatingKeys(document: CpixDocument): X509Certificate[] {
-  for (const system of document.drmSystemList?.items ?? []) {
-    if (!isSupportedSystem(system.systemId)) {
-      throw new CpixUnsupported(`DRMSystem[systemId=${system.systemId}]: DRM system not supported`);
-    }
-  }
+  for (const system of document.drmSystemList?.items ?? []) supportedSystemKind(system.systemId);
   const recipients = (document.deliveryDataList?.items ?? []).flatMap((item) => item.certificates.map((der) => parseCertificate(der)));
   recipients.forEach((certificate, index) => assertCertificatePolicy(certificate, DEFAULT_CERTIFICATE_POLICY, `DeliveryData[${index}]`));
   return recipients;
@@ -188,63 +190,65 @@ function refuseBeforeCreatingKeys(document: CpixDocument): X509Certificate[] {
 export function createKeyExchange(deps: KeyExchangeDeps) {
   const { contentKeys, audit, signing, random, clock } = deps;
 
-  async function obtain(siteId: string, contentId: string, planned: readonly PlannedKey[]) {
+  async function obtain(siteId: string, contentId: string, planned: readonly PlannedKey[]): Promise<(IssuedKey & { readonly created: boolean })[]> {
     // Every key gets an IV at creation — the request's, or a random one — persisted with it, so a
     // later request whose DRM system needs one (FairPlay, HLS AES-128) gets the same IV for the
     // same key. Never derived from the key (the reference server's IV == key bug, speke.md §5.3).
     return Promise.all(
-      planned.map((key) =>
-        contentKeys.getOrCreate(siteId, {
+      planned.map(async (key) => {
+        const { created, ...content } = await contentKeys.getOrCreate(siteId, {
           contentId,
           kid: key.kid,
           iv: key.request.explicitIV ?? random(IV_LENGTH_BYTES),
-          ...optional({ trackType: key.trackType, periodIndex: key.periodIndex, scheme: key.request.commonEncryptionScheme }),
-        }),
-      ),
+          ...withoutUndefined({ trackType: key.trackType, periodIndex: key.periodIndex, scheme: key.request.commonEncryptionScheme }),
+        });
+        return { ...key, content, created };
+      }),
     );
   }
 
-  function responseDocument(request: ExchangeRequest, contentId: string, planned: readonly PlannedKey[], stored: readonly ContentKey[]): CpixDocument {
+  /**
+   * The response model: the request with each ContentKey given its key (and IV where needed) and each
+   * DRMSystem filled for the key `systemKeys` binds it to (same order as the DRMSystemList).
+   */
+  function responseDocument(request: ExchangeRequest, contentId: string, issued: readonly IssuedKey[], systemKeys: readonly number[]): CpixDocument {
     const { document, dialect, site } = request;
     const pallyCon = isPallyCon(dialect);
-    const signalingDialect = SIGNALING_DIALECT[dialect];
     const systems = document.drmSystemList?.items ?? [];
-    const storedOf = (key: PlannedKey): ContentKey => {
-      const found = stored[planned.indexOf(key)];
-      if (!found) throw new Error('stored key missing for a planned key');
-      return found;
+    const keyOf = (systemIndex: number): IssuedKey => {
+      const key = issued[systemKeys[systemIndex] ?? -1];
+      if (!key) throw new Error('DRMSystem bound to no issued key');
+      return key;
     };
 
-    const filledSystems = systems.map((system) => {
-      const key = keyForSystem(system, planned, pallyCon);
-      const content = storedOf(key);
-      const scheme = key.request.commonEncryptionScheme;
+    const filledSystems = systems.map((system, index) => {
+      const key = keyOf(index);
       return fillDrmSystem(
         { ...system, kid: pallyCon ? key.responseKid : system.kid },
         {
           kid: key.kid,
-          key: content.key,
+          key: key.content.key,
           contentId,
-          ...optional({
-            scheme,
-            iv: key.request.explicitIV ?? content.iv,
+          ...withoutUndefined({
+            scheme: key.request.commonEncryptionScheme,
+            iv: key.request.explicitIV ?? key.content.iv,
             periodIndex: key.periodIndex,
             trackType: key.trackType,
           }),
         },
-        signalingDialect,
+        SIGNALING_DIALECT[dialect],
         site.options,
       );
     });
 
-    const needsIv = (key: PlannedKey) =>
-      systems.some((system) => keyForSystem(system, planned, pallyCon) === key && systemNeedsIv(system.systemId, key.request.commonEncryptionScheme));
-    const contentKeyItems = planned.map((key): CpixContentKey => {
-      const content = storedOf(key);
+    const needsIv = (key: IssuedKey) =>
+      systems.some((system, index) => keyOf(index) === key && systemNeedsIv(system.systemId, key.request.commonEncryptionScheme));
+    const contentKeyItems = issued.map((key): CpixContentKey => {
+      const { content } = key;
       // Echo a sent IV unchanged (V2-R6); add ours only where a DRM system needs one — a constant IV
       // handed to a `cenc` packager would invite keystream reuse. PallyCon always returns one (§1.3).
       const iv = key.request.explicitIV ?? (pallyCon || needsIv(key) ? content.iv : undefined);
-      return { ...key.request, kid: key.responseKid, ...optional({ explicitIV: iv }), data: { kind: 'plain', value: content.key } };
+      return { ...key.request, kid: key.responseKid, ...withoutUndefined({ explicitIV: iv }), data: { kind: 'plain', value: content.key } };
     });
 
     const rules = document.contentKeyUsageRuleList;
@@ -254,7 +258,7 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       ...(document.drmSystemList && { drmSystemList: { ...document.drmSystemList, items: filledSystems } }),
       ...(rules && {
         contentKeyUsageRuleList: pallyCon
-          ? { ...rules, items: rules.items.map((rule) => ({ ...rule, kid: responseKidFor(rule.kid, planned) })) }
+          ? { ...rules, items: rules.items.map((rule) => ({ ...rule, kid: responseKidFor(rule.kid, issued) })) }
           : rules,
       }),
     };
@@ -280,10 +284,11 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       const siteId = request.site.id;
       const contentId = contentIdOf(request.dialect, request.document);
       const planned = planKeys(request, siteId, contentId);
+      const systemKeys = bindSystemsToKeys(request.document.drmSystemList?.items ?? [], planned, isPallyCon(request.dialect));
       const recipients = refuseBeforeCreatingKeys(request.document);
-      const stored = await obtain(siteId, contentId, planned);
+      const issued = await obtain(siteId, contentId, planned);
       const sign = isPallyCon(request.dialect) ? request.site.options.signCpixApiResponses : request.site.options.signSpekeResponses;
-      const xml = serialize(responseDocument(request, contentId, planned, stored), recipients, targetVersion(request.dialect, request.document), sign);
+      const xml = serialize(responseDocument(request, contentId, issued, systemKeys), recipients, targetVersion(request.dialect, request.document), sign);
       await audit.record({
         at: clock().toISOString(),
         siteId,
@@ -294,7 +299,7 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
         contentId,
         kids: planned.map((key) => key.kid),
         periodIndexes: distinctPeriodIndexes(planned),
-        keysCreated: stored.filter((key) => key.created).length,
+        keysCreated: issued.filter((key) => key.created).length,
         requestId: request.requestId,
       });
       return xml;

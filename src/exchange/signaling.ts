@@ -6,4 +6,4 @@
 
 export type { SignalingDialect, SignalingKey, SignalingOptions } from './signaling/types';
 export { fillDrmSystem } from './signaling/fill';
-export { isSupportedSystem, systemNeedsIv } from './signaling/systems';
+export { isSupportedSystem, supportedSystemKind, systemNeedsIv } from './signaling/systems';

@@ -1,4 +1,4 @@
-import express, { type RequestHandler } from 'express';
+import express, { type RequestHandler, type Response } from 'express';
 import { RequestInvalid, UnsupportedMediaType } from '../errors';
 
 /**
@@ -26,4 +26,9 @@ export function readCpixBody(limitBytes: number): RequestHandler[] {
     next();
   };
   return [checkType, raw, requireBody];
+}
+
+/** Sends a CPIX document as `application/xml` exactly (speke.md §2), without express's charset suffix. */
+export function sendCpix(res: Response, xml: string): void {
+  res.set('Content-Type', 'application/xml').send(Buffer.from(xml, 'utf8'));
 }

@@ -3,8 +3,13 @@ import { Unauthenticated } from '../errors';
 import type { AuthenticatedSite, SiteService } from '../sites/site-service';
 
 /** Longest credential we look at: our tokens are 64 characters, legacy PallyCon tokens ≤ 1 KiB. */
-const MAX_TOKEN_LENGTH = 1024;
+export const MAX_CREDENTIAL_LENGTH = 1024;
 const BEARER = /^Bearer (\S+)$/;
+
+/** The credential of an `Authorization: Bearer …` header, if there is one (any length: callers bound it). */
+export function bearerCredential(req: Request): string | undefined {
+  return BEARER.exec(req.get('authorization') ?? '')?.[1];
+}
 
 /**
  * Where packagers put the KMS token (docs/pallycon.md §1, docs/speke.md §2): PallyCon CPIX API in
@@ -17,13 +22,13 @@ export function presentedKmsToken(req: Request): string | undefined {
   const add = (value: unknown) => {
     if (typeof value === 'string' && value.length > 0) candidates.add(value);
   };
-  add(BEARER.exec(req.get('authorization') ?? '')?.[1]);
+  add(bearerCredential(req));
   add(req.get('x-kms-token'));
   add(req.query['enc-token']);
   add((req.params as Record<string, string | undefined>).token);
   if (candidates.size > 1) throw new Unauthenticated({ detail: 'more than one KMS credential in the request' });
   const [token] = candidates;
-  if (token !== undefined && token.length > MAX_TOKEN_LENGTH) throw new Unauthenticated({ detail: 'credential too long' });
+  if (token !== undefined && token.length > MAX_CREDENTIAL_LENGTH) throw new Unauthenticated({ detail: 'credential too long' });
   return token;
 }
 

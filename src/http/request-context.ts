@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../log';
 import { redactUrl } from './redact';
 
@@ -33,4 +33,12 @@ export function requestContext(logger: Logger): RequestHandler {
     });
     next();
   };
+}
+
+/**
+ * The client's address as audit records name it: express's `req.ip`, which follows X-Forwarded-For only
+ * as far as the app's `trust proxy` setting (TRUST_PROXY_HOPS) allows.
+ */
+export function clientAddress(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }

@@ -1,14 +1,14 @@
 import { RequestInvalid } from '../errors';
+import { isUuid } from '../uuid';
 
 /** A key ID in canonical form: lowercase RFC 4122 textual UUID (8-4-4-4-12 hex). */
 export type KeyId = string & { readonly __brand: 'KeyId' };
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const KEY_ID_LENGTH_BYTES = 128 / 8;
 
 /** Accepts any letter case (CPIX `kid` is xs:string-typed UUID) and returns the canonical form. */
 export function parseKeyId(text: string): KeyId {
-  if (!UUID_PATTERN.test(text)) throw new RequestInvalid('key ID must be a UUID');
+  if (!isUuid(text)) throw new RequestInvalid('key ID must be a UUID');
   return text.toLowerCase() as KeyId;
 }
 

@@ -8,10 +8,9 @@ import {
 import type { Clock, RandomSource } from '../crypto/random';
 import { hashSecret, secretMatchesHash } from '../crypto/secrets';
 import { CpixInvalid, CpixUnsupported, Forbidden, NotFound, RequestInvalid, Unauthenticated } from '../errors';
-import { generateCredential, LICENSE_SERVER_CREDENTIAL_PREFIX, parseCredential } from '../sites/kms-token';
+import { generateCredential, LICENSE_SERVER_CREDENTIAL_PREFIX, parseCredential, recordCredentialUse } from '../sites/kms-token';
 import type { SiteRepository } from '../sites/ports';
 import { toSiteView, type SiteView } from '../sites/site';
-import { TOKEN_TOUCH_INTERVAL_MS } from '../sites/site-service';
 import type { LicenseServerRecord, LicenseServerRepository } from './ports';
 
 export interface LicenseServerServiceDeps {
@@ -159,12 +158,12 @@ export function createLicenseServerService(deps: LicenseServerServiceDeps) {
       const site = await sites.getSite(record.siteId);
       if (!site) throw new Unauthenticated({ detail: `license server ${parsed.id} belongs to no site` });
       if (site.status !== 'active') throw new Forbidden(`site ${site.id} is disabled`);
-      const usedAt = clock();
-      if (!record.lastUsedAt || usedAt.getTime() - Date.parse(record.lastUsedAt) >= TOKEN_TOUCH_INTERVAL_MS) {
-        await repository.touch(record.id, usedAt.toISOString()).catch((error: unknown) => {
-          onBestEffortError?.(error, 'recording license-server use');
-        });
-      }
+      await recordCredentialUse(
+        record.lastUsedAt,
+        clock(),
+        (usedAt) => repository.touch(record.id, usedAt),
+        (error) => onBestEffortError?.(error, 'recording license-server use'),
+      );
       return { licenseServer: toView(record), site: toSiteView(site), credentialId: record.id };
     },
   };

@@ -71,3 +71,21 @@ export function parseLegacyToken(presented: string): { readonly siteId: string; 
   const { site_id: siteId, access_key: accessKey } = parsed as Record<string, unknown>;
   return typeof siteId === 'string' && typeof accessKey === 'string' ? { siteId, accessKey } : undefined;
 }
+
+/** `lastUsedAt` is written at most this often per credential, so authentication is not a write per request. */
+export const TOKEN_TOUCH_INTERVAL_MS = 60_000;
+
+/**
+ * Records that a credential (KMS token, license-server credential) was used at `usedAt`, unless its
+ * last recorded use is younger than `TOKEN_TOUCH_INTERVAL_MS`. Best effort: a store hiccup while
+ * recording the use must not turn a valid login into an error, so failures only reach `onError`.
+ */
+export async function recordCredentialUse(
+  lastUsedAt: string | undefined,
+  usedAt: Date,
+  touch: (usedAt: string) => Promise<void>,
+  onError: ((error: unknown) => void) | undefined,
+): Promise<void> {
+  if (lastUsedAt !== undefined && usedAt.getTime() - Date.parse(lastUsedAt) < TOKEN_TOUCH_INTERVAL_MS) return;
+  await touch(usedAt.toISOString()).catch((error: unknown) => onError?.(error));
+}

@@ -2,7 +2,7 @@ import type { MasterKeyProvider } from '../crypto/kms/master-key';
 import type { Clock, RandomSource } from '../crypto/random';
 import { hashSecret, randomSecret, secretMatchesHash } from '../crypto/secrets';
 import { Conflict, Forbidden, NotFound, RequestInvalid, Unauthenticated } from '../errors';
-import { generateKmsToken, parseKmsToken, parseLegacyToken } from './kms-token';
+import { generateKmsToken, parseKmsToken, parseLegacyToken, recordCredentialUse } from './kms-token';
 import type { KmsTokenRecord, SiteRepository } from './ports';
 import {
   DEFAULT_SITE_OPTIONS,
@@ -18,8 +18,7 @@ import {
 const ACCESS_KEY_BYTES = 256 / 8;
 /** Generated site IDs are drawn from 36^4 ≈ 1.7 M; retry a few times on a collision. */
 const SITE_ID_ATTEMPTS = 8;
-/** `lastUsedAt` is written at most this often per token, so authentication is not a write per request. */
-export const TOKEN_TOUCH_INTERVAL_MS = 60_000;
+export { TOKEN_TOUCH_INTERVAL_MS } from './kms-token';
 /** Credential ID recorded for requests authenticated by a legacy PallyCon token. */
 export const LEGACY_CREDENTIAL_ID = 'legacy-access-key';
 
@@ -181,13 +180,12 @@ export function createSiteService(deps: SiteServiceDeps) {
       if (!token || !matches) throw new Unauthenticated({ detail: `token ${parsed.id} does not verify` });
       if (token.revokedAt !== undefined) throw new Unauthenticated({ detail: `token ${parsed.id} is revoked` });
       const site = requireActive(await requireSite(token.siteId));
-      const usedAt = clock();
-      if (!token.lastUsedAt || usedAt.getTime() - Date.parse(token.lastUsedAt) >= TOKEN_TOUCH_INTERVAL_MS) {
-        // A store hiccup while recording the last use must not turn a valid login into an error.
-        await repository.touchToken(token.id, usedAt.toISOString()).catch((error: unknown) => {
-          onBestEffortError?.(error, 'recording token use');
-        });
-      }
+      await recordCredentialUse(
+        token.lastUsedAt,
+        clock(),
+        (usedAt) => repository.touchToken(token.id, usedAt),
+        (error) => onBestEffortError?.(error, 'recording token use'),
+      );
       return { site, credentialId: token.id };
     },
   };

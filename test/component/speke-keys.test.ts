@@ -14,7 +14,7 @@ import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs, encodingsOf } from '../support/log-capture';
 import { parsePlayReadyObject, parsePsshBox, parseWidevinePsshData, playReadyKidToUuid } from '../support/pssh-parser';
 import { testCertificate } from '../support/services';
-import { createSlowReadTestApp } from '../support/speke-slow-store';
+import { slowContentKeyReads } from '../support/speke-slow-store';
 import { describeWithVectors, vectorPath } from '../support/shared-vectors';
 import {
   bodyText,
@@ -164,7 +164,7 @@ describeWithVectors('SPEKE keys: same request, same keys', () => {
   // reads (as over a network) they all miss the first read and race to create the same keys.
   it.each([
     { store: 'SQLite', app: () => createTestApp(logs.logger) },
-    { store: 'SQLite with 5 ms reads', app: () => createSlowReadTestApp(logs.logger, 5) },
+    { store: 'SQLite with 5 ms reads', app: () => createTestApp(logs.logger, undefined, { wrapStore: slowContentKeyReads(5) }) },
   ])('50 concurrent first requests for one content ($store): all 200, one key per KID, identical bytes', async ({ app }) => {
     const own = app();
     try {

@@ -27,12 +27,15 @@ export interface TestAppOptions {
   readonly auditSink?: AuditSink;
   /** BODY_LIMIT_BYTES of the key routes; default 1 MiB. */
   readonly bodyLimitBytes?: number;
+  /** Wraps the SQLite store before anything is wired on it (e.g. `slowContentKeyReads`). */
+  readonly wrapStore?: (store: Store) => Store;
 }
 
 /** The real app on a real SQLite file in a temp folder, as main wires it. */
 export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = testMasterKey(), options: TestAppOptions = {}): TestApp {
   const dir = mkdtempSync(join(tmpdir(), 'cpix-kms-app-'));
-  const store = openSqliteStore(join(dir, 'store.db'));
+  const sqlite = openSqliteStore(join(dir, 'store.db'));
+  const store = options.wrapStore ? options.wrapStore(sqlite) : sqlite;
   const services = buildServices(store, masterKey);
   const adminToken = randomBytes(32).toString('base64url');
   const exchangeDeps = {
@@ -61,7 +64,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     adminToken,
     services,
     async close() {
-      await store.close();
+      await sqlite.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createSelfSignedIdentityPem, signingConfigFromPem } from '../../src/dev-signing';
+import { testSigningIdentity } from './services';
 
 /** The built service (`npm test` builds it before jest runs). */
 export const MAIN = resolve(__dirname, '../../dist/main.js');
@@ -63,11 +63,11 @@ export function spawnService(cwd: string, env: NodeJS.ProcessEnv): ServiceProces
 }
 
 /**
- * Writes a fresh self-signed signing identity into `dir` and returns the two variables production
- * requires for it (NODE_ENV=production refuses to start without a configured signing identity).
+ * Writes the test signing identity (`testSigningIdentity`) into `dir` and returns the two variables
+ * production requires for it (NODE_ENV=production refuses to start without a configured signing identity).
  */
 export function signingEnv(dir: string): { readonly SIGNING_KEY_FILE: string; readonly SIGNING_CERT_FILE: string } {
-  const identity = signingConfigFromPem(createSelfSignedIdentityPem('cpix-kms test signing key'), 'test');
+  const identity = testSigningIdentity();
   const keyFile = join(dir, 'signing.key');
   const certFile = join(dir, 'signing.crt');
   writeFileSync(keyFile, identity.privateKeyPem, { mode: 0o600 });

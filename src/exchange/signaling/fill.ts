@@ -4,12 +4,11 @@
  * values go into; everything else, including values the client sent, is returned unchanged.
  */
 
-import { CpixUnsupported } from '../../errors';
 import type { DrmSystem, HlsSignalingData, SignalBytes, SpekeV1Signaling } from '../../cpix/model';
 import type { HlsKeyTagName } from '../../drm/hls';
 import { buildSmoothStreamingProtectionHeader } from '../../drm/smooth-streaming';
 import { type SystemSignals, signalsFor } from './signals';
-import { type SystemKind, systemKindOf } from './systems';
+import { type SystemKind, supportedSystemKind } from './systems';
 import type { SignalingDialect, SignalingKey, SignalingOptions } from './types';
 
 /** The `DRMSystem` children a value can go into. */
@@ -75,11 +74,6 @@ const isPlaceholder = (value: SignalBytes | undefined): value is SignalBytes => 
 type MutableDrmSystem = { -readonly [K in keyof DrmSystem]: DrmSystem[K] };
 type MutableSpeke = { -readonly [K in keyof SpekeV1Signaling]: SpekeV1Signaling[K] };
 
-/** The system ID for a message: it is parsed as a UUID upstream, but this module is not the parser. */
-function describeSystemId(systemId: string): string {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(systemId) ? systemId : '(not a UUID)';
-}
-
 /**
  * Returns a copy of `system` with its placeholders filled for `key` in `dialect`. `systemId`, `kid`,
  * attributes, extensions and every non-empty value are kept as received; the input is not modified.
@@ -90,15 +84,12 @@ function describeSystemId(systemId: string): string {
  * (`CPIX_API_ELEMENTS`), added where missing, and requested placeholders without a value are dropped;
  * the SPEKE dialects never add or drop an element.
  *
- * @throws CpixUnsupported for a system ID `isSupportedSystem` refuses, a scheme that is not a CENC
+ * @throws CpixUnsupported for a system ID `supportedSystemKind` refuses, a scheme that is not a CENC
  *   FourCC, or a requested value the scheme cannot have (PlayReady or HLS under `cens`/`cbc1`).
  * @throws RangeError for a malformed site option (URI template, LA_URL with a forbidden character).
  */
 export function fillDrmSystem(system: DrmSystem, key: SignalingKey, dialect: SignalingDialect, options: SignalingOptions): DrmSystem {
-  const kind = systemKindOf(system.systemId);
-  if (kind === undefined) {
-    throw new CpixUnsupported(`DRMSystem[systemId=${describeSystemId(system.systemId)}]: DRM system not supported`);
-  }
+  const kind = supportedSystemKind(system.systemId);
   const signals = signalsFor(kind, system.systemId, key, dialect, options);
   if (dialect === 'cpix-api') {
     // PallyCon answers with its own element set per system: add what is missing, fill, and drop the

@@ -15,6 +15,7 @@ import {
   sameSystemId,
 } from '../../drm/system-ids';
 import type { ProtectionScheme } from '../../drm/widevine';
+import { isUuid } from '../../uuid';
 
 /**
  * - `widevine`, `playready`: DASH (`pssh`) and HLS;
@@ -53,6 +54,18 @@ export function systemKindOf(systemId: string): SystemKind | undefined {
 /** Whether `fillDrmSystem` can signal this system ID (any letter case). */
 export function isSupportedSystem(systemId: string): boolean {
   return systemKindOf(systemId) !== undefined;
+}
+
+/**
+ * The kind of a system ID `fillDrmSystem` can signal; `CpixUnsupported` naming it (only when it is a
+ * UUID: this module is not the parser and does not echo arbitrary text) for one it cannot.
+ */
+export function supportedSystemKind(systemId: string): SystemKind {
+  const kind = systemKindOf(systemId);
+  if (kind === undefined) {
+    throw new CpixUnsupported(`DRMSystem[systemId=${isUuid(systemId) ? systemId : '(not a UUID)'}]: DRM system not supported`);
+  }
+  return kind;
 }
 
 /**

@@ -5,7 +5,7 @@
  * exact §4.3 strings for v2; PallyCon: JSON, which its clients take for an error whatever the status).
  */
 
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { checkReferences } from '../../cpix/parse-references';
 import { parseCpixDocument, type ParseCpixOptions } from '../../cpix/parse';
 import type { CpixDocument } from '../../cpix/model';
@@ -14,9 +14,10 @@ import type { ExchangeDialect, KeyExchange } from '../../exchange/key-exchange';
 import { parseSpekeVersionHeader, validateSpekeV2, type SpekeV2Version } from '../../exchange/speke/validate-v2';
 import type { Logger } from '../../log';
 import type { SiteService } from '../../sites/site-service';
-import { readCpixBody } from '../cpix-body';
+import { readCpixBody, sendCpix } from '../cpix-body';
 import { errorHandler, writePlainText } from '../error-mapping';
 import { authenticatedSite, requireKmsToken } from '../kms-auth';
+import { clientAddress } from '../request-context';
 
 export interface KeyExchangeRouteDeps {
   readonly logger: Logger;
@@ -46,15 +47,6 @@ function parseRequest(req: Request, limitBytes: number, options: ParseCpixOption
   return parseCpixDocument(requestBody(req), { maxBytes: limitBytes }, options);
 }
 
-/** XML bodies go out as `application/xml` exactly (speke.md §2), without express's charset suffix. */
-function sendXml(res: Response, xml: string): void {
-  res.set('Content-Type', 'application/xml').send(Buffer.from(xml, 'utf8'));
-}
-
-function clientAddress(req: Request): string {
-  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
-}
-
 function exchangeHandler(
   deps: KeyExchangeRouteDeps,
   read: (req: Request) => { readonly dialect: ExchangeDialect; readonly document: CpixDocument; readonly keyRotation?: boolean },
@@ -71,7 +63,7 @@ function exchangeHandler(
       document,
       ...(keyRotation !== undefined && { keyRotation }),
     });
-    sendXml(res, xml);
+    sendCpix(res, xml);
   };
 }
 

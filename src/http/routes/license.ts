@@ -10,13 +10,15 @@ import type { LicenseExport, LicenseExportFilter } from '../../exchange/license-
 import { Forbidden, RequestInvalid, Unauthenticated } from '../../errors';
 import { parseKeyId } from '../../keys/key-id';
 import type { LicenseServerService } from '../../license-servers/license-server-service';
+import { sendCpix } from '../cpix-body';
+import { bearerCredential, MAX_CREDENTIAL_LENGTH } from '../kms-auth';
+import { clientAddress } from '../request-context';
 
 export interface LicenseRouteDeps {
   readonly licenseServers: LicenseServerService;
   readonly licenseExport: LicenseExport;
 }
 
-const BEARER = /^Bearer (\S{1,1024})$/;
 const MAX_TRACK_TYPE_LENGTH = 64;
 
 function singleQuery(value: unknown, name: string): string | undefined {
@@ -42,8 +44,10 @@ function exportFilter(query: Record<string, unknown>): LicenseExportFilter {
 export function licenseRoutes(deps: LicenseRouteDeps): Router {
   const router = Router();
   const exportKeys: RequestHandler = async (req, res) => {
-    const presented = BEARER.exec(req.get('authorization') ?? '')?.[1];
-    if (presented === undefined) throw new Unauthenticated({ detail: 'no license-server credential' });
+    const presented = bearerCredential(req);
+    if (presented === undefined || presented.length > MAX_CREDENTIAL_LENGTH) {
+      throw new Unauthenticated({ detail: 'no license-server credential' });
+    }
     const { licenseServer, credentialId } = await deps.licenseServers.authenticate(presented);
     const { siteId, contentId } = req.params as Readonly<Record<'siteId' | 'contentId', string>>;
     // A license server reads its own site's keys only; saying so (403) leaks nothing it could not know.
@@ -54,10 +58,10 @@ export function licenseRoutes(deps: LicenseRouteDeps): Router {
       filter: exportFilter(req.query as Record<string, unknown>),
       licenseServerId: credentialId,
       certificate: licenseServer.certificate,
-      clientAddress: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+      clientAddress: clientAddress(req),
       requestId: res.locals.requestId as string,
     });
-    res.set('Content-Type', 'application/xml').send(Buffer.from(xml, 'utf8'));
+    sendCpix(res, xml);
   };
   router.get('/license/v1/sites/:siteId/contents/:contentId', exportKeys);
   return router;

@@ -2,6 +2,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { RedisStoreConfig } from '../../config/store-url';
 import { ConfigError, DependencyUnavailable } from '../../errors';
 import { KEY_PREFIX_PATTERN } from './key-names';
+import { withoutUndefined } from '../../objects';
 
 export type RedisClient = Redis | Cluster;
 
@@ -82,10 +83,6 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): RedisStore
     throw new ConfigError('Redis commandTimeoutMs must exceed waitTimeoutMs when waitReplicas > 0');
   }
   return settings;
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function keepHostName(address: string, callback: (error: null, address: string) => void): void {

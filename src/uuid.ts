@@ -1,0 +1,10 @@
+/**
+ * The dashed textual UUID form (RFC 9562 §4: 8-4-4-4-12 hex digits) in any letter case — CENC KIDs,
+ * DASH-IF system IDs, CPIX `UUIDType`. PallyCon sends upper case (docs/cpix.md P19); callers that need a
+ * canonical form lower-case it themselves.
+ */
+const DASHED_UUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
+
+export function isUuid(value: string): boolean {
+  return DASHED_UUID.test(value);
+}
