@@ -6,8 +6,11 @@
 const SECRET_QUERY_PARAMS = new Set(['enc-token', 'token', 'kms-token', 'access_key', 'access-key']);
 /** Path segments that follow these segments are credentials. */
 const SECRET_AFTER_SEGMENT = new Set(['getkey']);
-/** Anything long and token-shaped is redacted wherever it stands (our tokens, legacy base64 tokens). */
-const TOKEN_SHAPED = /^(kms1\..*|[A-Za-z0-9+/_=%-]{32,})$/;
+/**
+ * Anything long and token-shaped is redacted wherever it stands: our KMS tokens and license-server
+ * credentials (`kms1.…`, `lsc1.…`, whose dots keep them out of the second branch) and legacy base64 tokens.
+ */
+const TOKEN_SHAPED = /^((kms1|lsc1)\..*|[A-Za-z0-9+/_=%-]{32,})$/;
 
 export const REDACTED = '[redacted]';
 

@@ -1,6 +1,7 @@
 import { REDACTED, redactUrl } from '../../../src/http/redact';
 
 const TOKEN = 'kms1.AbCdEfGhIjKlMnOp.0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
+const LICENSE_CREDENTIAL = 'lsc1.AbCdEfGhIjKlMnOp.0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
 const LEGACY = Buffer.from('{"site_id":"DEMO","access_key":"dsIolc7h1G8Tabcdefghijklmnopqrstuvwxyz"}').toString('base64');
 
 describe('redactUrl', () => {
@@ -13,6 +14,7 @@ describe('redactUrl', () => {
     ['query token among others', `/speke/copyProtection?a=1&enc-token=${TOKEN}&b=2`, `/speke/copyProtection?a=1&enc-token=${REDACTED}&b=2`],
     ['URL-encoded parameter name', `/x?enc%2Dtoken=${TOKEN}`, `/x?enc%2Dtoken=${REDACTED}`],
     ['a token anywhere in a path', `/whatever/${TOKEN}/more`, `/whatever/${REDACTED}/more`],
+    ['a license-server credential anywhere in a path', `/whatever/${LICENSE_CREDENTIAL}/more`, `/whatever/${REDACTED}/more`],
     ['no secrets', '/admin/v1/sites/ABCD/contents/movie-1/keys', '/admin/v1/sites/ABCD/contents/movie-1/keys'],
   ])('redacts %s', (_name, url, expected) => {
     expect(redactUrl(url)).toBe(expected);
