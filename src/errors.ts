@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_WEAK_CERTIFICATE'
   | 'ERR_AUTH_REQUIRED'
   | 'ERR_FORBIDDEN'
+  | 'ERR_RATE_LIMITED'
   | 'ERR_NOT_FOUND'
   | 'ERR_ALREADY_EXISTS'
   | 'ERR_KEY_UNWRAP_FAILED'
@@ -111,6 +112,20 @@ export class Unauthenticated extends ServiceError {
   readonly code = 'ERR_AUTH_REQUIRED';
   constructor(options: ServiceErrorOptions = {}) {
     super('authentication failed', options);
+  }
+}
+
+/**
+ * Too many failed authentications from this client address or for this credential in the current
+ * window. `retryAfterSeconds` is when the window closes (sent as `Retry-After`).
+ */
+export class TooManyRequests extends ServiceError {
+  readonly code = 'ERR_RATE_LIMITED';
+  constructor(
+    readonly retryAfterSeconds: number,
+    options: ServiceErrorOptions = {},
+  ) {
+    super('too many failed authentications; retry later', options);
   }
 }
 

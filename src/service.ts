@@ -1,6 +1,7 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAuditService } from './audit/audit-service';
+import { createAuthFailureLimiter } from './auth-limits/auth-failure-limiter';
 import type { Config } from './config/config';
 import { createAwsKmsMasterKey } from './crypto/kms/aws-kms-master-key';
 import { createLocalMasterKey } from './crypto/kms/local-master-key';
@@ -21,10 +22,11 @@ import { openStore } from './store/open-store';
 
 /** Unwrapped site keys kept in memory at most (one per site and version). */
 const SITE_KEY_CACHE_MAX_ENTRIES = 10_000;
-/** Node's HTTP timeouts: a slow-drip client cannot hold a connection open for long. */
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/**
+ * How often Node checks connections against the headers and request timeouts. Its default (30 s) would let
+ * a slow-drip client hold a connection up to 30 s past HTTP_HEADERS_TIMEOUT_SECONDS.
+ */
+const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
 
 export interface RunningService {
   readonly server: Server;
@@ -92,18 +94,26 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxyHops: config.trustProxyHops,
     adminToken: adminToken.value,
+    authFailures: createAuthFailureLimiter({ repository: store.authFailures, clock: systemClock, limits: config.authFailures }),
     adminSchemas: loadAdminSchemas(),
     readiness: { store: () => store.ping(), masterKey: () => masterKey.provider.checkReady() },
   });
 
-  const server = app.listen(config.port, config.host);
+  // Timeouts are creation options: the connection checker's interval cannot be changed afterwards.
+  const server = createServer(
+    {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      keepAliveTimeout: config.http.keepAliveTimeoutMs,
+      connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS,
+    },
+    app,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
+    server.listen(config.port, config.host);
   });
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
 

@@ -55,8 +55,15 @@ export interface Config {
   readonly bodyLimitBytes: number;
   /** Reverse proxies in front of the service whose X-Forwarded-For is believed (express `trust proxy` hops). */
   readonly trustProxyHops: number;
+  /** Failed authentications allowed per client address / per credential ID in one window (0 = no limit). */
+  readonly authFailures: { readonly perAddress: number; readonly perCredential: number; readonly windowMs: number };
   readonly logLevel: LogLevel;
   readonly shutdownGraceMs: number;
+  /**
+   * Node's HTTP timeouts: a slow-drip client (slowloris) cannot hold a connection for longer than these
+   * to send its headers, or its whole request.
+   */
+  readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -211,8 +218,18 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
     signing,
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     trustProxyHops: integer('TRUST_PROXY_HOPS', 0, 0, 10),
+    authFailures: {
+      perAddress: integer('AUTH_FAILURES_PER_ADDRESS', 20, 0, 1_000_000),
+      perCredential: integer('AUTH_FAILURES_PER_CREDENTIAL', 100, 0, 1_000_000),
+      windowMs: integer('AUTH_FAILURE_WINDOW_SECONDS', 60, 1, 86_400) * 1000,
+    },
     logLevel,
     shutdownGraceMs: integer('SHUTDOWN_GRACE_SECONDS', 10, 0, 3600) * 1000,
+    http: {
+      headersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_SECONDS', 10, 1, 600) * 1000,
+      requestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
+      keepAliveTimeoutMs: integer('HTTP_KEEP_ALIVE_TIMEOUT_SECONDS', 5, 1, 600) * 1000,
+    },
   });
 }
 

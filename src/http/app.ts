@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import type { AuditService } from '../audit/audit-service';
+import type { AuthFailureLimiter } from '../auth-limits/auth-failure-limiter';
 import type { KeyExchange } from '../exchange/key-exchange';
 import type { LicenseExport } from '../exchange/license-export';
 import type { ContentKeyService } from '../keys/content-key-service';
@@ -27,10 +28,12 @@ export interface AppDeps {
   readonly bodyLimitBytes: number;
   /**
    * Proxies in front of us whose X-Forwarded-For is believed; 0 = the socket address is the client.
-   * Audit records and (later) rate limits use the resulting address, so never trust more hops than exist.
+   * Audit records and authentication-failure limits use the resulting address, so never trust more hops than exist.
    */
   readonly trustProxyHops?: number;
   readonly adminToken: string;
+  /** Failed-authentication limits for every credential check (KMS tokens, license servers, admin). */
+  readonly authFailures: AuthFailureLimiter;
   readonly adminSchemas: AdminSchemas;
   /** Named readiness checks for `/readyz` (store, master key). */
   readonly readiness: Readonly<Record<string, ReadinessCheck>>;
@@ -54,6 +57,7 @@ export function createApp(deps: AppDeps): Express {
     '/admin/v1',
     adminRoutes({
       adminToken: deps.adminToken,
+      authFailures: deps.authFailures,
       sites: deps.sites,
       contentKeys: deps.contentKeys,
       licenseServers: deps.licenseServers,
@@ -64,13 +68,14 @@ export function createApp(deps: AppDeps): Express {
   const keyRoutes = {
     logger: deps.logger,
     sites: deps.sites,
+    authFailures: deps.authFailures,
     keyExchange: deps.keyExchange,
     bodyLimitBytes: deps.bodyLimitBytes,
     userAgent: SERVICE_USER_AGENT,
   };
   app.use(spekeRoutes(keyRoutes));
   app.use(pallyConRoutes(keyRoutes));
-  app.use(licenseRoutes({ licenseServers: deps.licenseServers, licenseExport: deps.licenseExport }));
+  app.use(licenseRoutes({ licenseServers: deps.licenseServers, licenseExport: deps.licenseExport, authFailures: deps.authFailures }));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

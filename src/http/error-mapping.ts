@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { ServiceError, type ErrorCode } from '../errors';
+import { ServiceError, TooManyRequests, type ErrorCode } from '../errors';
 import type { Logger } from '../log';
 
 /** HTTP status per error code: the only place statuses are decided. */
@@ -17,6 +17,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   ERR_WEAK_CERTIFICATE: 400,
   ERR_AUTH_REQUIRED: 401,
   ERR_FORBIDDEN: 403,
+  ERR_RATE_LIMITED: 429,
   ERR_NOT_FOUND: 404,
   ERR_ALREADY_EXISTS: 409,
   ERR_KEY_UNWRAP_FAILED: 500,
@@ -84,8 +85,14 @@ export function mapError(error: unknown, requestId?: string): MappedError {
   return {
     status,
     body: { error: { code, message, ...(requestId !== undefined && { requestId }) } },
-    headers: status === 503 ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {},
+    headers: retryAfterHeader(error, status),
   };
+}
+
+/** `Retry-After` for 503 (a dependency is back within seconds) and 429 (when the failure window closes). */
+function retryAfterHeader(error: unknown, status: number): Record<string, string> {
+  if (error instanceof TooManyRequests) return { 'Retry-After': String(error.retryAfterSeconds) };
+  return status === 503 ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {};
 }
 
 /** Writes a mapped error in a route family's own format (status and headers are already set). */

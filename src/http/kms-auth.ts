@@ -1,6 +1,9 @@
 import type { Request, RequestHandler } from 'express';
+import type { AuthAttempt, AuthFailureLimiter } from '../auth-limits/auth-failure-limiter';
 import { Unauthenticated } from '../errors';
+import { credentialLookupId } from '../sites/kms-token';
 import type { AuthenticatedSite, SiteService } from '../sites/site-service';
+import { clientAddress } from './request-context';
 
 /** Longest credential we look at: our tokens are 64 characters, legacy PallyCon tokens ≤ 1 KiB. */
 export const MAX_CREDENTIAL_LENGTH = 1024;
@@ -32,6 +35,12 @@ export function presentedKmsToken(req: Request): string | undefined {
   return token;
 }
 
+/** What the failure limiter counts a credential check of `req` against. */
+export function authAttempt(req: Request, presented: string | undefined): AuthAttempt {
+  const credentialId = presented === undefined ? undefined : credentialLookupId(presented);
+  return { clientAddress: clientAddress(req), ...(credentialId !== undefined && { credentialId }) };
+}
+
 /** The authenticated site of a request, set by `requireKmsToken`. */
 export function authenticatedSite(res: { locals: Record<string, unknown> }): AuthenticatedSite {
   const site = res.locals.kmsSite as AuthenticatedSite | undefined;
@@ -43,13 +52,14 @@ export function authenticatedSite(res: { locals: Record<string, unknown> }): Aut
  * Authenticates a key-exchange request by its KMS token (an active site's token, or its legacy
  * PallyCon token when the site opted in). 401 for a missing or unknown credential, 403 for a disabled
  * site. The token itself never reaches a log: access-log URLs are redacted (http/redact.ts) and
- * failures log only the token ID.
+ * failures log only the token ID. Failed checks count against the client address and the token ID
+ * (`authFailures`); past the limit the answer is 429 before the token is looked at.
  */
-export function requireKmsToken(sites: SiteService): RequestHandler {
+export function requireKmsToken(sites: SiteService, authFailures: AuthFailureLimiter): RequestHandler {
   return async (req, res, next) => {
     const token = presentedKmsToken(req);
     if (token === undefined) throw new Unauthenticated({ detail: 'no KMS token' });
-    res.locals.kmsSite = await sites.authenticate(token);
+    res.locals.kmsSite = await authFailures.guard(authAttempt(req, token), () => sites.authenticate(token));
     next();
   };
 }

@@ -1,5 +1,6 @@
 import type { RandomSource } from '../crypto/random';
 import { randomSecret } from '../crypto/secrets';
+import { SITE_ID_PATTERN } from './site';
 
 /**
  * Credential format `<prefix>.<id>.<secret>`, shared by KMS tokens (`kms1`) and license-server
@@ -88,4 +89,16 @@ export async function recordCredentialUse(
 ): Promise<void> {
   if (lastUsedAt !== undefined && usedAt.getTime() - Date.parse(lastUsedAt) < TOKEN_TOUCH_INTERVAL_MS) return;
   await touch(usedAt.toISOString()).catch((error: unknown) => onError?.(error));
+}
+
+/**
+ * The non-secret part of a presented credential that rate limits count failures by: `<prefix>.<id>` of
+ * our credentials, `legacy.<siteId>` of a legacy PallyCon token; undefined for anything else (then only
+ * the client address is counted). Never the secret, so counters name nothing worth stealing.
+ */
+export function credentialLookupId(presented: string): string | undefined {
+  const ours = /^([a-z0-9]{4})\.([A-Za-z0-9_-]{16})\./.exec(presented);
+  if (ours) return `${ours[1]}.${ours[2]}`;
+  const legacy = parseLegacyToken(presented);
+  return legacy !== undefined && SITE_ID_PATTERN.test(legacy.siteId) ? `legacy.${legacy.siteId}` : undefined;
 }

@@ -1,4 +1,5 @@
 import type { AuditRepository } from '../audit/ports';
+import type { AuthFailureRepository } from '../auth-limits/ports';
 import type { ContentKeyRepository } from '../keys/ports';
 import type { LicenseServerRepository } from '../license-servers/ports';
 import type { SiteRepository } from '../sites/ports';
@@ -10,6 +11,8 @@ export interface Store {
   readonly contentKeys: ContentKeyRepository;
   readonly audit: AuditRepository;
   readonly licenseServers: LicenseServerRepository;
+  /** Failed-authentication counters, shared by every process on this store (rate limits). */
+  readonly authFailures: AuthFailureRepository;
   /** Resolves when the backend answers; used by `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -32,7 +32,7 @@ describe('KMS token authentication and CPIX body intake', () => {
     const handler: express.RequestHandler = (req, res) => {
       res.json({ siteId: authenticatedSite(res).site.id, bytes: (req.body as Buffer).length });
     };
-    const guard = requireKmsToken(t.services.sites);
+    const guard = requireKmsToken(t.services.sites, t.authFailures);
     app.post('/v2/cpix/pallycon/getKey/:token', guard, ...readCpixBody(BODY_LIMIT), handler);
     app.post('/speke/copyProtection', guard, ...readCpixBody(BODY_LIMIT), handler);
     app.use(errorHandler(logs.logger));

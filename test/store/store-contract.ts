@@ -4,6 +4,7 @@ import { parseKeyId, type KeyId } from '../../src/keys/key-id';
 import type { Store } from '../../src/store/store';
 import { buildServices, testMasterKey } from '../support/services';
 import { describeAuditAndLicenseServerContract } from './audit-license-server-contract';
+import { describeAuthFailureContract } from './auth-failure-contract';
 
 /**
  * What a backend under test provides. `open` may be called several times and must return a new
@@ -271,5 +272,6 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
     });
 
     describeAuditAndLicenseServerContract(() => ({ harness, store, services }));
+    describeAuthFailureContract(() => ({ harness, store }));
   });
 }

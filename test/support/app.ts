@@ -13,12 +13,14 @@ import { buildServices, testMasterKey, testSigningIdentity } from './services';
 import { createKeyExchange, type AuditSink } from '../../src/exchange/key-exchange';
 import { createLicenseExport } from '../../src/exchange/license-export';
 import { cryptoRandom, systemClock } from '../../src/crypto/random';
+import { createAuthFailureLimiter, type AuthFailureLimiter, type AuthFailureLimits } from '../../src/auth-limits/auth-failure-limiter';
 
 export interface TestApp {
   readonly app: Express;
   readonly store: Store;
   readonly adminToken: string;
   readonly services: ReturnType<typeof buildServices>;
+  readonly authFailures: AuthFailureLimiter;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,11 @@ export interface TestAppOptions {
   readonly auditSink?: AuditSink;
   /** BODY_LIMIT_BYTES of the key routes; default 1 MiB. */
   readonly bodyLimitBytes?: number;
+  /**
+   * Failed-authentication limits; by default high enough that suites full of deliberate 401s from
+   * 127.0.0.1 never reach them (the limit tests set their own).
+   */
+  readonly authFailureLimits?: AuthFailureLimits;
   /** Wraps the SQLite store before anything is wired on it (e.g. `slowContentKeyReads`). */
   readonly wrapStore?: (store: Store) => Store;
 }
@@ -45,6 +52,11 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     random: cryptoRandom,
     clock: systemClock,
   };
+  const authFailures = createAuthFailureLimiter({
+    repository: store.authFailures,
+    clock: systemClock,
+    limits: options.authFailureLimits ?? { perAddress: 100_000, perCredential: 100_000, windowMs: 60_000 },
+  });
   const app = createApp({
     logger,
     sites: services.sites,
@@ -55,6 +67,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     licenseExport: createLicenseExport(exchangeDeps),
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     adminToken,
+    authFailures,
     adminSchemas: loadAdminSchemas(),
     readiness: { store: () => store.ping(), masterKey: () => masterKey.checkReady() },
   });
@@ -63,6 +76,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     store,
     adminToken,
     services,
+    authFailures,
     async close() {
       await sqlite.close();
       rmSync(dir, { recursive: true, force: true });

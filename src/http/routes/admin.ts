@@ -1,4 +1,5 @@
 import express, { Router } from 'express';
+import type { AuthFailureLimiter } from '../../auth-limits/auth-failure-limiter';
 import type { AuditService } from '../../audit/audit-service';
 import { certificateThumbprint } from '../../crypto/certificates';
 import { NotFound } from '../../errors';
@@ -12,6 +13,7 @@ import type { AdminSchemas } from '../json-schemas';
 
 export interface AdminDeps {
   readonly adminToken: string;
+  readonly authFailures: AuthFailureLimiter;
   readonly sites: SiteService;
   readonly contentKeys: ContentKeyService;
   readonly licenseServers: LicenseServerService;
@@ -61,7 +63,7 @@ function licenseServerJson({ certificate, ...view }: LicenseServerView) {
 export function adminRoutes(deps: AdminDeps): Router {
   const { sites, contentKeys, licenseServers, audit, schemas } = deps;
   const router = Router();
-  router.use(requireAdminToken(deps.adminToken));
+  router.use(requireAdminToken(deps.adminToken, deps.authFailures));
   router.use(express.json({ limit: ADMIN_BODY_LIMIT, strict: true }));
 
   router.post('/sites', async (req, res) => {

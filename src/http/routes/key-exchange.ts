@@ -16,12 +16,14 @@ import type { Logger } from '../../log';
 import type { SiteService } from '../../sites/site-service';
 import { readCpixBody, sendCpix } from '../cpix-body';
 import { errorHandler, writePlainText } from '../error-mapping';
+import type { AuthFailureLimiter } from '../../auth-limits/auth-failure-limiter';
 import { authenticatedSite, requireKmsToken } from '../kms-auth';
 import { clientAddress } from '../request-context';
 
 export interface KeyExchangeRouteDeps {
   readonly logger: Logger;
   readonly sites: SiteService;
+  readonly authFailures: AuthFailureLimiter;
   readonly keyExchange: KeyExchange;
   readonly bodyLimitBytes: number;
   /** `X-Speke-User-Agent` / `Speke-User-Agent` value, e.g. `cpix-kms/0.1.0`. */
@@ -92,7 +94,7 @@ export function spekeRoutes(deps: KeyExchangeRouteDeps): Router {
     checkReferences(document);
     return { dialect: SPEKE_DIALECT[version], document };
   };
-  router.post(SPEKE_PATHS, headers, requireKmsToken(deps.sites), ...readCpixBody(deps.bodyLimitBytes), exchangeHandler(deps, read));
+  router.post(SPEKE_PATHS, headers, requireKmsToken(deps.sites, deps.authFailures), ...readCpixBody(deps.bodyLimitBytes), exchangeHandler(deps, read));
   // SPEKE v1 heartbeat (V1-R11): answers without touching dependencies, like /healthz.
   router.get(['/speke/heartbeat', '/speke/:spekePath/heartbeat'], headers, (_req, res) => {
     res.type('text/plain').send('OK');
@@ -116,7 +118,7 @@ export function pallyConRoutes(deps: KeyExchangeRouteDeps): Router {
       }
       return { dialect, document, keyRotation: req.query['key-rotation'] === 'true' };
     };
-    router.post(path, requireKmsToken(deps.sites), ...readCpixBody(deps.bodyLimitBytes), exchangeHandler(deps, read));
+    router.post(path, requireKmsToken(deps.sites, deps.authFailures), ...readCpixBody(deps.bodyLimitBytes), exchangeHandler(deps, read));
   }
   router.use(Object.keys(PALLYCON_PATHS), errorHandler(deps.logger));
   return router;

@@ -6,17 +6,19 @@
  */
 
 import { Router, type RequestHandler } from 'express';
+import type { AuthFailureLimiter } from '../../auth-limits/auth-failure-limiter';
 import type { LicenseExport, LicenseExportFilter } from '../../exchange/license-export';
 import { Forbidden, RequestInvalid, Unauthenticated } from '../../errors';
 import { parseKeyId } from '../../keys/key-id';
 import type { LicenseServerService } from '../../license-servers/license-server-service';
 import { sendCpix } from '../cpix-body';
-import { bearerCredential, MAX_CREDENTIAL_LENGTH } from '../kms-auth';
+import { authAttempt, bearerCredential, MAX_CREDENTIAL_LENGTH } from '../kms-auth';
 import { clientAddress } from '../request-context';
 
 export interface LicenseRouteDeps {
   readonly licenseServers: LicenseServerService;
   readonly licenseExport: LicenseExport;
+  readonly authFailures: AuthFailureLimiter;
 }
 
 const MAX_TRACK_TYPE_LENGTH = 64;
@@ -48,7 +50,9 @@ export function licenseRoutes(deps: LicenseRouteDeps): Router {
     if (presented === undefined || presented.length > MAX_CREDENTIAL_LENGTH) {
       throw new Unauthenticated({ detail: 'no license-server credential' });
     }
-    const { licenseServer, credentialId } = await deps.licenseServers.authenticate(presented);
+    const { licenseServer, credentialId } = await deps.authFailures.guard(authAttempt(req, presented), () =>
+      deps.licenseServers.authenticate(presented),
+    );
     const { siteId, contentId } = req.params as Readonly<Record<'siteId' | 'contentId', string>>;
     // A license server reads its own site's keys only; saying so (403) leaks nothing it could not know.
     if (licenseServer.siteId !== siteId) throw new Forbidden('this license server belongs to another site');

@@ -9,6 +9,7 @@
  * <prefix>:sites                       zset    site IDs, all score 0 (so ordered by ID)
  * <prefix>:token:<tokenId>             hash    KMS token record
  * <prefix>:license-server:<id>         hash    license-server record
+ * <prefix>:auth-failures:<subject>     string  failed authentications in the open window (expires with it)
  * {<prefix>:<siteId>}:site             hash    site record
  * {<prefix>:<siteId>}:site-keys        hash    site-key version → wrapped site key
  * {<prefix>:<siteId>}:seq              string  insertion counter (scores of the zsets below)
@@ -72,6 +73,7 @@ export interface RedisKeyNames {
   readonly siteIndex: string;
   token(tokenId: string): string;
   licenseServer(licenseServerId: string): string;
+  authFailures(subject: string): string;
   site(siteId: string): SiteKeyNames;
 }
 
@@ -84,6 +86,7 @@ export function createKeyNames(prefix: string): RedisKeyNames {
     siteIndex: `${prefix}:sites`,
     token: (tokenId) => `${prefix}:token:${encodeKeyPart(tokenId)}`,
     licenseServer: (licenseServerId) => `${prefix}:license-server:${encodeKeyPart(licenseServerId)}`,
+    authFailures: (subject) => `${prefix}:auth-failures:${encodeKeyPart(subject)}`,
     site(siteId) {
       const tag = `{${prefix}:${encodeKeyPart(siteId)}}`;
       return {

@@ -9,6 +9,7 @@ import {
   type RedisStoreOptions,
 } from './client';
 import { createRedisAuditRepository } from './audit-repository';
+import { createRedisAuthFailureRepository } from './auth-failure-repository';
 import { createRedisContentKeyRepository } from './content-key-repository';
 import { createRedisContext, type RedisContext } from './context';
 import { checkRedisDurability, type DurabilityCheckable } from './durability';
@@ -81,6 +82,7 @@ export async function openRedisStore(config: RedisStoreConfig, options: RedisSto
     contentKeys: createRedisContentKeyRepository(context),
     audit: createRedisAuditRepository(context),
     licenseServers: createRedisLicenseServerRepository(context),
+    authFailures: createRedisAuthFailureRepository(context),
     async ping() {
       await context.call('ping', () => client.ping());
     },

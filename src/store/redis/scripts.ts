@@ -46,6 +46,8 @@ declare module 'ioredis' {
       kid: string,
       ...fields: string[]
     ): Result<[number, string[]?], Context>;
+    /** `[count, ms until the window closes]` after adding one failure. */
+    cpixRecordAuthFailure(counter: string, windowMs: number): Result<[number, number], Context>;
     /** 1 replaced; 0 the record holds another wrapped key or is gone. */
     cpixReplaceWrappedKey(
       record: string,
@@ -135,6 +137,18 @@ local text = string.format('%d', id)
 redis.call('ZADD', KEYS[1], text, '{"id":"' .. text .. '",' .. string.sub(ARGV[1], 2))
 return id`;
 
+// KEYS: failure counter. ARGV: window length (ms). The first failure opens the window (the TTL is set
+// only then, so later failures do not extend it); Redis expires the counter when it closes.
+const RECORD_AUTH_FAILURE = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}`;
+
 const SCRIPTS = {
   cpixCreateSite: { numberOfKeys: 2, lua: CREATE_SITE },
   cpixUpdateSite: { numberOfKeys: 1, lua: UPDATE_SITE },
@@ -145,6 +159,7 @@ const SCRIPTS = {
   cpixGetOrCreate: { numberOfKeys: 5, lua: GET_OR_CREATE },
   cpixReplaceWrappedKey: { numberOfKeys: 1, lua: REPLACE_WRAPPED_KEY },
   cpixAppendAudit: { numberOfKeys: 2, lua: APPEND_AUDIT },
+  cpixRecordAuthFailure: { numberOfKeys: 1, lua: RECORD_AUTH_FAILURE },
 } as const;
 
 /** Registers the store's scripts on a client (a Cluster passes them on to its node connections). */

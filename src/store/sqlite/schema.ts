@@ -4,9 +4,10 @@
  * under site keys).
  *
  * Versions: 1 sites, site keys, KMS tokens, content keys; 2 adds license servers and the audit
- * trail. Every statement is `IF NOT EXISTS`, so opening a version-1 file upgrades it in place.
+ * trail; 3 adds the failed-authentication counters. Every statement is `IF NOT EXISTS`, so opening an
+ * older file upgrades it in place.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS sites (
@@ -78,4 +79,11 @@ CREATE TABLE IF NOT EXISTS audit_records (
   request_id     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_records_by_site ON audit_records (site_id, id);
+-- One fixed window of failed authentications per subject (client address or credential ID).
+CREATE TABLE IF NOT EXISTS auth_failures (
+  subject   TEXT PRIMARY KEY,
+  count     INTEGER NOT NULL,
+  resets_at INTEGER NOT NULL -- epoch ms
+);
+CREATE INDEX IF NOT EXISTS auth_failures_by_reset ON auth_failures (resets_at);
 `;

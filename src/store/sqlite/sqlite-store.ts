@@ -9,6 +9,7 @@ import type { KmsTokenRecord, SiteRepository } from '../../sites/ports';
 import type { SiteOptions, SiteRecord, SiteStatus, StoredSiteKey } from '../../sites/site';
 import type { Store } from '../store';
 import { createSqliteAuditRepository } from './audit-repository';
+import { createSqliteAuthFailureRepository } from './auth-failure-repository';
 import { guarded } from './guarded';
 import { createSqliteLicenseServerRepository } from './license-server-repository';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
@@ -294,6 +295,7 @@ export function openSqliteStore(path: string): Store {
     contentKeys,
     audit: createSqliteAuditRepository(db),
     licenseServers: createSqliteLicenseServerRepository(db),
+    authFailures: createSqliteAuthFailureRepository(db),
     async ping() {
       guarded(() => db.prepare('SELECT 1').get());
     },

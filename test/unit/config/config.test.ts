@@ -32,10 +32,25 @@ describe('loadConfig', () => {
       siteKeyCacheTtlMs: 300_000,
       bodyLimitBytes: 1_048_576,
       trustProxyHops: 0,
+      authFailures: { perAddress: 20, perCredential: 100, windowMs: 60_000 },
       logLevel: 'info',
       shutdownGraceMs: 10_000,
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 },
     });
     expect(config.signing).toEqual({ kind: 'dev-file', path: resolve('data/signing') });
+  });
+
+  it('reads the authentication-failure limits and HTTP timeouts (0 turns a limit off)', () => {
+    const config = loadConfig({
+      AUTH_FAILURES_PER_ADDRESS: '0',
+      AUTH_FAILURES_PER_CREDENTIAL: '7',
+      AUTH_FAILURE_WINDOW_SECONDS: '300',
+      HTTP_HEADERS_TIMEOUT_SECONDS: '2',
+      HTTP_REQUEST_TIMEOUT_SECONDS: '3',
+      HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: '4',
+    });
+    expect(config.authFailures).toEqual({ perAddress: 0, perCredential: 7, windowMs: 300_000 });
+    expect(config.http).toEqual({ headersTimeoutMs: 2_000, requestTimeoutMs: 3_000, keepAliveTimeoutMs: 4_000 });
   });
 
   it('returns a deeply frozen object', () => {
@@ -105,6 +120,9 @@ describe('loadConfig', () => {
     ['a bad key prefix', { REDIS_KEY_PREFIX: 'a b' }, /^REDIS_KEY_PREFIX must be/],
     ['an unknown store', { STORE: 'postgres://localhost/db' }, /STORE/],
     ['half a signing pair', { SIGNING_KEY_FILE: '/k.pem' }, /^SIGNING_KEY_FILE and SIGNING_CERT_FILE must be set together$/],
+    ['a negative auth-failure limit', { AUTH_FAILURES_PER_ADDRESS: '-1' }, /^AUTH_FAILURES_PER_ADDRESS must be an integer from 0 to 1000000$/],
+    ['a zero failure window', { AUTH_FAILURE_WINDOW_SECONDS: '0' }, /^AUTH_FAILURE_WINDOW_SECONDS must be an integer from 1 to 86400$/],
+    ['a zero headers timeout', { HTTP_HEADERS_TIMEOUT_SECONDS: '0' }, /^HTTP_HEADERS_TIMEOUT_SECONDS must be an integer from 1 to 600$/],
   ])('stops on %s, naming the variable', (_name, env, message) => {
     expectConfigError(env, message);
   });

@@ -1,4 +1,5 @@
 import {
+  credentialLookupId,
   generateCredential,
   generateKmsToken,
   parseCredential,
@@ -74,5 +75,21 @@ describe('legacy PallyCon tokens', () => {
     ['an oversized token', encode(`{"site_id":"DEMO","access_key":"${'a'.repeat(2000)}"}`)],
   ])('rejects %s', (_name, token) => {
     expect(parseLegacyToken(token)).toBeUndefined();
+  });
+});
+
+describe('credentialLookupId (what failure limits count by)', () => {
+  const secret = 'S'.repeat(43);
+  const legacy = (json: string) => Buffer.from(json).toString('base64');
+  it.each([
+    ['a KMS token', `kms1.AAAAAAAAAAAAAAAA.${secret}`, 'kms1.AAAAAAAAAAAAAAAA'],
+    ['a license-server credential', `lsc1.BBBBBBBBBBBBBBBB.${secret}`, 'lsc1.BBBBBBBBBBBBBBBB'],
+    ['a KMS token with a wrong secret of any length', 'kms1.AAAAAAAAAAAAAAAA.x', 'kms1.AAAAAAAAAAAAAAAA'],
+    ['a legacy PallyCon token', legacy('{"site_id":"DEMO","access_key":"guess"}'), 'legacy.DEMO'],
+    ['a legacy token naming no valid site ID', legacy('{"site_id":"not a site","access_key":"guess"}'), undefined],
+    ['a random string', 'hello', undefined],
+    ['a token ID too short', `kms1.AAAA.${secret}`, undefined],
+  ])('names %s by its non-secret part', (_name, presented, expected) => {
+    expect(credentialLookupId(presented)).toBe(expected);
   });
 });
