@@ -21,6 +21,8 @@ export interface TestApp {
   readonly adminToken: string;
   readonly services: ReturnType<typeof buildServices>;
   readonly authFailures: AuthFailureLimiter;
+  /** The SQLite file, for tests that read or tamper with the raw store. */
+  readonly storePath: string;
   close(): Promise<void>;
 }
 
@@ -41,7 +43,8 @@ export interface TestAppOptions {
 /** The real app on a real SQLite file in a temp folder, as main wires it. */
 export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = testMasterKey(), options: TestAppOptions = {}): TestApp {
   const dir = mkdtempSync(join(tmpdir(), 'cpix-kms-app-'));
-  const sqlite = openSqliteStore(join(dir, 'store.db'));
+  const storePath = join(dir, 'store.db');
+  const sqlite = openSqliteStore(storePath);
   const store = options.wrapStore ? options.wrapStore(sqlite) : sqlite;
   const services = buildServices(store, masterKey);
   const adminToken = randomBytes(32).toString('base64url');
@@ -77,6 +80,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     adminToken,
     services,
     authFailures,
+    storePath,
     async close() {
       await sqlite.close();
       rmSync(dir, { recursive: true, force: true });
