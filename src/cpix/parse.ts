@@ -22,7 +22,7 @@ import { parseDrmSystem } from './parse-drm-systems';
 import { attribute, elementsOf, isCpix, isElement, safeName } from './parse-element';
 import { parseList } from './parse-list';
 import { parseContentKeyPeriod, parseContentKeyUsageRule, parseUpdateHistoryItem } from './parse-usage-rules';
-import { invalid } from './parse-values';
+import { invalid, itemStep } from './parse-values';
 import { checkReferences, type ReferenceCheck } from './parse-references';
 import { isTableKey } from './table-key';
 
@@ -82,9 +82,30 @@ export function parseCpix(root: XmlElement, options: ParseCpixOptions = {}): Cpi
   for (const { prefix, uri } of root.namespaceDeclarations) rootNamespaces[prefix] = uri;
   document.rootNamespaces = rootNamespaces;
 
+  checkUniqueIds(root);
   const references = options.references ?? 'check';
   if (references !== 'skip') checkReferences(document, { allowUnboundDrmSystems: references === 'allow-unbound-drm-systems' });
   return document;
+}
+
+/**
+ * Every `id` of a CPIX element is an `xs:ID` (cpix.xsd), so no two may be equal anywhere in the
+ * document. The answer repeats request IDs (ContentKeyPeriod, DRMSystem, usage rules), and a
+ * duplicated one used to surface as an internal error of the canonical serializer (scripts/fuzz.mjs).
+ */
+function checkUniqueIds(root: XmlElement): void {
+  const seen = new Set<string>();
+  let position = 0;
+  const walk = (element: XmlElement): void => {
+    position += 1;
+    const id = element.namespace === NS.cpix ? attribute(element, 'id') : undefined;
+    if (id !== undefined) {
+      if (seen.has(id)) throw invalid(`${itemStep(safeName(element), position, { id })}@id`, 'duplicates another id in the document (xs:ID)');
+      seen.add(id);
+    }
+    for (const child of elementsOf(element)) walk(child);
+  };
+  walk(root);
 }
 
 /**

@@ -108,6 +108,9 @@ const INVALID: readonly (readonly [file: string, code: 'ERR_CPIX_INVALID' | 'ERR
   ['bitrate-filter-without-bounds', 'ERR_CPIX_INVALID', `ContentKeyUsageRule[kid=${K2}]/BitrateFilter: needs minBitrate or maxBitrate`],
   ['usage-rule-dangling-kid', 'ERR_CPIX_INVALID', 'ContentKeyUsageRule[kid=99999999-2222-4333-8444-555555555555]@kid: references no ContentKey'],
   ['key-period-filter-dangling-period', 'ERR_CPIX_INVALID', `ContentKeyUsageRule[kid=${K1}]/KeyPeriodFilter@periodId: references no ContentKeyPeriod`],
+  // xs:ID is unique document-wide, across element types too (found by scripts/fuzz.mjs as a 500).
+  ['key-period-duplicate-id', 'ERR_CPIX_INVALID', 'ContentKeyPeriod[id=period_1]@id: duplicates another id in the document (xs:ID)'],
+  ['id-shared-by-two-elements', 'ERR_CPIX_INVALID', 'ContentKeyUsageRule[id=period_1]@id: duplicates another id in the document (xs:ID)'],
   ['period-index-negative', 'ERR_CPIX_INVALID', 'ContentKeyPeriod[id=period_1]@index: must be at least 0'],
   ['content-key-list-twice', 'ERR_CPIX_INVALID', 'ContentKeyList: must not occur more than once'],
   ['unknown-cpix-root-element', 'ERR_CPIX_UNSUPPORTED', 'CPIX/FutureList: unknown CPIX element'],
