@@ -39,10 +39,19 @@ export interface MappedError {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-/** body-parser signals its failures with `status` and `type` on a plain error. */
+/**
+ * body-parser signals its failures with `status` and `type` on a plain error. A body that does not
+ * inflate (`Content-Encoding: gzip` over bytes that are not gzip) arrives as zlib's own error, which
+ * body-parser only marks with http-errors' client-error fields (`status` 400, `expose`): still the
+ * client's fault, so still 400, never 500 (found by scripts/fuzz.mjs).
+ */
 function bodyParserCode(error: unknown): ErrorCode | undefined {
-  if (typeof error !== 'object' || error === null || !('type' in error)) return undefined;
-  switch ((error as { type: unknown }).type) {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { type, status, expose } = error as { type?: unknown; status?: unknown; expose?: unknown };
+  if (type === undefined) {
+    return expose === true && typeof status === 'number' && status >= 400 && status < 500 ? 'ERR_REQUEST_INVALID' : undefined;
+  }
+  switch (type) {
     case 'entity.too.large':
       return 'ERR_PAYLOAD_TOO_LARGE';
     case 'entity.parse.failed':
