@@ -1,6 +1,7 @@
 /**
- * Hostile XML inputs shared by the jest table (test/unit/xml/hostile-input.test.ts). `marker` is a
- * string from the payload that must never appear in the error message.
+ * Hostile XML inputs shared by the parser table (test/unit/xml/hostile-input.test.ts) and the HTTP table
+ * (test/e2e/hostile-http.test.ts). `marker` is a string from the payload that must never appear in the
+ * error message.
  */
 
 export interface HostileCase {
@@ -21,6 +22,16 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     name: 'XXE URL',
     input: () => `<!DOCTYPE CPIX [<!ENTITY x SYSTEM "http://attacker.example/xxe">]><CPIX xmlns="${CPIX}">&x;</CPIX>`,
     marker: 'attacker.example',
+  },
+  {
+    // The parser decodes by BOM, so a DOCTYPE must be refused in UTF-16 as well as in UTF-8.
+    name: 'XXE in UTF-16 LE with a BOM',
+    input: () =>
+      Buffer.concat([
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from(`<!DOCTYPE CPIX [<!ENTITY x SYSTEM "file:///etc/shadow">]><CPIX xmlns="${CPIX}">&x;</CPIX>`, 'utf16le'),
+      ]),
+    marker: '/etc/shadow',
   },
   {
     name: 'billion laughs',
@@ -65,6 +76,12 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     name: '2 MB attribute value',
     input: () => `<CPIX xmlns="${CPIX}" id="${'B'.repeat(2 * 1024 * 1024)}"/>`,
     marker: 'BBBB',
+  },
+  {
+    // Under the byte cap, so only the attribute-value limit stands between it and the tree.
+    name: '512 KiB attribute value',
+    input: () => `<CPIX xmlns="${CPIX}" id="${'C'.repeat(512 * 1024)}"/>`,
+    marker: 'CCCC',
   },
   {
     name: 'invalid UTF-8',
