@@ -444,7 +444,10 @@ async function startService(dir) {
   // Quiet logs (the listening line is info), so readiness is polled instead of read from stdout.
   for (let waited = 0; ; waited += 100) {
     if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode} before listening:\n${output}`);
-    if (waited > 20_000) throw new Error(`the service did not start within 20 s:\n${output}`);
+    if (waited > 20_000) {
+      child.kill('SIGKILL');
+      throw new Error(`the service did not start within 20 s:\n${output}`);
+    }
     const ready = await fetch(`${url}/readyz`).then((res) => res.status, () => 0);
     if (ready === 200) break;
     await new Promise((done) => setTimeout(done, 100));
