@@ -16,6 +16,8 @@ import { loadAdminSchemas } from './http/json-schemas';
 import { createContentKeyService } from './keys/content-key-service';
 import { createLicenseServerService } from './license-servers/license-server-service';
 import { errorSummary, type Logger } from './log';
+import { instrumentMasterKey, instrumentStore } from './metrics/instrument';
+import { createMetrics } from './metrics/metrics';
 import { createSiteKeyRing } from './sites/site-key-ring';
 import { createSiteService } from './sites/site-service';
 import { openStore } from './store/open-store';
@@ -52,9 +54,11 @@ function createMasterKey(config: Config): { provider: MasterKeyProvider; devFile
 
 /** Composition root: builds every adapter and service from `config` and starts listening. */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const masterKey = createMasterKey(config);
+  const metrics = createMetrics();
+  const { provider: bareMasterKey, devFile: masterKeyDevFile } = createMasterKey(config);
+  const masterKey = { provider: instrumentMasterKey(bareMasterKey, metrics), devFile: masterKeyDevFile };
   const adminToken = resolveAdminToken(config.adminToken);
-  const store = await openStore(config, logger);
+  const store = instrumentStore(await openStore(config, logger), metrics);
 
   const siteKeys = createSiteKeyRing({
     repository: store.sites,
@@ -97,6 +101,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     authFailures: createAuthFailureLimiter({ repository: store.authFailures, clock: systemClock, limits: config.authFailures }),
     adminSchemas: loadAdminSchemas(),
     readiness: { store: () => store.ping(), masterKey: () => masterKey.provider.checkReady() },
+    metrics,
+    ...(config.metricsToken !== undefined && { metricsToken: config.metricsToken }),
   });
 
   // Timeouts are creation options: the connection checker's interval cannot be changed afterwards.

@@ -64,6 +64,8 @@ export interface Config {
    * to send its headers, or its whole request.
    */
   readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
+  /** Bearer token `GET /metrics` requires (METRICS_TOKEN / METRICS_TOKEN_FILE); absent = open. */
+  readonly metricsToken?: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -205,6 +207,11 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
       ? { kind: 'dev-file', path: resolve(dataDir, 'signing') }
       : { kind: 'configured', value: configuredSigning };
 
+  const metricsToken = secret('METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new ConfigError(`METRICS_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
+  }
+
   return deepFreeze({
     port,
     host,
@@ -230,6 +237,7 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
       requestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
       keepAliveTimeoutMs: integer('HTTP_KEEP_ALIVE_TIMEOUT_SECONDS', 5, 1, 600) * 1000,
     },
+    ...(metricsToken !== undefined && { metricsToken }),
   });
 }
 

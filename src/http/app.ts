@@ -6,6 +6,7 @@ import type { LicenseExport } from '../exchange/license-export';
 import type { ContentKeyService } from '../keys/content-key-service';
 import type { LicenseServerService } from '../license-servers/license-server-service';
 import type { Logger } from '../log';
+import type { Metrics } from '../metrics/metrics';
 import type { SiteService } from '../sites/site-service';
 import { errorHandler, notFoundHandler } from './error-mapping';
 import type { AdminSchemas } from './json-schemas';
@@ -14,6 +15,7 @@ import { adminRoutes } from './routes/admin';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { pallyConRoutes, spekeRoutes } from './routes/key-exchange';
 import { licenseRoutes } from './routes/license';
+import { metricsRoutes, requestMetrics } from './routes/metrics';
 import { SERVICE_USER_AGENT } from '../version';
 
 export interface AppDeps {
@@ -37,6 +39,9 @@ export interface AppDeps {
   readonly adminSchemas: AdminSchemas;
   /** Named readiness checks for `/readyz` (store, master key). */
   readonly readiness: Readonly<Record<string, ReadinessCheck>>;
+  /** Prometheus metrics, served at `/metrics` (behind `metricsToken` when one is configured). */
+  readonly metrics: Metrics;
+  readonly metricsToken?: string;
 }
 
 /** The HTTP application, with every dependency injected (in-process tests start it on port 0). */
@@ -47,12 +52,14 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.trustProxyHops ?? 0);
   app.use(requestContext(deps.logger));
+  app.use(requestMetrics(deps.metrics));
   app.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     next();
   });
   app.use(healthRoutes(deps.readiness));
+  app.use(metricsRoutes(deps.metrics, deps.metricsToken));
   app.use(
     '/admin/v1',
     adminRoutes({

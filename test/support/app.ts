@@ -13,6 +13,8 @@ import { buildServices, testMasterKey, testSigningIdentity } from './services';
 import { createKeyExchange, type AuditSink } from '../../src/exchange/key-exchange';
 import { createLicenseExport } from '../../src/exchange/license-export';
 import { cryptoRandom, systemClock } from '../../src/crypto/random';
+import { createMetrics, type Metrics } from '../../src/metrics/metrics';
+import { instrumentMasterKey, instrumentStore } from '../../src/metrics/instrument';
 import { createAuthFailureLimiter, type AuthFailureLimiter, type AuthFailureLimits } from '../../src/auth-limits/auth-failure-limiter';
 
 export interface TestApp {
@@ -23,6 +25,8 @@ export interface TestApp {
   readonly authFailures: AuthFailureLimiter;
   /** The SQLite file, for tests that read or tamper with the raw store. */
   readonly storePath: string;
+  /** The app's Prometheus metrics (its store is instrumented as in main). */
+  readonly metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -38,6 +42,10 @@ export interface TestAppOptions {
   readonly authFailureLimits?: AuthFailureLimits;
   /** Wraps the SQLite store before anything is wired on it (e.g. `slowContentKeyReads`). */
   readonly wrapStore?: (store: Store) => Store;
+  /** Process metrics (GC observers, event-loop monitor); off by default, the metrics test turns them on. */
+  readonly processMetrics?: boolean;
+  /** METRICS_TOKEN: the bearer token `/metrics` then requires. */
+  readonly metricsToken?: string;
 }
 
 /** The real app on a real SQLite file in a temp folder, as main wires it. */
@@ -45,8 +53,9 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
   const dir = mkdtempSync(join(tmpdir(), 'cpix-kms-app-'));
   const storePath = join(dir, 'store.db');
   const sqlite = openSqliteStore(storePath);
-  const store = options.wrapStore ? options.wrapStore(sqlite) : sqlite;
-  const services = buildServices(store, masterKey);
+  const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
+  const store = instrumentStore(options.wrapStore ? options.wrapStore(sqlite) : sqlite, metrics);
+  const services = buildServices(store, instrumentMasterKey(masterKey, metrics));
   const adminToken = randomBytes(32).toString('base64url');
   const exchangeDeps = {
     contentKeys: services.contentKeys,
@@ -73,6 +82,8 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     authFailures,
     adminSchemas: loadAdminSchemas(),
     readiness: { store: () => store.ping(), masterKey: () => masterKey.checkReady() },
+    metrics,
+    ...(options.metricsToken !== undefined && { metricsToken: options.metricsToken }),
   });
   return {
     app,
@@ -81,6 +92,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     services,
     authFailures,
     storePath,
+    metrics,
     async close() {
       await sqlite.close();
       rmSync(dir, { recursive: true, force: true });

@@ -56,6 +56,7 @@ function exchangeHandler(
   return async (req, res) => {
     const { site, credentialId } = authenticatedSite(res);
     const { dialect, document, keyRotation } = read(req);
+    res.locals.dialect = dialect; // the metrics label (requests refused before this point count as 'none')
     const xml = await deps.keyExchange.exchange({
       site,
       credentialId,

@@ -50,6 +50,7 @@ export function licenseRoutes(deps: LicenseRouteDeps): Router {
     if (presented === undefined || presented.length > MAX_CREDENTIAL_LENGTH) {
       throw new Unauthenticated({ detail: 'no license-server credential' });
     }
+    res.locals.dialect = 'license-export';
     const { licenseServer, credentialId } = await deps.authFailures.guard(authAttempt(req, presented), () =>
       deps.licenseServers.authenticate(presented),
     );
