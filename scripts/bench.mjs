@@ -1,0 +1,394 @@
+// Benchmark (issue 6): the service in production mode on Redis (appendonly yes, appendfsync always: the
+// documented durable settings) against its reference limits, in one run on the same cores.
+//
+//   npm run bench [-- --duration 10 --connections 16 --workers N --json bench-results.json --keys 1000000 --profile DIR]
+//
+// Workloads, each for --duration seconds at --connections concurrent connections (autocannon, in this
+// process; the service runs in its own):
+//   P5 signed / unsigned  SPEKE v2, 5 keys (PRESET_VIDEO_3 + PRESET_AUDIO_2), Widevine + PlayReady + FairPlay,
+//                         a new content ID and new KIDs on every request (keys created and persisted)
+//   P1                    SPEKE v2, one key, Widevine only, new content each time
+//   live                  one channel re-requesting rotating periods: each period's five keys are asked
+//                         for LIVE_REQUESTS_PER_PERIOD times, so most requests find existing keys
+// Reference limits:
+//   RSA-2048              raw signatures/s (crypto.sign, SHA-256) on as many threads as service workers
+//   bare express          an express route (same version) reading a body and answering with a body of
+//                         the signed P5 response's size, in as many processes as service workers
+// Prints a table (req/s, p50, p99, service CPU ms per request), the target ratios, and writes JSON.
+// --keys N adds a long unsigned P5 run until N keys were created, sampling the service's RSS.
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+const require = createRequire(import.meta.url);
+const autocannon = require('autocannon');
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MAIN = join(ROOT, 'dist', 'main.js');
+const LIVE_REQUESTS_PER_PERIOD = 20;
+const TICK = 100; // /proc/<pid>/stat clock ticks per second
+
+function parseArgs(argv) {
+  const options = { duration: 10, connections: 16, workers: availableParallelism(), json: join(ROOT, 'bench-results.json'), keys: 0, warmup: 3, profile: undefined };
+  for (let i = 0; i < argv.length; i += 1) {
+    const [name, inline] = argv[i].split('=', 2);
+    const value = () => inline ?? argv[++i];
+    if (name === '--duration') options.duration = Number(value());
+    else if (name === '--connections') options.connections = Number(value());
+    else if (name === '--workers') options.workers = Number(value());
+    else if (name === '--json') options.json = resolve(value());
+    else if (name === '--keys') options.keys = Number(value());
+    else if (name === '--warmup') options.warmup = Number(value());
+    else if (name === '--profile') options.profile = resolve(value());
+    else throw new Error(`unknown option ${argv[i]} (known: --duration --connections --workers --json --keys --warmup --profile <dir>)`);
+  }
+  return options;
+}
+
+// ------------------------------------------------------------------------------------------- requests
+
+const CPIX_OPEN = '<?xml version="1.0" encoding="UTF-8"?><cpix:CPIX xmlns:cpix="urn:dashif:org:cpix" xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc"';
+const WIDEVINE = 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed';
+const PLAYREADY = '9a04f079-9840-4286-ab92-e65be0885f95';
+const FAIRPLAY = '94ce86fb-07ff-4f43-adb8-93d2fa968ca2';
+/** PRESET_VIDEO_3 + PRESET_AUDIO_2 (speke.md §4): SD, HD, UHD video keys and two audio keys. */
+const P5_TRACKS = ['SD', 'HD', 'UHD', 'STEREO_AUDIO', 'MULTICHANNEL_AUDIO'];
+/** The filters the AWS suite generates for these presets (speke.md §4.4). */
+const FILTERS = {
+  VIDEO: '<cpix:VideoFilter/>',
+  SD: '<cpix:VideoFilter maxPixels="589824"/>',
+  HD: '<cpix:VideoFilter minPixels="589825" maxPixels="2073600"/>',
+  UHD: '<cpix:VideoFilter minPixels="2073601"/>',
+  STEREO_AUDIO: '<cpix:AudioFilter maxChannels="2"/>',
+  MULTICHANNEL_AUDIO: '<cpix:AudioFilter minChannels="3"/>',
+};
+const SIGNALING = '<cpix:PSSH/><cpix:ContentProtectionData/><cpix:HLSSignalingData playlist="media"/><cpix:HLSSignalingData playlist="master"/>';
+
+/** A SPEKE v2.0 request as MediaPackage sends it: keys, DRM systems per key, usage rules, one period. */
+function spekeV2(contentId, kids, tracks, systems, periodIndex) {
+  const period = periodIndex === undefined ? '' : `<cpix:ContentKeyPeriodList><cpix:ContentKeyPeriod id="keyPeriod_${periodIndex}" index="${periodIndex}"/></cpix:ContentKeyPeriodList>`;
+  const filter = periodIndex === undefined ? '' : `<cpix:KeyPeriodFilter periodId="keyPeriod_${periodIndex}"/>`;
+  return [
+    `${CPIX_OPEN} contentId="${contentId}" version="2.3">`,
+    `<cpix:ContentKeyList>${kids.map((kid) => `<cpix:ContentKey kid="${kid}" commonEncryptionScheme="cbcs"/>`).join('')}</cpix:ContentKeyList>`,
+    `<cpix:DRMSystemList>${kids.flatMap((kid) => systems.map((system) => `<cpix:DRMSystem kid="${kid}" systemId="${system}">${SIGNALING}</cpix:DRMSystem>`)).join('')}</cpix:DRMSystemList>`,
+    period,
+    `<cpix:ContentKeyUsageRuleList>${kids.map((kid, i) => `<cpix:ContentKeyUsageRule kid="${kid}" intendedTrackType="${tracks[i]}">${filter}${FILTERS[tracks[i]]}</cpix:ContentKeyUsageRule>`).join('')}</cpix:ContentKeyUsageRuleList>`,
+    '</cpix:CPIX>',
+  ].join('');
+}
+
+const uuids = (n) => Array.from({ length: n }, () => randomUUID());
+/** Deterministic KIDs for a live period, so every re-request of the period asks for the same keys. */
+const periodKids = (channel, period) => P5_TRACKS.map((_, track) => {
+  const hex = Buffer.from(`${channel}:${period}:${track}`).toString('hex').padEnd(32, '0').slice(-32);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+});
+
+const WORKLOADS = {
+  'P5 unsigned': { site: 'unsigned', body: () => spekeV2(`bench-${randomUUID()}`, uuids(5), P5_TRACKS, [WIDEVINE, PLAYREADY, FAIRPLAY]), keysPerRequest: 5 },
+  'P5 signed': { site: 'signed', body: () => spekeV2(`bench-${randomUUID()}`, uuids(5), P5_TRACKS, [WIDEVINE, PLAYREADY, FAIRPLAY]), keysPerRequest: 5 },
+  P1: { site: 'unsigned', body: () => spekeV2(`bench-${randomUUID()}`, uuids(1), ['VIDEO'], [WIDEVINE]), keysPerRequest: 1 },
+  live: (() => {
+    const channel = `live-${randomUUID()}`;
+    let request = 0;
+    return {
+      site: 'unsigned',
+      body: () => {
+        const period = Math.floor(request++ / LIVE_REQUESTS_PER_PERIOD);
+        return spekeV2(channel, periodKids(channel, period), P5_TRACKS, [WIDEVINE, PLAYREADY, FAIRPLAY], period);
+      },
+      keysPerRequest: 5 / LIVE_REQUESTS_PER_PERIOD,
+    };
+  })(),
+};
+
+// ------------------------------------------------------------------------------------------- processes
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+async function waitForHttp(url, child, what) {
+  for (let waited = 0; waited < 30_000; waited += 100) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    const status = await fetch(url).then((res) => res.status, () => 0);
+    if (status === 200) return;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`${what} did not answer ${url} within 30 s`);
+}
+
+async function startRedis(dir) {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  for (let waited = 0; waited < 10_000; waited += 100) {
+    const ok = await new Promise((done) => {
+      const socket = require('node:net').connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.end(), done(true)));
+      socket.once('error', () => done(false));
+    });
+    if (ok) return { port, child };
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error('redis-server did not start');
+}
+
+function pemBlocks(pem) {
+  return pem.match(/-----BEGIN [^-]+-----[\s\S]+?-----END [^-]+-----\n?/g) ?? [];
+}
+
+async function startService(dir, redisPort, workers, profileDir) {
+  const { createSelfSignedIdentityPem } = require(join(ROOT, 'dist', 'dev-signing.js'));
+  const blocks = pemBlocks(createSelfSignedIdentityPem('cpix-kms bench'));
+  writeFileSync(join(dir, 'signing.key'), blocks.find((b) => /PRIVATE KEY/.test(b)), { mode: 0o600 });
+  writeFileSync(join(dir, 'signing.crt'), blocks.find((b) => /CERTIFICATE/.test(b)));
+  const port = await freePort();
+  const adminToken = randomBytes(32).toString('base64url');
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    STORE: `redis://127.0.0.1:${redisPort}`,
+    MASTER_KEY: randomBytes(32).toString('base64'),
+    ADMIN_TOKEN: adminToken,
+    SIGNING_KEY_FILE: join(dir, 'signing.key'),
+    SIGNING_CERT_FILE: join(dir, 'signing.crt'),
+    LOG_LEVEL: 'warn',
+    WORKERS: String(workers),
+  };
+  // --profile: V8 CPU profiles of the service (one file per process, written on exit) for chrome://inspect.
+  const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/readyz`, child, 'the service');
+  return { child, url, adminToken };
+}
+
+/** The processes of the service: the primary and, with WORKERS > 1, its cluster workers. */
+function serviceProcesses(pid) {
+  const pids = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.replace(/^.*\) /, '').split(' ')[1]) === pid) pids.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return pids;
+}
+
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / TICK;
+}
+
+function rssBytes(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+async function createSite(url, adminToken, name, options) {
+  const res = await fetch(`${url}/admin/v1/sites`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, options }),
+  });
+  if (res.status !== 201) throw new Error(`creating site ${name}: ${res.status} ${await res.text()}`);
+  return (await res.json()).token.token;
+}
+
+// ------------------------------------------------------------------------------------------- load
+
+function load(url, { path, headers, body, duration, connections, amount }) {
+  return new Promise((done, fail) => {
+    const instance = autocannon(
+      {
+        url,
+        connections,
+        pipelining: 1,
+        ...(amount === undefined ? { duration } : { amount }),
+        requests: [{ method: 'POST', path, headers, setupRequest: (req) => ({ ...req, body: body() }) }],
+      },
+      (error, result) => (error ? fail(error) : done(result)),
+    );
+    autocannon.track(instance, { renderProgressBar: false, renderResultsTable: false, renderLatencyTable: false, outputStream: { write() {} } });
+  });
+}
+
+async function measure(name, service, pids, spec) {
+  const cpuBefore = cpuSeconds(pids());
+  const result = await load(service.url, spec);
+  const cpu = cpuSeconds(pids()) - cpuBefore;
+  const requests = result.requests.total;
+  const errors = result.non2xx + result.errors + result.timeouts;
+  return {
+    workload: name,
+    'req/s': Math.round(requests / result.duration),
+    'p50 ms': result.latency.p50,
+    'p99 ms': result.latency.p99,
+    'CPU ms/req': requests > 0 ? Number(((cpu * 1000) / requests).toFixed(2)) : null,
+    requests,
+    errors,
+  };
+}
+
+// --------------------------------------------------------------------------------------- references
+
+function rsaSignaturesPerSecond(threads, seconds) {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' });
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { createPrivateKey, sign } = require('node:crypto');
+    const key = createPrivateKey(workerData.pem);
+    const data = Buffer.alloc(400, 7);
+    const end = Date.now() + workerData.ms;
+    let n = 0;
+    while (Date.now() < end) { sign('sha256', data, key); n += 1; }
+    parentPort.postMessage(n);`;
+  sign('sha256', Buffer.alloc(1), privateKey); // warm the key
+  return Promise.all(
+    Array.from({ length: threads }, () => new Promise((done, fail) => {
+      const worker = new Worker(code, { eval: true, workerData: { pem, ms: seconds * 1000 } });
+      worker.once('message', done);
+      worker.once('error', fail);
+    })),
+  ).then((counts) => Math.round(counts.reduce((a, b) => a + b, 0) / seconds));
+}
+
+async function startBareExpress(workers, responseBytes) {
+  const port = await freePort();
+  // The same express, one route, reading the body as the key routes do and answering a body of the
+  // signed P5 response's size: what HTTP + express cost with no CPIX work at all.
+  const code = `
+    const cluster = require('node:cluster');
+    const express = require(${JSON.stringify(require.resolve('express'))});
+    if (cluster.isPrimary && ${workers} > 1) { for (let i = 0; i < ${workers}; i += 1) cluster.fork(); }
+    else {
+      const app = express();
+      const body = Buffer.alloc(${responseBytes}, 'a');
+      app.get('/healthz', (_req, res) => res.send('ok'));
+      app.post('/speke/copyProtection', express.raw({ type: () => true, limit: 1048576 }), (_req, res) => res.type('application/xml').send(body));
+      app.listen(${port}, '127.0.0.1');
+    }`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`, child, 'the bare express server');
+  return { child, url };
+}
+
+// ------------------------------------------------------------------------------------------- the run
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), 'cpix-kms-bench-'));
+  const redis = await startRedis(dir);
+  const children = [redis.child];
+  try {
+    const service = await startService(dir, redis.port, options.workers, options.profile);
+    children.push(service.child);
+    const pids = () => serviceProcesses(service.child.pid);
+    const tokens = {
+      unsigned: await createSite(service.url, service.adminToken, 'bench unsigned', { signSpekeResponses: false }),
+      signed: await createSite(service.url, service.adminToken, 'bench signed', { signSpekeResponses: true }),
+    };
+    const spec = (workload, extra = {}) => ({
+      path: '/speke/copyProtection',
+      headers: { authorization: `Bearer ${tokens[workload.site]}`, 'x-speke-version': '2.0', 'content-type': 'application/xml' },
+      body: workload.body,
+      connections: options.connections,
+      duration: options.duration,
+      ...extra,
+    });
+
+    // One signed P5 answer: its size is the bare route's response size.
+    const sample = await fetch(`${service.url}/speke/copyProtection`, { method: 'POST', ...spec(WORKLOADS['P5 signed']), body: WORKLOADS['P5 signed'].body() });
+    const sampleBody = await sample.text();
+    if (sample.status !== 200 || !sampleBody.includes('SignatureValue')) throw new Error(`signed P5 sample: ${sample.status}`);
+    const responseBytes = Buffer.byteLength(sampleBody);
+
+    process.stdout.write(`cpix-kms bench: ${options.workers} worker(s), ${options.connections} connections, ${options.duration} s per workload, ${availableParallelism()} cores\n`);
+    if (options.warmup > 0) await load(service.url, spec(WORKLOADS['P5 unsigned'], { duration: options.warmup }));
+    const rows = [];
+    for (const [name, workload] of Object.entries(WORKLOADS)) rows.push(await measure(name, service, pids, spec(workload)));
+
+    let memory;
+    if (options.keys > 0) {
+      // Memory over a long run: unsigned P5 until --keys keys were created, RSS sampled every 5 s.
+      const samples = [];
+      const timer = setInterval(() => samples.push(rssBytes(pids())), 5000);
+      const started = Date.now();
+      await load(service.url, spec(WORKLOADS['P5 unsigned'], { amount: Math.ceil(options.keys / 5), duration: undefined }));
+      clearInterval(timer);
+      const mib = (b) => Math.round(b / 2 ** 20);
+      memory = { keys: options.keys, seconds: Math.round((Date.now() - started) / 1000), 'RSS MiB samples': samples.map(mib), 'first 10% max': mib(Math.max(...samples.slice(0, Math.max(1, Math.floor(samples.length / 10))))), 'last 10% max': mib(Math.max(...samples.slice(-Math.max(1, Math.floor(samples.length / 10))))) };
+    }
+    service.child.kill('SIGTERM');
+    await new Promise((done) => service.child.once('exit', done));
+
+    const rsa = await rsaSignaturesPerSecond(options.workers, Math.min(options.duration, 5));
+    const bare = await startBareExpress(options.workers, responseBytes);
+    children.push(bare.child);
+    const bareRow = await measure('bare express', bare, () => serviceProcesses(bare.child.pid), {
+      path: '/speke/copyProtection', headers: { 'content-type': 'application/xml' }, body: WORKLOADS['P5 unsigned'].body, connections: options.connections, duration: options.duration,
+    });
+    rows.push(bareRow, { workload: `RSA-2048 sign (${options.workers} thread(s))`, 'req/s': rsa, 'p50 ms': null, 'p99 ms': null, 'CPU ms/req': Number((1000 / (rsa / options.workers)).toFixed(3)), requests: null, errors: 0 });
+    console.table(rows);
+
+    const row = (name) => rows.find((r) => r.workload === name);
+    const ratio = (a, b) => Number((a / b).toFixed(3));
+    const targets = [
+      { target: 'signed P5 ≥ 50 % of raw RSA-2048 signatures/s', value: ratio(row('P5 signed')['req/s'], rsa), goal: 0.5 },
+      { target: 'unsigned P5 ≥ 40 % of the bare express route', value: ratio(row('P5 unsigned')['req/s'], bareRow['req/s']), goal: 0.4 },
+      ...['P5 unsigned', 'P5 signed', 'P1', 'live'].map((name) => ({ target: `${name}: p99 ≤ 3 × p50 at concurrency ${options.connections}`, value: ratio(row(name)['p99 ms'], Math.max(row(name)['p50 ms'], 1)), goal: 3, atMost: true })),
+    ].map((t) => ({ ...t, met: t.atMost ? t.value <= t.goal : t.value >= t.goal }));
+    console.table(targets);
+    if (memory) console.log('memory over the long run:', memory);
+    const failedRequests = rows.filter((r) => r.errors > 0);
+    if (failedRequests.length > 0) console.log('WARNING: non-2xx answers or errors in', failedRequests.map((r) => r.workload).join(', '));
+    writeFileSync(options.json, `${JSON.stringify({ at: new Date().toISOString(), options, responseBytes, rows, targets, memory }, null, 2)}\n`);
+    console.log(`figures written to ${options.json}`);
+    process.exitCode = failedRequests.length > 0 ? 1 : 0;
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(2);
+});
