@@ -16,6 +16,7 @@ import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { pallyConRoutes, spekeRoutes } from './routes/key-exchange';
 import { licenseRoutes } from './routes/license';
 import { metricsRoutes, requestMetrics } from './routes/metrics';
+import { openApiRoutes } from './routes/openapi';
 import { SERVICE_USER_AGENT } from '../version';
 
 export interface AppDeps {
@@ -59,6 +60,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(healthRoutes(deps.readiness));
+  app.use(openApiRoutes());
   app.use(metricsRoutes(deps.metrics, deps.metricsToken));
   app.use(
     '/admin/v1',
