@@ -1,8 +1,10 @@
+import cluster from 'node:cluster';
 import { relative } from 'node:path';
 import { loadConfig, type Config } from './config/config';
 import { ConfigError } from './errors';
 import { createLogger, errorSummary, type Logger } from './log';
 import { startService, type RunningService } from './service';
+import { runPrimary } from './workers';
 
 /**
  * The development banner, on stderr as plain text for a human. It names where the admin token is
@@ -42,12 +44,17 @@ function printDevelopmentBanner(config: Config, service: RunningService): void {
 }
 
 function installSignalHandlers(service: RunningService, logger: Logger): void {
+  let shuttingDown = false;
   const shutdown = (signal: NodeJS.Signals) => {
+    if (shuttingDown) return; // a worker may get both the primary's signal and the disconnect
+    shuttingDown = true;
     logger.info({ signal }, 'shutting down: draining connections');
     service.stop().then(
       () => {
         logger.info('stopped');
         process.exitCode = 0;
+        // A cluster worker's IPC channel would keep it alive: leave the cluster, then the loop drains.
+        if (cluster.isWorker) cluster.worker?.disconnect();
       },
       (error: unknown) => {
         logger.error({ err: errorSummary(error) }, 'shutdown failed');
@@ -57,6 +64,8 @@ function installSignalHandlers(service: RunningService, logger: Logger): void {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  // A cluster worker whose primary is gone (killed) drains and exits instead of serving on unsupervised.
+  if (cluster.isWorker) process.once('disconnect', () => shutdown('SIGTERM'));
 }
 
 async function main(): Promise<void> {
@@ -71,11 +80,19 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) {
+    runPrimary(config, logger);
+    return;
+  }
   try {
-    const service = await startService(config, logger);
+    const service = await startService(config, logger, { clusterWorker: cluster.isWorker });
     installSignalHandlers(service, logger);
-    logger.info({ url: service.url, store: config.store.kind, masterKey: config.masterKey.provider }, 'cpix-kms listening');
-    printDevelopmentBanner(config, service);
+    // With WORKERS > 1 the first worker speaks for all of them (they share the port).
+    const first = !cluster.isWorker || cluster.worker?.id === 1;
+    const listening = { url: service.url, store: config.store.kind, masterKey: config.masterKey.provider, workers: config.workers };
+    if (first) logger.info(listening, 'cpix-kms listening');
+    else logger.debug({ ...listening, worker: cluster.worker?.id }, 'worker listening');
+    if (first) printDevelopmentBanner(config, service);
   } catch (error) {
     // Start-up errors carry no request data; ServiceError details say what to fix (e.g. Redis unreachable).
     const err = errorSummary(error);

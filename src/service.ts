@@ -53,8 +53,8 @@ function createMasterKey(config: Config): { provider: MasterKeyProvider; devFile
 }
 
 /** Composition root: builds every adapter and service from `config` and starts listening. */
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const metrics = createMetrics();
+export async function startService(config: Config, logger: Logger, options: { readonly clusterWorker?: boolean } = {}): Promise<RunningService> {
+  const metrics = createMetrics({ clusterWorker: options.clusterWorker === true });
   const { provider: bareMasterKey, devFile: masterKeyDevFile } = createMasterKey(config);
   const masterKey = { provider: instrumentMasterKey(bareMasterKey, metrics), devFile: masterKeyDevFile };
   const adminToken = resolveAdminToken(config.adminToken);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -64,6 +65,11 @@ export interface Config {
    * to send its headers, or its whole request.
    */
   readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
+  /**
+   * Service processes sharing the port (node:cluster). Default: one per core on Redis, one on the
+   * embedded SQLite store (its single writer gains nothing from more).
+   */
+  readonly workers: number;
   /** Bearer token `GET /metrics` requires (METRICS_TOKEN / METRICS_TOKEN_FILE); absent = open. */
   readonly metricsToken?: string;
 }
@@ -237,6 +243,7 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
       requestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
       keepAliveTimeoutMs: integer('HTTP_KEEP_ALIVE_TIMEOUT_SECONDS', 5, 1, 600) * 1000,
     },
+    workers: integer('WORKERS', store.kind === 'redis' ? availableParallelism() : 1, 1, 256),
     ...(metricsToken !== undefined && { metricsToken }),
   });
 }

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { clusterRenderer } from './cluster-metrics';
 
 /** Which dependency an instrumented call went to. */
 export type Dependency = 'store' | 'kms';
@@ -24,8 +25,16 @@ export interface Metrics {
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const DEPENDENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-export function createMetrics(options: { readonly processMetrics?: boolean } = {}): Metrics {
+export interface MetricsOptions {
+  /** Process metrics (CPU, memory, event loop, GC); default on. */
+  readonly processMetrics?: boolean;
+  /** This process is one of several WORKERS: a scrape shows all of them, aggregated by the primary. */
+  readonly clusterWorker?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
+  const renderCluster = options.clusterWorker === true ? clusterRenderer(registry) : undefined;
   // Process metrics (CPU, memory, event-loop lag, GC) under prom-client's standard names.
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'cpix_kms_' });
   const requests = new Counter({
@@ -75,6 +84,7 @@ export function createMetrics(options: { readonly processMetrics?: boolean } = {
       if (failed) dependencyErrors.inc({ dependency, operation });
     },
     async render() {
+      if (renderCluster) return renderCluster();
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   };

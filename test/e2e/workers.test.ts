@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
+import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
+
+/**
+ * WORKERS (issue 6: use all cores): a primary forks the workers, which share the port; a scrape of
+ * /metrics at any worker shows all of them; a worker that dies is replaced; SIGTERM drains them all;
+ * a primary that is killed takes its workers with it; workers that cannot start stop the service.
+ */
+const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** The PIDs whose parent is `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** One request on its own connection, so the cluster's round robin spreads them over the workers. */
+function get(url: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}${path}`, { agent: false, headers: { connection: 'close' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  for (const started = Date.now(); Date.now() - started < timeoutMs; await sleep(50)) if (check()) return;
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('WORKERS: one primary, several serving processes', () => {
+  let cwd: string;
+  let redis: RedisServer;
+  const services: ServiceProcess[] = [];
+  const env = (extra: Record<string, string>) =>
+    bareEnv({ NODE_ENV: 'production', MASTER_KEY: randomBytes(32).toString('base64'), ADMIN_TOKEN: randomBytes(32).toString('base64url'), ...signingEnv(cwd), ...extra });
+  const start = (extra: Record<string, string>) => {
+    const service = spawnService(cwd, env(extra));
+    services.push(service);
+    return service;
+  };
+
+  beforeAll(async () => {
+    requireBuiltService();
+    cwd = mkdtempSync(join(tmpdir(), 'cpix-kms-workers-'));
+    redis = await startRedisServer({ appendonly: true, appendfsync: 'always' });
+  });
+  afterAll(async () => {
+    for (const service of services) {
+      for (const pid of service.child.pid === undefined ? [] : childrenOf(service.child.pid)) process.kill(pid, 'SIGKILL');
+      if (service.child.exitCode === null) service.child.kill('SIGKILL');
+    }
+    await stopAllRedisServers();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('serves from every worker, aggregates their metrics, replaces a dead worker and drains on SIGTERM', async () => {
+    const service = start({ STORE: `redis://127.0.0.1:${redis.port}`, WORKERS: '2' });
+    const [, url = ''] = await service.waitFor(LISTENING);
+    const primary = service.child.pid ?? 0;
+    await until('two workers', () => childrenOf(primary).length === 2);
+    const [first = 0] = childrenOf(primary);
+
+    const REQUESTS = 40;
+    const answers = await Promise.all(Array.from({ length: REQUESTS }, () => get(url, '/healthz')));
+    expect(answers.every((answer) => answer.status === 200)).toBe(true);
+    // Each worker counts only what it served; the total of all of them proves the scrape aggregates.
+    const metrics = await get(url, '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(new RegExp(`^cpix_kms_http_requests_total\\{route="/healthz",dialect="none",status="200"\\} ${REQUESTS}$`, 'm'));
+
+    process.kill(first, 'SIGKILL');
+    await until('a replacement worker', () => {
+      const workers = childrenOf(primary);
+      return workers.length === 2 && !workers.includes(first);
+    });
+    expect(service.stdout()).toMatch(/"msg":"worker exited; starting a new one"/);
+    expect((await get(url, '/readyz')).status).toBe(200);
+
+    const workers = childrenOf(primary);
+    service.child.kill('SIGTERM');
+    expect(await service.exit()).toBe(0);
+    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
+  }, 40_000);
+
+  it('takes its workers down when the primary is killed', async () => {
+    const service = start({ STORE: `redis://127.0.0.1:${redis.port}`, WORKERS: '2' });
+    await service.waitFor(LISTENING);
+    const primary = service.child.pid ?? 0;
+    await until('two workers', () => childrenOf(primary).length === 2);
+    const workers = childrenOf(primary);
+    service.child.kill('SIGKILL');
+    await service.exit();
+    await until('the workers to exit', () => workers.every((pid) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }));
+  }, 30_000);
+
+  it('exits 1 when the workers cannot start (nothing listens on the store port)', async () => {
+    const service = start({ STORE: `redis://127.0.0.1:${await freePort()}`, WORKERS: '2' });
+    expect(await service.exit()).toBe(1);
+    expect(service.stdout()).toMatch(/"msg":"a worker failed to start; stopping the service"/);
+  }, 30_000);
+});
