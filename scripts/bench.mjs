@@ -289,7 +289,7 @@ function rsaSignaturesPerSecond(threads, seconds) {
   ).then((counts) => Math.round(counts.reduce((a, b) => a + b, 0) / seconds));
 }
 
-async function startBareExpress(workers, responseBytes) {
+async function startBareExpress(dir, workers, responseBytes) {
   const port = await freePort();
   // The same express, one route, reading the body as the key routes do and answering a body of the
   // signed P5 response's size: what HTTP + express cost with no CPIX work at all.
@@ -304,7 +304,10 @@ async function startBareExpress(workers, responseBytes) {
       app.post('/speke/copyProtection', express.raw({ type: () => true, limit: 1048576 }), (_req, res) => res.type('application/xml').send(body));
       app.listen(${port}, '127.0.0.1');
     }`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // A file, not `node -e`: cluster.fork() re-runs the main module.
+  const file = join(dir, 'bare-express.cjs');
+  writeFileSync(file, code);
+  const child = spawn(process.execPath, [file], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/healthz`, child, 'the bare express server');
   return { child, url };
@@ -360,7 +363,7 @@ async function main() {
     await new Promise((done) => service.child.once('exit', done));
 
     const rsa = await rsaSignaturesPerSecond(options.workers, Math.min(options.duration, 5));
-    const bare = await startBareExpress(options.workers, responseBytes);
+    const bare = await startBareExpress(dir, options.workers, responseBytes);
     children.push(bare.child);
     const bareRow = await measure('bare express', bare, () => serviceProcesses(bare.child.pid), {
       path: '/speke/copyProtection', headers: { 'content-type': 'application/xml' }, body: WORKLOADS['P5 unsigned'].body, connections: options.connections, duration: options.duration,
