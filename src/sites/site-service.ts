@@ -164,7 +164,8 @@ export function createSiteService(deps: SiteServiceDeps) {
 
     async revokeToken(siteId: string, tokenId: string): Promise<void> {
       if (!(await repository.revokeToken(siteId, tokenId, now()))) {
-        throw new NotFound(`site ${siteId} has no token ${tokenId}`);
+        // The ID is not echoed: callers other than the admin route may pass anything here.
+        throw new NotFound(`site ${siteId} has no such token`);
       }
     },
 

@@ -160,6 +160,17 @@ describe('admin API /admin/v1', () => {
       await expect(t.services.sites.authenticate(a.token.token)).resolves.toBeDefined();
     });
 
+    it('refuses a whole token pasted in place of its ID without echoing it, and keeps the token valid', async () => {
+      const { site, token } = await createSite({ name: 'Pasted' });
+      const res = await request(t.app).delete(`/admin/v1/sites/${site.id}/tokens/${encodeURIComponent(token.token)}`).set(admin()).expect(404);
+      const secret = token.token.split('.')[2] ?? '';
+      for (const form of encodingsOf(secret)) {
+        expect(res.text).not.toContain(form);
+        expect(logs.text()).not.toContain(form);
+      }
+      await expect(t.services.sites.authenticate(token.token)).resolves.toMatchObject({ site: { id: site.id } });
+    });
+
     it('refuses tokens of a disabled site (403) and accepts them again once re-enabled', async () => {
       const { site, token } = await createSite({ name: 'Disable me' });
       await request(t.app).patch(`/admin/v1/sites/${site.id}`).set(admin()).send({ status: 'disabled' }).expect(200);

@@ -48,9 +48,21 @@ function siteIdParam(value: string | undefined): string {
   return value;
 }
 
-/** License-server IDs are credential IDs (16 base64url characters); anything else is not echoed either. */
+/** Credential IDs (KMS tokens, license servers) are 16 base64url characters. */
+const CREDENTIAL_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/;
+
+/** License-server IDs are credential IDs; anything else is not echoed either. */
 function licenseServerIdParam(value: string | undefined): string {
-  if (value === undefined || !/^[A-Za-z0-9_-]{16}$/.test(value)) throw new NotFound('license server not found');
+  if (value === undefined || !CREDENTIAL_ID_PATTERN.test(value)) throw new NotFound('license server not found');
+  return value;
+}
+
+/**
+ * A token ID, never a whole token: someone who pastes `kms1.<id>.<secret>` here must not find the
+ * secret echoed in the 404 or in the log line of the refusal.
+ */
+function tokenIdParam(value: string | undefined): string {
+  if (value === undefined || !CREDENTIAL_ID_PATTERN.test(value)) throw new NotFound('token not found');
   return value;
 }
 
@@ -95,7 +107,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   });
 
   router.delete('/sites/:siteId/tokens/:tokenId', async (req, res) => {
-    await sites.revokeToken(siteIdParam(req.params.siteId), req.params.tokenId);
+    await sites.revokeToken(siteIdParam(req.params.siteId), tokenIdParam(req.params.tokenId));
     res.status(204).end();
   });
 
