@@ -1,0 +1,382 @@
+import type { AuditRecord } from '../audit/ports';
+import type { KmsTokenView } from '../sites/site-service';
+import type { SiteOptions, SiteView } from '../sites/site';
+import type { AdminClient, LicenseServerJson } from './admin-client';
+import { UsageError, type OptionName, type ParsedArgs, type ReadTextFile } from './args';
+import { cell, fields, printable, table, type Output } from './format';
+
+/** What a command runs with. The client is made on first use, so `help` needs no URL or token. */
+export interface CommandContext {
+  /** Positional arguments after the command words, as many as `Command.args` names. */
+  readonly args: readonly string[];
+  readonly values: ParsedArgs['values'];
+  readonly json: boolean;
+  readonly out: Output;
+  readonly client: () => AdminClient;
+  readonly readTextFile: ReadTextFile;
+}
+
+export interface Command {
+  /** The words that select it, e.g. `['sites', 'create']`. */
+  readonly words: readonly string[];
+  /** Positional arguments, for usage and arity. */
+  readonly args: readonly string[];
+  /** Options beyond the global ones. */
+  readonly options: readonly OptionName[];
+  /** How the options are written in usage, e.g. `--name <name> [--id <ID>]`. */
+  readonly optionsUsage?: string;
+  readonly summary: string;
+  readonly run: (ctx: CommandContext) => Promise<void>;
+}
+
+type BooleanSiteOption = { [K in keyof SiteOptions]-?: SiteOptions[K] extends boolean ? K : never }[keyof SiteOptions];
+type StringSiteOption = Exclude<keyof SiteOptions, BooleanSiteOption>;
+
+/**
+ * The site options `--option key=value` can set, by value type. Exhaustive over `SiteOptions`, so an
+ * option added to the service does not compile here until the CLI knows how to parse it.
+ */
+const BOOLEAN_SITE_OPTIONS: Record<BooleanSiteOption, true> = {
+  signCpixApiResponses: true,
+  signSpekeResponses: true,
+  acceptLegacyToken: true,
+};
+const STRING_SITE_OPTIONS: Record<StringSiteOption, true> = {
+  playReadyLaUrl: true,
+  fairPlaySkdTemplate: true,
+  aes128KeyUriTemplate: true,
+  widevineProvider: true,
+};
+const isBooleanSiteOption = (key: string): key is BooleanSiteOption => Object.hasOwn(BOOLEAN_SITE_OPTIONS, key);
+const isStringSiteOption = (key: string): key is StringSiteOption => Object.hasOwn(STRING_SITE_OPTIONS, key);
+export const SITE_OPTION_NAMES: readonly (keyof SiteOptions)[] = [
+  ...(Object.keys(BOOLEAN_SITE_OPTIONS) as BooleanSiteOption[]),
+  ...(Object.keys(STRING_SITE_OPTIONS) as StringSiteOption[]),
+];
+
+/** `--option key=value` pairs as a partial `SiteOptions`; the service validates the values themselves. */
+function siteOptions(pairs: readonly string[] | undefined): Partial<SiteOptions> | undefined {
+  if (pairs === undefined || pairs.length === 0) return undefined;
+  const options: { -readonly [K in keyof SiteOptions]?: SiteOptions[K] } = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = eq > 0 ? pair.slice(0, eq) : '';
+    const value = pair.slice(eq + 1);
+    if (isBooleanSiteOption(key)) {
+      if (value !== 'true' && value !== 'false') throw new UsageError(`--option ${key} takes true or false`);
+      options[key] = value === 'true';
+    } else if (isStringSiteOption(key)) {
+      options[key] = value;
+    } else {
+      throw new UsageError(`--option takes <key>=<value> with a key among ${SITE_OPTION_NAMES.join(', ')}`);
+    }
+  }
+  return options;
+}
+
+function required(ctx: CommandContext, name: 'name' | 'certificate'): string {
+  const value = ctx.values[name];
+  if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+/** Revoking by the whole credential would put its secret into a URL (and access logs); only the ID is needed. */
+function credentialId(value: string, what: string): string {
+  if (/^[a-z0-9]{4}\.[^.]+\.[^.]+$/.test(value)) {
+    throw new UsageError(`pass the ${what} ID (the middle part of <prefix>.<id>.<secret>), not the whole credential`);
+  }
+  return value;
+}
+
+/** Content IDs may hold spaces or quotes: shown as a JSON string, with what JSON leaves raw escaped too. */
+const quoted = (value: string): string => printable(JSON.stringify(value));
+
+const arg = (ctx: CommandContext, index: number): string => ctx.args[index] ?? '';
+
+function tokenStatus(token: KmsTokenView): string {
+  return token.revokedAt === undefined ? 'active' : `revoked ${token.revokedAt}`;
+}
+
+function licenseServerStatus(server: LicenseServerJson): string {
+  return server.revokedAt === undefined ? 'active' : `revoked ${server.revokedAt}`;
+}
+
+function printSite(out: Output, site: SiteView): void {
+  for (const line of fields([
+    ['id', cell(site.id)],
+    ['name', cell(site.name)],
+    ['status', cell(site.status)],
+    ['site key', `v${site.siteKeyVersion}`],
+    ['created', cell(site.createdAt)],
+    ['updated', cell(site.updatedAt)],
+  ])) {
+    out.line(line);
+  }
+  out.line('options:');
+  for (const key of SITE_OPTION_NAMES) out.line(`  ${key}: ${cell(site.options[key])}`);
+}
+
+function printAuditRecord(out: Output, record: AuditRecord): void {
+  out.line(
+    [
+      cell(record.at),
+      cell(record.action),
+      cell(record.dialect),
+      `content ${quoted(record.contentId)}`,
+      `${record.kids.length} keys (${record.keysCreated} new)`,
+      `credential ${cell(record.credentialId)}`,
+      `from ${cell(record.clientAddress)}`,
+      `request ${cell(record.requestId)}`,
+    ].join('  '),
+  );
+  out.line(`  kids: ${record.kids.map(cell).join(' ')}`);
+  if (record.periodIndexes.length > 0) out.line(`  periods: ${record.periodIndexes.join(' ')}`);
+}
+
+async function updateStatus(ctx: CommandContext, status: 'active' | 'disabled'): Promise<void> {
+  const site = await ctx.client().updateSite(arg(ctx, 0), { status });
+  if (ctx.json) return ctx.out.json(site);
+  ctx.out.line(`site ${cell(site.id)} is now ${cell(site.status)}`);
+}
+
+export const COMMANDS: readonly Command[] = [
+  {
+    words: ['sites', 'create'],
+    args: [],
+    options: ['name', 'id', 'option'],
+    optionsUsage: '--name <name> [--id <ID>] [--option <key>=<value>]...',
+    summary: 'Create a site; prints its first KMS token and its access key (shown once).',
+    async run(ctx) {
+      const options = siteOptions(ctx.values.option);
+      const created = await ctx.client().createSite({
+        name: required(ctx, 'name'),
+        ...(ctx.values.id !== undefined && { id: ctx.values.id }),
+        ...(options !== undefined && { options }),
+      });
+      if (ctx.json) return ctx.out.json(created);
+      ctx.out.line(`created site ${cell(created.site.id)} (${cell(created.site.name)}), site key v${created.site.siteKeyVersion}`);
+      ctx.out.line(`token ID: ${cell(created.token.id)} (${cell(created.token.name)})`);
+      ctx.out.secret('KMS token', created.token.token);
+      ctx.out.secret('access key', created.accessKey);
+    },
+  },
+  {
+    words: ['sites', 'list'],
+    args: [],
+    options: [],
+    summary: 'List the sites.',
+    async run(ctx) {
+      const { sites } = await ctx.client().listSites();
+      if (ctx.json) return ctx.out.json({ sites });
+      if (sites.length === 0) return ctx.out.line('no sites');
+      const rows = sites.map((s) => [cell(s.id), cell(s.status), `v${s.siteKeyVersion}`, cell(s.createdAt), cell(s.name)]);
+      for (const line of table(['ID', 'STATUS', 'SITE KEY', 'CREATED', 'NAME'], rows)) ctx.out.line(line);
+    },
+  },
+  {
+    words: ['sites', 'show'],
+    args: ['<siteId>'],
+    options: [],
+    summary: 'Show a site and its options.',
+    async run(ctx) {
+      const site = await ctx.client().getSite(arg(ctx, 0));
+      if (ctx.json) return ctx.out.json(site);
+      printSite(ctx.out, site);
+    },
+  },
+  {
+    words: ['sites', 'update'],
+    args: ['<siteId>'],
+    options: ['name', 'option'],
+    optionsUsage: '[--name <name>] [--option <key>=<value>]...',
+    summary: 'Rename a site or change its options (others keep their values).',
+    async run(ctx) {
+      const options = siteOptions(ctx.values.option);
+      const name = ctx.values.name;
+      if (name === undefined && options === undefined) throw new UsageError('sites update needs --name or --option');
+      const site = await ctx.client().updateSite(arg(ctx, 0), {
+        ...(name !== undefined && { name }),
+        ...(options !== undefined && { options }),
+      });
+      if (ctx.json) return ctx.out.json(site);
+      printSite(ctx.out, site);
+    },
+  },
+  {
+    words: ['sites', 'disable'],
+    args: ['<siteId>'],
+    options: [],
+    summary: 'Disable a site: every KMS token and license server of it is refused (403) until enabled.',
+    run: (ctx) => updateStatus(ctx, 'disabled'),
+  },
+  {
+    words: ['sites', 'enable'],
+    args: ['<siteId>'],
+    options: [],
+    summary: 'Enable a disabled site again.',
+    run: (ctx) => updateStatus(ctx, 'active'),
+  },
+  {
+    words: ['tokens', 'issue'],
+    args: ['<siteId>'],
+    options: ['name'],
+    optionsUsage: '[--name <name>]',
+    summary: 'Issue another KMS token for a site (shown once); existing tokens stay valid.',
+    async run(ctx) {
+      const issued = await ctx.client().issueToken(arg(ctx, 0), ctx.values.name);
+      if (ctx.json) return ctx.out.json(issued);
+      ctx.out.line(`issued token ${cell(issued.id)} (${cell(issued.name)}) for site ${cell(issued.siteId)}`);
+      ctx.out.secret('KMS token', issued.token);
+    },
+  },
+  {
+    words: ['tokens', 'list'],
+    args: ['<siteId>'],
+    options: [],
+    summary: "List a site's KMS tokens (IDs and dates, never the tokens), revoked ones included.",
+    async run(ctx) {
+      const { tokens } = await ctx.client().listTokens(arg(ctx, 0));
+      if (ctx.json) return ctx.out.json({ tokens });
+      if (tokens.length === 0) return ctx.out.line('no tokens');
+      const rows = tokens.map((t) => [cell(t.id), tokenStatus(t), cell(t.createdAt), cell(t.lastUsedAt), cell(t.name)]);
+      for (const line of table(['ID', 'STATUS', 'CREATED', 'LAST USED', 'NAME'], rows)) ctx.out.line(line);
+    },
+  },
+  {
+    words: ['tokens', 'revoke'],
+    args: ['<siteId>', '<tokenId>'],
+    options: [],
+    summary: 'Revoke a KMS token by its ID; requests with it get 401 from then on.',
+    async run(ctx) {
+      const [siteId, tokenId] = [arg(ctx, 0), credentialId(arg(ctx, 1), 'token')];
+      await ctx.client().revokeToken(siteId, tokenId);
+      if (ctx.json) return ctx.out.json({ siteId, tokenId, revoked: true });
+      ctx.out.line(`revoked token ${cell(tokenId)} of site ${cell(siteId)}`);
+    },
+  },
+  {
+    words: ['site-key', 'rotate'],
+    args: ['<siteId>'],
+    options: [],
+    summary: "Rotate a site's key: a new version becomes current and every content key is re-wrapped under it.",
+    async run(ctx) {
+      const siteId = arg(ctx, 0);
+      const rotation = await ctx.client().rotateSiteKey(siteId);
+      if (ctx.json) return ctx.out.json({ siteId, ...rotation });
+      ctx.out.line(`site ${cell(siteId)}: site key v${rotation.version} is current; ${rotation.rewrapped} content keys re-wrapped`);
+    },
+  },
+  {
+    words: ['keys', 'list'],
+    args: ['<siteId>', '<contentId>'],
+    options: [],
+    summary: "List a content's keys: KIDs, track types, periods, schemes, dates (metadata only; the API never returns key bytes).",
+    async run(ctx) {
+      const list = await ctx.client().listContentKeys(arg(ctx, 0), arg(ctx, 1));
+      if (ctx.json) return ctx.out.json(list);
+      ctx.out.line(`site ${cell(list.siteId)}, content ${quoted(list.contentId)}: ${list.keys.length} keys`);
+      const rows = list.keys.map((k) => [cell(k.kid), cell(k.trackType), cell(k.periodIndex), cell(k.scheme), cell(k.createdAt)]);
+      for (const line of table(['KID', 'TRACK', 'PERIOD', 'SCHEME', 'CREATED'], rows)) ctx.out.line(line);
+    },
+  },
+  {
+    words: ['license-servers', 'register'],
+    args: ['<siteId>'],
+    options: ['name', 'certificate'],
+    optionsUsage: '--name <name> --certificate <file.pem>',
+    summary: 'Register a license server with its certificate (PEM or base64 DER file); prints its credential (shown once).',
+    async run(ctx) {
+      const name = required(ctx, 'name');
+      const path = required(ctx, 'certificate');
+      let certificate: string;
+      try {
+        certificate = ctx.readTextFile(path);
+      } catch (error) {
+        const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'unreadable';
+        throw new UsageError(`cannot read --certificate ${path}: ${code}`);
+      }
+      const registered = await ctx.client().registerLicenseServer(arg(ctx, 0), { name, certificate });
+      if (ctx.json) return ctx.out.json(registered);
+      const server = registered.licenseServer;
+      ctx.out.line(`registered license server ${cell(server.id)} (${cell(server.name)}) for site ${cell(server.siteId)}`);
+      ctx.out.line(`certificate SHA-256: ${cell(server.certificateThumbprint)}`);
+      ctx.out.secret('license-server credential', registered.credential);
+    },
+  },
+  {
+    words: ['license-servers', 'list'],
+    args: ['<siteId>'],
+    options: [],
+    summary: "List a site's license servers with their certificate thumbprints.",
+    async run(ctx) {
+      const { licenseServers } = await ctx.client().listLicenseServers(arg(ctx, 0));
+      if (ctx.json) return ctx.out.json({ licenseServers });
+      if (licenseServers.length === 0) return ctx.out.line('no license servers');
+      const rows = licenseServers.map((s) => [
+        cell(s.id),
+        licenseServerStatus(s),
+        cell(s.certificateThumbprint),
+        cell(s.createdAt),
+        cell(s.lastUsedAt),
+        cell(s.name),
+      ]);
+      for (const line of table(['ID', 'STATUS', 'CERTIFICATE SHA-256', 'CREATED', 'LAST USED', 'NAME'], rows)) ctx.out.line(line);
+    },
+  },
+  {
+    words: ['license-servers', 'revoke'],
+    args: ['<siteId>', '<licenseServerId>'],
+    options: [],
+    summary: "Revoke a license server's credential by its ID.",
+    async run(ctx) {
+      const [siteId, licenseServerId] = [arg(ctx, 0), credentialId(arg(ctx, 1), 'license-server')];
+      await ctx.client().revokeLicenseServer(siteId, licenseServerId);
+      if (ctx.json) return ctx.out.json({ siteId, licenseServerId, revoked: true });
+      ctx.out.line(`revoked license server ${cell(licenseServerId)} of site ${cell(siteId)}`);
+    },
+  },
+  {
+    words: ['audit', 'list'],
+    args: ['<siteId>'],
+    options: ['limit', 'before', 'all'],
+    optionsUsage: '[--limit <1-500>] [--before <cursor>] [--all]',
+    summary: "Read a site's audit trail (who obtained which keys), newest first; --all follows every page.",
+    async run(ctx) {
+      const siteId = arg(ctx, 0);
+      const { limit, all } = ctx.values;
+      let before = ctx.values.before;
+      const records: AuditRecord[] = [];
+      let next: string | undefined;
+      do {
+        const page = await ctx.client().listAudit(siteId, {
+          ...(limit !== undefined && { limit }),
+          ...(before !== undefined && { before }),
+        });
+        records.push(...page.records);
+        next = page.next;
+        before = next;
+      } while (all === true && next !== undefined);
+      if (ctx.json) return ctx.out.json({ records, ...(next !== undefined && { next }) });
+      if (records.length === 0) ctx.out.line('no audit records');
+      for (const record of records) printAuditRecord(ctx.out, record);
+      if (next !== undefined) ctx.out.line(`more: cpix-kms audit list ${cell(siteId)} --before ${cell(next)}`);
+    },
+  },
+];
+
+/**
+ * The command whose words open `positionals`, the longest such (so a future `sites` command with
+ * one word cannot shadow `sites list`).
+ */
+export function findCommand(positionals: readonly string[]): Command | undefined {
+  let found: Command | undefined;
+  for (const command of COMMANDS) {
+    const matches = command.words.every((word, i) => positionals[i] === word);
+    if (matches && (found === undefined || command.words.length > found.words.length)) found = command;
+  }
+  return found;
+}
+
+export function commandUsage(command: Command): string {
+  return ['cpix-kms', ...command.words, ...command.args, ...(command.optionsUsage === undefined ? [] : [command.optionsUsage])].join(' ');
+}
