@@ -20,19 +20,16 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { cpuSeconds, freePort, MAIN, ROOT, rssBytes, waitForHttp, writeSigningIdentity } from './lib/processes.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const MAIN = join(ROOT, 'dist', 'main.js');
 const LIVE_REQUESTS_PER_PERIOD = 20;
-const TICK = 100; // /proc/<pid>/stat clock ticks per second
 
 function parseArgs(argv) {
   const options = { duration: 10, connections: 16, workers: availableParallelism(), json: join(ROOT, 'bench-results.json'), keys: 0, warmup: 3, profile: undefined };
@@ -111,33 +108,12 @@ const WORKLOADS = {
 
 // ------------------------------------------------------------------------------------------- processes
 
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function waitForHttp(url, child, what) {
-  for (let waited = 0; waited < 30_000; waited += 100) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    const status = await fetch(url).then((res) => res.status, () => 0);
-    if (status === 200) return;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error(`${what} did not answer ${url} within 30 s`);
-}
-
 async function startRedis(dir) {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
   for (let waited = 0; waited < 10_000; waited += 100) {
     const ok = await new Promise((done) => {
-      const socket = require('node:net').connect(port, '127.0.0.1');
+      const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => (socket.end(), done(true)));
       socket.once('error', () => done(false));
     });
@@ -147,15 +123,7 @@ async function startRedis(dir) {
   throw new Error('redis-server did not start');
 }
 
-function pemBlocks(pem) {
-  return pem.match(/-----BEGIN [^-]+-----[\s\S]+?-----END [^-]+-----\n?/g) ?? [];
-}
-
 async function startService(dir, redisPort, workers, profileDir) {
-  const { createSelfSignedIdentityPem } = require(join(ROOT, 'dist', 'dev-signing.js'));
-  const blocks = pemBlocks(createSelfSignedIdentityPem('cpix-kms bench'));
-  writeFileSync(join(dir, 'signing.key'), blocks.find((b) => /PRIVATE KEY/.test(b)), { mode: 0o600 });
-  writeFileSync(join(dir, 'signing.crt'), blocks.find((b) => /CERTIFICATE/.test(b)));
   const port = await freePort();
   const adminToken = randomBytes(32).toString('base64url');
   const env = {
@@ -167,8 +135,7 @@ async function startService(dir, redisPort, workers, profileDir) {
     STORE: `redis://127.0.0.1:${redisPort}`,
     MASTER_KEY: randomBytes(32).toString('base64'),
     ADMIN_TOKEN: adminToken,
-    SIGNING_KEY_FILE: join(dir, 'signing.key'),
-    SIGNING_CERT_FILE: join(dir, 'signing.crt'),
+    ...writeSigningIdentity(dir, 'cpix-kms bench'),
     LOG_LEVEL: 'warn',
     WORKERS: String(workers),
   };
@@ -193,31 +160,6 @@ function serviceProcesses(pid) {
     }
   }
   return pids;
-}
-
-function cpuSeconds(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks / TICK;
-}
-
-function rssBytes(pids) {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    } catch {
-      // gone
-    }
-  }
-  return total;
 }
 
 async function createSite(url, adminToken, name, options) {

@@ -18,18 +18,14 @@
 // At the end /healthz must still answer 200. Prints the counts by route, status, mutator and property.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
+import { cpuSeconds, freePort, MAIN, ROOT, rssBytes, waitForHttp, writeSigningIdentity } from './lib/processes.mjs';
 
 const require = createRequire(import.meta.url);
 const { DOMParser, XMLSerializer } = require('@xmldom/xmldom');
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const MAIN = join(ROOT, 'dist', 'main.js');
 const CPIX_NS = 'urn:dashif:org:cpix';
 /** Far above any honest answer (milliseconds here) and below the server's 30 s request timeout. */
 const HANG_MS = 15_000;
@@ -393,43 +389,20 @@ function mutateToken(token, r, credentials) {
 
 // ------------------------------------------------------------------------------------------ the service
 
-function pemBlocks(pem) {
-  return pem.match(/-----BEGIN [^-]+-----[\s\S]+?-----END [^-]+-----\n?/g) ?? [];
-}
-
-/** A port nothing listens on now (the service is told it, so no log line is needed to find it). */
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
 async function startService(dir) {
   const port = await freePort();
-  const { createSelfSignedIdentityPem } = require(join(ROOT, 'dist', 'dev-signing.js'));
-  const blocks = pemBlocks(createSelfSignedIdentityPem('cpix-kms fuzzer'));
-  const keyPem = blocks.find((b) => /PRIVATE KEY/.test(b));
-  const certPem = blocks.find((b) => /CERTIFICATE/.test(b));
-  writeFileSync(join(dir, 'signing.key'), keyPem, { mode: 0o600 });
-  writeFileSync(join(dir, 'signing.crt'), certPem);
   const adminToken = randomBytes(32).toString('base64url');
   const masterKey = randomBytes(32).toString('base64');
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_ENV: 'production',
-    PORT: String(port),
     HOST: '127.0.0.1',
+    PORT: String(port),
     DATA_DIR: join(dir, 'data'),
     MASTER_KEY: masterKey,
     ADMIN_TOKEN: adminToken,
-    SIGNING_KEY_FILE: join(dir, 'signing.key'),
-    SIGNING_CERT_FILE: join(dir, 'signing.crt'),
+    ...writeSigningIdentity(dir, 'cpix-kms fuzzer'),
     LOG_LEVEL: 'warn',
     // Token mutations fail authentication on purpose, thousands of times from 127.0.0.1: the limiter
     // (its own test: test/e2e/auth-rate-limit.test.ts) would turn the rest of the run into 429s.
@@ -442,15 +415,11 @@ async function startService(dir) {
   child.stderr.on('data', (chunk) => (output = (output + chunk.toString()).slice(-200_000)));
   const url = `http://127.0.0.1:${port}`;
   // Quiet logs (the listening line is info), so readiness is polled instead of read from stdout.
-  for (let waited = 0; ; waited += 100) {
-    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode} before listening:\n${output}`);
-    if (waited > 20_000) {
-      child.kill('SIGKILL');
-      throw new Error(`the service did not start within 20 s:\n${output}`);
-    }
-    const ready = await fetch(`${url}/readyz`).then((res) => res.status, () => 0);
-    if (ready === 200) break;
-    await new Promise((done) => setTimeout(done, 100));
+  try {
+    await waitForHttp(`${url}/readyz`, child, 'the service');
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${error.message}:\n${output}`);
   }
   return { child, url, adminToken, masterKey, output: () => output };
 }
@@ -467,24 +436,6 @@ async function provision(url, adminToken) {
   const certificate = readFileSync(join(ROOT, 'test', 'fixtures', 'certificates', 'license-server-rsa2048.pem'), 'utf8');
   const licensed = await admin(`/sites/${siteId}/license-servers`, { name: 'fuzz license server', certificate });
   return { siteId, token: created.token.token, otherToken: other.token?.token ?? other.token, accessKey: created.accessKey, licenseServer: licensed.credential, adminToken };
-}
-
-/** User + system CPU seconds of a process so far (Linux /proc/<pid>/stat, in clock ticks of 1/100 s). */
-function cpuSecondsOf(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-function rssOf(pid) {
-  try {
-    return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
 }
 
 // ----------------------------------------------------------------------------------------------- checks
@@ -621,7 +572,7 @@ async function main() {
       secretOf('master key bytes', Buffer.from(service.masterKey, 'base64')),
     ];
     const indexes = options.case === undefined ? Array.from({ length: options.count }, (_, i) => i) : [options.case];
-    const rssStart = rssOf(service.child.pid);
+    const rssStart = rssBytes([service.child.pid]);
     let crashed = false;
     service.child.once('exit', () => (crashed = true));
 
@@ -659,7 +610,7 @@ async function main() {
     const seconds = (Date.now() - started) / 1000;
 
     const health = crashed ? { status: 'process gone' } : await send(service.url, { method: 'GET', path: '/healthz', headers: {} });
-    const rssEnd = rssOf(service.child.pid);
+    const rssEnd = rssBytes([service.child.pid]);
     const counts = {
       cases: done,
       seconds: Number(seconds.toFixed(1)),
@@ -673,7 +624,7 @@ async function main() {
       'malformed 2xx': byProblem.get('malformed 2xx') ?? 0,
       leaks: [...byProblem].filter(([p]) => /in a 4xx body|echoed/.test(p)).reduce((n, [, c]) => n + c, 0),
       'distinct keys handed out': handedOut.size,
-      'CPU s (service / fuzzer)': `${cpuSecondsOf(service.child.pid).toFixed(1)} / ${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(1)}`,
+      'CPU s (service / fuzzer)': `${cpuSeconds([service.child.pid]).toFixed(1)} / ${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(1)}`,
       'slowest answer ms': slowest,
       'service RSS MiB (start → end)': `${(rssStart / 2 ** 20).toFixed(0)} → ${(rssEnd / 2 ** 20).toFixed(0)}`,
       '/healthz after the run': health.status,

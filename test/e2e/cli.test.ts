@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseCpixDocument } from '../../src/cpix/parse';
-import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
+import { bareEnv, productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
 import { describeWithVectors } from '../support/shared-vectors';
 import { contentKeys, freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
@@ -85,15 +85,10 @@ describeWithVectors('cpix-kms CLI: a full site lifecycle over the admin API', ()
     cwd = mkdtempSync(join(tmpdir(), 'cpix-kms-cli-'));
     service = spawnService(
       cwd,
-      bareEnv({
-        NODE_ENV: 'production',
-        DATA_DIR: join(cwd, 'data'),
-        MASTER_KEY: randomBytes(32).toString('base64'),
-        ADMIN_TOKEN: adminToken,
+      productionEnv(cwd, adminToken, {
         // Refusals on purpose (wrong admin token, revoked KMS token) must not lock the test out.
         AUTH_FAILURES_PER_ADDRESS: '1000',
         AUTH_FAILURES_PER_CREDENTIAL: '1000',
-        ...signingEnv(cwd),
       }),
     );
     url = (await service.waitFor(LISTENING))[1] ?? '';

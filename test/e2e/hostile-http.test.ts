@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
+import { productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
 import { HOSTILE_CASES, type HostileCase } from '../unit/xml/hostile-cases';
 
 /**
@@ -378,18 +378,13 @@ describe('hostile input over HTTP (built service)', () => {
     cwd = mkdtempSync(join(tmpdir(), 'cpix-kms-hostile-http-'));
     service = spawnService(
       cwd,
-      bareEnv({
-        NODE_ENV: 'production',
-        DATA_DIR: join(cwd, 'data'),
-        MASTER_KEY: randomBytes(32).toString('base64'),
-        ADMIN_TOKEN: adminToken,
+      productionEnv(cwd, adminToken, {
         HTTP_HEADERS_TIMEOUT_SECONDS: String(HEADERS_TIMEOUT_SECONDS),
         HTTP_REQUEST_TIMEOUT_SECONDS: String(REQUEST_TIMEOUT_SECONDS),
         // The unauthenticated rows fail authentication on purpose, PASSES times each: the failure limiter
         // must not lock 127.0.0.1 out of the authenticated rows (it has its own test, auth-rate-limit).
         AUTH_FAILURES_PER_ADDRESS: '1000000',
         AUTH_FAILURES_PER_CREDENTIAL: '1000000',
-        ...signingEnv(cwd),
       }),
     );
     const [, url] = await service.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);

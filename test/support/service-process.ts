@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { testSigningIdentity } from './services';
@@ -73,4 +74,19 @@ export function signingEnv(dir: string): { readonly SIGNING_KEY_FILE: string; re
   writeFileSync(keyFile, identity.privateKeyPem, { mode: 0o600 });
   writeFileSync(certFile, identity.certificatePem);
   return { SIGNING_KEY_FILE: keyFile, SIGNING_CERT_FILE: certFile };
+}
+
+/**
+ * A production environment on the embedded store in `dir` (its `data` folder): a random master key,
+ * `adminToken`, the test signing identity, and `extra` on top.
+ */
+export function productionEnv(dir: string, adminToken: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return bareEnv({
+    NODE_ENV: 'production',
+    DATA_DIR: join(dir, 'data'),
+    MASTER_KEY: randomBytes(32).toString('base64'),
+    ADMIN_TOKEN: adminToken,
+    ...signingEnv(dir),
+    ...extra,
+  });
 }

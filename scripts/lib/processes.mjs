@@ -1,0 +1,75 @@
+// What the fuzzer and the benchmark both need to run the built service and watch its processes.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const MAIN = join(ROOT, 'dist', 'main.js');
+/** /proc/<pid>/stat counts CPU time in clock ticks of 1/100 s on Linux. */
+const TICKS_PER_SECOND = 100;
+
+/** A port nothing listens on now (the service is told it, so no log line is needed to find it). */
+export function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/**
+ * A self-signed signing identity (the service's own development generator) written to `dir`, as
+ * the two variables production requires.
+ */
+export function writeSigningIdentity(dir, commonName) {
+  const { createSelfSignedIdentityPem } = require(join(ROOT, 'dist', 'dev-signing.js'));
+  const blocks = createSelfSignedIdentityPem(commonName).match(/-----BEGIN [^-]+-----[\s\S]+?-----END [^-]+-----\n?/g) ?? [];
+  const keyFile = join(dir, 'signing.key');
+  const certFile = join(dir, 'signing.crt');
+  writeFileSync(keyFile, blocks.find((b) => /PRIVATE KEY/.test(b)), { mode: 0o600 });
+  writeFileSync(certFile, blocks.find((b) => /CERTIFICATE/.test(b)));
+  return { SIGNING_KEY_FILE: keyFile, SIGNING_CERT_FILE: certFile };
+}
+
+/** Polls `url` until it answers 200; fails when `child` exits first or after 30 s. */
+export async function waitForHttp(url, child, what) {
+  for (let waited = 0; waited < 30_000; waited += 100) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    if ((await fetch(url).then((res) => res.status, () => 0)) === 200) return;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`${what} did not answer ${url} within 30 s`);
+}
+
+/** User + system CPU seconds of these processes so far. */
+export function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+/** Resident memory of these processes together, in bytes. */
+export function rssBytes(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
