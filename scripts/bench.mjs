@@ -22,31 +22,21 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { cpuSeconds, freePort, MAIN, ROOT, rssBytes, waitForHttp, writeSigningIdentity } from './lib/processes.mjs';
+import { cpuSeconds, freePort, MAIN, readOptions, ROOT, rssBytes, waitForHttp, writeSigningIdentity } from './lib/processes.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
 
 const LIVE_REQUESTS_PER_PERIOD = 20;
 
-function parseArgs(argv) {
-  const options = { duration: 10, connections: 16, workers: availableParallelism(), json: join(ROOT, 'bench-results.json'), keys: 0, warmup: 3, profile: undefined };
-  for (let i = 0; i < argv.length; i += 1) {
-    const [name, inline] = argv[i].split('=', 2);
-    const value = () => inline ?? argv[++i];
-    if (name === '--duration') options.duration = Number(value());
-    else if (name === '--connections') options.connections = Number(value());
-    else if (name === '--workers') options.workers = Number(value());
-    else if (name === '--json') options.json = resolve(value());
-    else if (name === '--keys') options.keys = Number(value());
-    else if (name === '--warmup') options.warmup = Number(value());
-    else if (name === '--profile') options.profile = resolve(value());
-    else throw new Error(`unknown option ${argv[i]} (known: --duration --connections --workers --json --keys --warmup --profile <dir>)`);
-  }
-  return options;
-}
+const parseOptions = (argv) =>
+  readOptions(argv, {
+    integers: ['duration', 'connections', 'workers', 'keys', 'warmup'],
+    paths: ['json', 'profile'],
+    defaults: { duration: 10, connections: 16, workers: availableParallelism(), json: join(ROOT, 'bench-results.json'), keys: 0, warmup: 3, profile: undefined },
+  });
 
 // ------------------------------------------------------------------------------------------- requests
 
@@ -258,7 +248,7 @@ async function startBareExpress(dir, workers, responseBytes) {
 // ------------------------------------------------------------------------------------------- the run
 
 async function main() {
-  const options = parseArgs(process.argv.slice(2));
+  const options = parseOptions(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'cpix-kms-bench-'));
   const redis = await startRedis(dir);
   const children = [redis.child];

@@ -22,7 +22,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { cpuSeconds, freePort, MAIN, ROOT, rssBytes, waitForHttp, writeSigningIdentity } from './lib/processes.mjs';
+import { cpuSeconds, freePort, MAIN, readOptions, ROOT, rssBytes, waitForHttp, writeSigningIdentity } from './lib/processes.mjs';
 
 const require = createRequire(import.meta.url);
 const { DOMParser, XMLSerializer } = require('@xmldom/xmldom');
@@ -38,24 +38,12 @@ const MAX_FAILURE_SAMPLES = 20;
 
 // ---------------------------------------------------------------------------------------------- options
 
-function parseArgs(argv) {
-  const options = { count: 2000, seed: randomBytes(4).readUInt32BE(0), concurrency: 8, case: undefined, shared: resolve(ROOT, '..', 'shared'), json: undefined };
-  for (let i = 0; i < argv.length; i += 1) {
-    const [name, inline] = argv[i].split('=', 2);
-    const value = () => inline ?? argv[++i];
-    if (name === '--count') options.count = Number(value());
-    else if (name === '--seed') options.seed = Number(value());
-    else if (name === '--concurrency') options.concurrency = Number(value());
-    else if (name === '--case') options.case = Number(value());
-    else if (name === '--shared') options.shared = resolve(value());
-    else if (name === '--json') options.json = resolve(value());
-    else throw new Error(`unknown option ${argv[i]} (known: --count --seed --concurrency --case --shared --json)`);
-  }
-  for (const key of ['count', 'seed', 'concurrency']) {
-    if (!Number.isSafeInteger(options[key]) || options[key] < 0) throw new Error(`--${key} must be a non-negative integer`);
-  }
-  return options;
-}
+const parseOptions = (argv) =>
+  readOptions(argv, {
+    integers: ['count', 'seed', 'concurrency', 'case'],
+    paths: ['shared', 'json'],
+    defaults: { count: 2000, seed: randomBytes(4).readUInt32BE(0), concurrency: 8, case: undefined, shared: resolve(ROOT, '..', 'shared'), json: undefined },
+  });
 
 // -------------------------------------------------------------------------------------------------- PRNG
 
@@ -551,7 +539,7 @@ const increment = (map, key) => map.set(key, (map.get(key) ?? 0) + 1);
 const table = (map) => Object.fromEntries([...map].sort((a, b) => b[1] - a[1]));
 
 async function main() {
-  const options = parseArgs(process.argv.slice(2));
+  const options = parseOptions(process.argv.slice(2));
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm run fuzz does)`);
   const corpus = loadCorpus(options.shared);
   const dir = mkdtempSync(join(tmpdir(), 'cpix-kms-fuzz-'));

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const require = createRequire(import.meta.url);
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -72,4 +73,22 @@ export function rssBytes(pids) {
     }
   }
   return total;
+}
+
+/**
+ * Command-line options (node:util parseArgs, strict): `integers` and `paths` name the options of each
+ * kind, `defaults` gives every option's value when absent. Integers must be non-negative.
+ */
+export function readOptions(argv, { integers = [], paths = [], defaults }) {
+  const spec = Object.fromEntries([...integers, ...paths].map((name) => [name, { type: 'string' }]));
+  const { values } = parseArgs({ args: argv, options: spec, strict: true });
+  const options = { ...defaults };
+  for (const name of integers) {
+    if (values[name] === undefined) continue;
+    const value = Number(values[name]);
+    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name} must be a non-negative integer`);
+    options[name] = value;
+  }
+  for (const name of paths) if (values[name] !== undefined) options[name] = resolve(values[name]);
+  return options;
 }
