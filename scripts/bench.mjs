@@ -17,14 +17,14 @@
 // Prints a table (req/s, p50, p99, service CPU ms per request), the target ratios, and writes JSON.
 // --keys N adds a long unsigned P5 run until N keys were created, sampling the service's RSS.
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { cpuSeconds, freePort, MAIN, readOptions, ROOT, rssBytes, waitForHttp, writeSigningIdentity } from './lib/processes.mjs';
+import { cpuSeconds, freePort, readOptions, ROOT, rssBytes, startProductionService, waitForHttp } from './lib/processes.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
@@ -113,28 +113,10 @@ async function startRedis(dir) {
   throw new Error('redis-server did not start');
 }
 
-async function startService(dir, redisPort, workers, profileDir) {
-  const port = await freePort();
-  const adminToken = randomBytes(32).toString('base64url');
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    STORE: `redis://127.0.0.1:${redisPort}`,
-    MASTER_KEY: randomBytes(32).toString('base64'),
-    ADMIN_TOKEN: adminToken,
-    ...writeSigningIdentity(dir, 'cpix-kms bench'),
-    LOG_LEVEL: 'warn',
-    WORKERS: String(workers),
-  };
+function startService(dir, redisPort, workers, profileDir) {
   // --profile: V8 CPU profiles of the service (one file per process, written on exit) for chrome://inspect.
   const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const child = spawn(process.execPath, [...nodeArgs, MAIN], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/readyz`, child, 'the service');
-  return { child, url, adminToken };
+  return startProductionService(dir, { STORE: `redis://127.0.0.1:${redisPort}`, LOG_LEVEL: 'warn', WORKERS: String(workers) }, { nodeArgs });
 }
 
 /** The processes of the service: the primary and, with WORKERS > 1, its cluster workers. */

@@ -16,13 +16,12 @@
 //     ECHO_RUN characters (an error message may name a short value, never replay the document);
 //   - a 2xx body is well-formed XML (strict xmldom parse, no DOCTYPE) whose root is urn:dashif:org:cpix CPIX.
 // At the end /healthz must still answer 200. Prints the counts by route, status, mutator and property.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { cpuSeconds, freePort, MAIN, readOptions, ROOT, rssBytes, waitForHttp, writeSigningIdentity } from './lib/processes.mjs';
+import { cpuSeconds, MAIN, readOptions, ROOT, rssBytes, startProductionService } from './lib/processes.mjs';
 
 const require = createRequire(import.meta.url);
 const { DOMParser, XMLSerializer } = require('@xmldom/xmldom');
@@ -377,39 +376,15 @@ function mutateToken(token, r, credentials) {
 
 // ------------------------------------------------------------------------------------------ the service
 
-async function startService(dir) {
-  const port = await freePort();
-  const adminToken = randomBytes(32).toString('base64url');
-  const masterKey = randomBytes(32).toString('base64');
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
+function startService(dir) {
+  return startProductionService(dir, {
     DATA_DIR: join(dir, 'data'),
-    MASTER_KEY: masterKey,
-    ADMIN_TOKEN: adminToken,
-    ...writeSigningIdentity(dir, 'cpix-kms fuzzer'),
     LOG_LEVEL: 'warn',
     // Token mutations fail authentication on purpose, thousands of times from 127.0.0.1: the limiter
     // (its own test: test/e2e/auth-rate-limit.test.ts) would turn the rest of the run into 429s.
     AUTH_FAILURES_PER_ADDRESS: '0',
     AUTH_FAILURES_PER_CREDENTIAL: '0',
-  };
-  const child = spawn(process.execPath, [MAIN], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output = (output + chunk.toString()).slice(-200_000)));
-  child.stderr.on('data', (chunk) => (output = (output + chunk.toString()).slice(-200_000)));
-  const url = `http://127.0.0.1:${port}`;
-  // Quiet logs (the listening line is info), so readiness is polled instead of read from stdout.
-  try {
-    await waitForHttp(`${url}/readyz`, child, 'the service');
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw new Error(`${error.message}:\n${output}`);
-  }
-  return { child, url, adminToken, masterKey, output: () => output };
+  });
 }
 
 async function provision(url, adminToken) {

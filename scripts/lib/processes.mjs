@@ -1,4 +1,6 @@
 // What the fuzzer and the benchmark both need to run the built service and watch its processes.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -91,4 +93,42 @@ export function readOptions(argv, { integers = [], paths = [], defaults }) {
   }
   for (const name of paths) if (values[name] !== undefined) options[name] = resolve(values[name]);
   return options;
+}
+
+/**
+ * The built service in production mode, in `dir`, on 127.0.0.1 and a free port, with a random master
+ * key and admin token, a fresh signing identity and `env` on top (the store, LOG_LEVEL…). Its output
+ * is kept (the last 200 kB) for failure reports. Resolves once /readyz answers 200.
+ */
+export async function startProductionService(dir, env, { nodeArgs = [] } = {}) {
+  const port = await freePort();
+  const adminToken = randomBytes(32).toString('base64url');
+  const masterKey = randomBytes(32).toString('base64');
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      MASTER_KEY: masterKey,
+      ADMIN_TOKEN: adminToken,
+      ...writeSigningIdentity(dir, 'cpix-kms script'),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk) => (output = (output + chunk.toString()).slice(-200_000));
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/readyz`, child, 'the service');
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${error.message}:\n${output}`);
+  }
+  return { child, url, adminToken, masterKey, output: () => output };
 }
