@@ -30,11 +30,21 @@ export const DEFAULT_CERTIFICATE_POLICY: CertificatePolicy = Object.freeze({
  * when it is not an X.509 certificate.
  */
 export function parseCertificate(input: Buffer | string, path = 'X509Certificate'): X509Certificate {
+  let certificate: X509Certificate;
   try {
-    return new X509Certificate(input);
+    certificate = new X509Certificate(input);
   } catch (error) {
     throw new CpixInvalid(`${path}: not an X.509 certificate`, { cause: error });
   }
+  try {
+    // Node decodes the public key only when it is first read: a certificate whose key does not decode
+    // would otherwise pass here and throw later, inside policy checks or key wrapping (a 500; found by
+    // scripts/fuzz.mjs with a bit flip in a DeliveryData certificate).
+    void certificate.publicKey;
+  } catch (error) {
+    throw new CpixInvalid(`${path}: the certificate's public key cannot be read`, { cause: error });
+  }
+  return certificate;
 }
 
 /**
