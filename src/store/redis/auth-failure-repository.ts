@@ -21,10 +21,11 @@ export function createRedisAuthFailureRepository({ client, names, call }: RedisC
       return Promise.all(
         subjects.map(async (subject): Promise<FailureWindow> => {
           const key = names.authFailures(subject);
-          // Two plain commands in one tick: auto-pipelining sends them (and the other subject's) in one write.
           const [count, ttl] = await call('readAuthFailures', async () => {
-            const [value, remaining] = await Promise.all([client.get(key), client.pttl(key)]);
-            return [Number(value ?? 0), remaining] as const;
+            const replies = await client.pipeline().get(key).pttl(key).exec();
+            const [[getError, value] = [null, null], [ttlError, remaining] = [null, -2]] = replies ?? [];
+            if (getError ?? ttlError) throw getError ?? ttlError;
+            return [Number(value ?? 0), Number(remaining)] as const;
           });
           return ttl > 0 ? { count, resetsAtMs: nowMs + ttl } : { count: 0, resetsAtMs: nowMs };
         }),

@@ -16,7 +16,7 @@ export interface RedisContext {
    * the writes stay applied, so a retry finds them.
    */
   confirmDurable(operation: string, ...keys: string[]): Promise<void>;
-  /** HGETALL of keys that share one hash tag, in one round trip (auto-pipelined); `{}` for a missing key. */
+  /** HGETALL of keys that share one hash tag, in one round trip; `{}` for a missing key. */
   readHashes(operation: string, keys: readonly string[]): Promise<Record<string, string>[]>;
 }
 
@@ -69,9 +69,11 @@ export function createRedisContext(client: RedisClient, names: RedisKeyNames, se
       await Promise.all(targets.map((key) => waitOnNodeOf(operation, key)));
     },
     async readHashes(operation, keys) {
-      // Plain commands, not an explicit pipeline: auto-pipelining sends them in the same write as
-      // whatever else this tick issues (the failure counters read beside a credential lookup).
-      return call(operation, () => Promise.all(keys.map((key) => client.hgetall(key))));
+      if (keys.length === 0) return [];
+      const pipeline = client.pipeline();
+      for (const key of keys) pipeline.hgetall(key);
+      const replies = repliesOf(operation, await call(operation, () => pipeline.exec()), keys.length);
+      return replies as Record<string, string>[];
     },
   };
 }
