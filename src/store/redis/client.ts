@@ -103,10 +103,6 @@ export function createRedisClient(config: RedisStoreConfig, settings: RedisStore
     disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     commandTimeout: settings.commandTimeoutMs,
     maxRetriesPerRequest: settings.maxRetriesPerRequest,
-    // Commands issued in the same event-loop tick (the keys of one request, concurrent requests) go
-    // out in one write: a request costs one socket write instead of one per command. Order per
-    // connection is unchanged, so WAIT still follows the writes it confirms.
-    enableAutoPipelining: true,
     ...(config.username !== undefined && { username: config.username }),
     ...(config.password !== undefined && { password: config.password }),
     ...(tls && { tls }),
@@ -142,7 +138,6 @@ export function createRedisClient(config: RedisStoreConfig, settings: RedisStore
     case 'cluster': {
       const options: ClusterOptions = {
         lazyConnect: true,
-        enableAutoPipelining: true,
         enableOfflineQueue: false,
         clusterRetryStrategy: reconnectDelayMs,
         slotsRefreshTimeout: settings.commandTimeoutMs,
