@@ -122,7 +122,13 @@ describeWithVectors('no answered key is lost to a SIGKILL', () => {
     for (let i = 0; i < contents.length; i += IN_FLIGHT) {
       await Promise.all(
         contents.slice(i, i + IN_FLIGHT).map(async (contentId) => {
-          const again = await speke(url, token, contentId);
+          // Right after a restart one worker may still be reconnecting (503 + Retry-After): a refusal
+          // to answer is not a lost key, so retry it for a few seconds before judging.
+          let again = await speke(url, token, contentId);
+          for (let attempt = 0; again.status === 503 && attempt < 50; attempt += 1) {
+            await sleep(100);
+            again = await speke(url, token, contentId);
+          }
           if (again.status !== 200 || JSON.stringify(keysOf(again.text)) !== JSON.stringify(answered.get(contentId))) lost.push(contentId);
         }),
       );

@@ -4,6 +4,9 @@ import { ConfigError, DependencyUnavailable } from '../../errors';
 import { KEY_PREFIX_PATTERN } from './key-names';
 import { withoutUndefined } from '../../objects';
 
+/** How often a connection asks a Redis that is still loading its data again. */
+const LOADING_RETRY_MS = 100;
+
 export type RedisClient = Redis | Cluster;
 
 /** Tuning of the Redis store; every field has a default. */
@@ -103,6 +106,9 @@ export function createRedisClient(config: RedisStoreConfig, settings: RedisStore
     disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     commandTimeout: settings.commandTimeoutMs,
     maxRetriesPerRequest: settings.maxRetriesPerRequest,
+    // A restarted Redis answers LOADING while it replays its AOF; ioredis re-checks after the
+    // server's ETA, rounded up to a second. Polling every 100 ms keeps recovery within a second.
+    maxLoadingRetryTime: LOADING_RETRY_MS,
     ...(config.username !== undefined && { username: config.username }),
     ...(config.password !== undefined && { password: config.password }),
     ...(tls && { tls }),
