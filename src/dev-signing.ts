@@ -16,15 +16,26 @@ import { readOrCreate, type ResolvedSecret } from './dev-secrets';
 const DEV_CERTIFICATE_DAYS = 825;
 const RSA_BITS = 2048;
 
+/**
+ * A positive serial of exactly 16 octets whatever the random bytes are (RFC 5280 §4.1.2.2): top bit
+ * cleared (positive without a 00 pad) and the next one set (no leading zero octet). A fixed "00" prefix
+ * made DER that OpenSSL refuses ("illegal padding") whenever the random bytes began with 00 and a byte
+ * below 0x80, about one start in 500 (a CI run met it).
+ */
+export function certificateSerialHex(random: Buffer): string {
+  const serial = Buffer.from(random.subarray(0, 16));
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
+  return serial.toString('hex');
+}
+
 /** A fresh self-signed RSA-2048 identity as one PEM text: PKCS#8 private key, then the certificate. */
-export function createSelfSignedIdentityPem(commonName = 'cpix-kms development signing key'): string {
+export function createSelfSignedIdentityPem(commonName = 'cpix-kms development signing key', serialRandom: Buffer = randomBytes(16)): string {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: RSA_BITS });
   const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const forgePrivateKey = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
   const certificate = forge.pki.createCertificate();
   certificate.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  // A positive 128-bit serial (RFC 5280 §4.1.2.2 allows up to 20 octets; the leading 0 keeps it positive).
-  certificate.serialNumber = `00${randomBytes(16).toString('hex')}`;
+  certificate.serialNumber = certificateSerialHex(serialRandom);
   const now = new Date();
   certificate.validity.notBefore = new Date(now.getTime() - 60_000);
   certificate.validity.notAfter = new Date(now.getTime() + DEV_CERTIFICATE_DAYS * 86_400_000);
