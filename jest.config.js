@@ -40,7 +40,9 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', ...leftOut.map((file) => file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))],
+  // `*.serial.test.ts` measure latencies and recovery times: they run alone afterwards (jest.serial.config.js),
+  // not beside suites that load both cores with services of their own.
+  testPathIgnorePatterns: ['/node_modules/', '\\.serial\\.test\\.ts$', ...leftOut.map((file) => file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }] },
   // Store tests share one real Redis; files run in parallel but each uses its own key prefix.
   maxWorkers: 2,
