@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCpix } from '../support/pallycon-cpix';
 import { startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
+import { bareEnv, requireBuiltService, signingEnv, childProcessesOf, spawnService, type ServiceProcess } from '../support/service-process';
 import { describeWithVectors } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
@@ -28,19 +28,6 @@ type Keys = Readonly<Record<string, string | undefined>>;
 
 const keysOf = (text: string): Keys => Object.fromEntries(readCpix(text).contentKeys.map((key) => [key.kid, key.key?.toString('base64')]));
 
-/** The PIDs whose parent is `pid` (the cluster workers of a WORKERS > 1 service). */
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 describeWithVectors('no answered key is lost to a SIGKILL', () => {
   const adminToken = randomBytes(32).toString('base64url');
@@ -54,7 +41,7 @@ describeWithVectors('no answered key is lost to a SIGKILL', () => {
   });
   afterAll(async () => {
     for (const service of services) {
-      for (const pid of service.child.pid === undefined ? [] : childrenOf(service.child.pid)) process.kill(pid, 'SIGKILL');
+      for (const pid of service.child.pid === undefined ? [] : childProcessesOf(service.child.pid)) process.kill(pid, 'SIGKILL');
       if (service.child.exitCode === null) service.child.kill('SIGKILL');
     }
     await stopAllRedisServers();
@@ -163,7 +150,7 @@ describeWithVectors('no answered key is lost to a SIGKILL', () => {
     const answered = await loadAcross(first.url, token, async () => {
       // As an OOM kill of the container would: the workers that answer and their primary, at once.
       const pid = first.service.child.pid ?? 0;
-      for (const worker of childrenOf(pid)) process.kill(worker, 'SIGKILL');
+      for (const worker of childProcessesOf(pid)) process.kill(worker, 'SIGKILL');
       first.service.child.kill('SIGKILL');
       await first.service.exit();
     });

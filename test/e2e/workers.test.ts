@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
+import { bareEnv, requireBuiltService, signingEnv, childProcessesOf, spawnService, type ServiceProcess } from '../support/service-process';
 
 /**
  * WORKERS (issue 6: use all cores): a primary forks the workers, which share the port; a scrape of
@@ -14,19 +14,6 @@ import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServicePro
 const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-/** The PIDs whose parent is `pid` (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 /** One request on its own connection, so the cluster's round robin spreads them over the workers. */
 function get(url: string, path: string): Promise<{ status: number; body: string }> {
@@ -65,7 +52,7 @@ describe('WORKERS: one primary, several serving processes', () => {
   });
   afterAll(async () => {
     for (const service of services) {
-      for (const pid of service.child.pid === undefined ? [] : childrenOf(service.child.pid)) process.kill(pid, 'SIGKILL');
+      for (const pid of service.child.pid === undefined ? [] : childProcessesOf(service.child.pid)) process.kill(pid, 'SIGKILL');
       if (service.child.exitCode === null) service.child.kill('SIGKILL');
     }
     await stopAllRedisServers();
@@ -76,8 +63,8 @@ describe('WORKERS: one primary, several serving processes', () => {
     const service = start({ STORE: `redis://127.0.0.1:${redis.port}`, WORKERS: '2' });
     const [, url = ''] = await service.waitFor(LISTENING);
     const primary = service.child.pid ?? 0;
-    await until('two workers', () => childrenOf(primary).length === 2);
-    const [first = 0] = childrenOf(primary);
+    await until('two workers', () => childProcessesOf(primary).length === 2);
+    const [first = 0] = childProcessesOf(primary);
 
     const REQUESTS = 40;
     const answers = await Promise.all(Array.from({ length: REQUESTS }, () => get(url, '/healthz')));
@@ -89,13 +76,13 @@ describe('WORKERS: one primary, several serving processes', () => {
 
     process.kill(first, 'SIGKILL');
     await until('a replacement worker', () => {
-      const workers = childrenOf(primary);
+      const workers = childProcessesOf(primary);
       return workers.length === 2 && !workers.includes(first);
     });
     expect(service.stdout()).toMatch(/"msg":"worker exited; starting a new one"/);
     expect((await get(url, '/readyz')).status).toBe(200);
 
-    const workers = childrenOf(primary);
+    const workers = childProcessesOf(primary);
     service.child.kill('SIGTERM');
     expect(await service.exit()).toBe(0);
     for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
@@ -105,8 +92,8 @@ describe('WORKERS: one primary, several serving processes', () => {
     const service = start({ STORE: `redis://127.0.0.1:${redis.port}`, WORKERS: '2' });
     await service.waitFor(LISTENING);
     const primary = service.child.pid ?? 0;
-    await until('two workers', () => childrenOf(primary).length === 2);
-    const workers = childrenOf(primary);
+    await until('two workers', () => childProcessesOf(primary).length === 2);
+    const workers = childProcessesOf(primary);
     service.child.kill('SIGKILL');
     await service.exit();
     await until('the workers to exit', () => workers.every((pid) => {

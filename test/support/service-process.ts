@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { testSigningIdentity } from './services';
 
@@ -89,4 +89,18 @@ export function productionEnv(dir: string, adminToken: string, extra: Record<str
     ...signingEnv(dir),
     ...extra,
   });
+}
+
+/** The PIDs whose parent is `pid` (Linux /proc): the cluster workers of a WORKERS > 1 service. */
+export function childProcessesOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid;
+      } catch {
+        return false; // the process ended meanwhile
+      }
+    })
+    .map(Number);
 }
