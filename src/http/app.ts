@@ -61,7 +61,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(healthRoutes(deps.readiness));
   app.use(openApiRoutes());
-  app.use(metricsRoutes(deps.metrics, deps.metricsToken));
+  app.use(metricsRoutes(deps.metrics, deps.authFailures, deps.metricsToken));
   app.use(
     '/admin/v1',
     adminRoutes({

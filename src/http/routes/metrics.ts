@@ -1,8 +1,7 @@
 import { Router, type RequestHandler } from 'express';
-import { hashSecret, secretMatchesHash } from '../../crypto/secrets';
-import { Unauthenticated } from '../../errors';
+import type { AuthFailureLimiter } from '../../auth-limits/auth-failure-limiter';
 import type { Metrics } from '../../metrics/metrics';
-import { bearerCredential } from '../kms-auth';
+import { requireBearerSecret } from '../admin-auth';
 
 /** Requests that matched no route: one label for all of them, so scanners cannot grow the series. */
 const UNMATCHED = '(unmatched)';
@@ -53,19 +52,13 @@ export function requestMetrics(metrics: Metrics): RequestHandler {
 
 /**
  * `GET /metrics` in the Prometheus text format. Open by default (the figures hold no secret, and
- * scrapers usually reach it on an internal network); with METRICS_TOKEN set it wants that bearer token.
+ * scrapers usually reach it on an internal network); with METRICS_TOKEN set it wants that bearer
+ * token, checked like the admin token (constant time, failures limited per client address).
  */
-export function metricsRoutes(metrics: Metrics, token?: string): Router {
+export function metricsRoutes(metrics: Metrics, authFailures: AuthFailureLimiter, token?: string): Router {
   const router = Router();
-  const expected = token === undefined ? undefined : hashSecret(token);
-  router.get('/metrics', async (req, res) => {
-    if (expected !== undefined) {
-      const presented = bearerCredential(req);
-      if (presented === undefined || !secretMatchesHash(presented, expected)) {
-        res.setHeader('WWW-Authenticate', 'Bearer realm="cpix-kms metrics"');
-        throw new Unauthenticated({ detail: 'wrong or missing metrics token' });
-      }
-    }
+  const guard: RequestHandler[] = token === undefined ? [] : [requireBearerSecret(token, 'metrics', authFailures)];
+  router.get('/metrics', ...guard, async (_req, res) => {
     const { contentType, body } = await metrics.render();
     res.type(contentType).send(body);
   });
