@@ -55,8 +55,8 @@ function createMasterKey(config: Config): { provider: MasterKeyProvider; devFile
 /** Composition root: builds every adapter and service from `config` and starts listening. */
 export async function startService(config: Config, logger: Logger, options: { readonly clusterWorker?: boolean } = {}): Promise<RunningService> {
   const metrics = createMetrics({ clusterWorker: options.clusterWorker === true });
-  const { provider: bareMasterKey, devFile: masterKeyDevFile } = createMasterKey(config);
-  const masterKey = { provider: instrumentMasterKey(bareMasterKey, metrics), devFile: masterKeyDevFile };
+  const created = createMasterKey(config);
+  const masterKey = { ...created, provider: instrumentMasterKey(created.provider, metrics) };
   const adminToken = resolveAdminToken(config.adminToken);
   const store = instrumentStore(await openStore(config, logger), metrics);
 

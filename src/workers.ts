@@ -24,9 +24,8 @@ export function runPrimary(config: Config, logger: Logger): void {
 
   const listened = new WeakSet<Worker>();
   let stopping = false;
-  const fork = () => cluster.fork();
   cluster.on('listening', (worker) => listened.add(worker));
-  for (let i = 0; i < config.workers; i += 1) fork();
+  for (let i = 0; i < config.workers; i += 1) cluster.fork();
 
   const remaining = () => Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
   cluster.on('exit', (worker, code, signal) => {
@@ -43,9 +42,10 @@ export function runPrimary(config: Config, logger: Logger): void {
       return;
     }
     logger.error({ worker: worker.id, code, signal }, 'worker exited; starting a new one');
+    // Not unref'd: when every worker died at once, this timer is what keeps the primary alive to refork.
     setTimeout(() => {
-      if (!stopping) fork();
-    }, RESTART_DELAY_MS).unref();
+      if (!stopping) cluster.fork();
+    }, RESTART_DELAY_MS);
   });
 
   const shutdown = (signal: NodeJS.Signals) => {
