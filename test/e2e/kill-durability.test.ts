@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCpix } from '../support/pallycon-cpix';
 import { startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { bareEnv, requireBuiltService, signingEnv, childProcessesOf, spawnService, type ServiceProcess } from '../support/service-process';
+import { bareEnv, requireBuiltService, signingEnv, killServiceTree, spawnService, type ServiceProcess } from '../support/service-process';
 import { describeWithVectors } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
@@ -40,10 +40,7 @@ describeWithVectors('no answered key is lost to a SIGKILL', () => {
     cwd = mkdtempSync(join(tmpdir(), 'cpix-kms-kill-'));
   });
   afterAll(async () => {
-    for (const service of services) {
-      for (const pid of service.child.pid === undefined ? [] : childProcessesOf(service.child.pid)) process.kill(pid, 'SIGKILL');
-      if (service.child.exitCode === null) service.child.kill('SIGKILL');
-    }
+    for (const service of services) killServiceTree(service);
     await stopAllRedisServers();
     rmSync(cwd, { recursive: true, force: true });
   });
@@ -148,10 +145,8 @@ describeWithVectors('no answered key is lost to a SIGKILL', () => {
     const first = await start(env);
     const token = await createSite(first.url);
     const answered = await loadAcross(first.url, token, async () => {
-      // As an OOM kill of the container would: the workers that answer and their primary, at once.
-      const pid = first.service.child.pid ?? 0;
-      for (const worker of childProcessesOf(pid)) process.kill(worker, 'SIGKILL');
-      first.service.child.kill('SIGKILL');
+      // The workers that answer and their primary, at once.
+      killServiceTree(first.service);
       await first.service.exit();
     });
     const second = await start(env);

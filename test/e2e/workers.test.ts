@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { bareEnv, requireBuiltService, signingEnv, childProcessesOf, spawnService, type ServiceProcess } from '../support/service-process';
+import { bareEnv, requireBuiltService, signingEnv, childProcessesOf, killServiceTree, spawnService, type ServiceProcess } from '../support/service-process';
 
 /**
  * WORKERS (issue 6: use all cores): a primary forks the workers, which share the port; a scrape of
@@ -51,10 +51,7 @@ describe('WORKERS: one primary, several serving processes', () => {
     redis = await startRedisServer({ appendonly: true, appendfsync: 'always' });
   });
   afterAll(async () => {
-    for (const service of services) {
-      for (const pid of service.child.pid === undefined ? [] : childProcessesOf(service.child.pid)) process.kill(pid, 'SIGKILL');
-      if (service.child.exitCode === null) service.child.kill('SIGKILL');
-    }
+    for (const service of services) killServiceTree(service);
     await stopAllRedisServers();
     rmSync(cwd, { recursive: true, force: true });
   });

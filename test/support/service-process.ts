@@ -104,3 +104,9 @@ export function childProcessesOf(pid: number): number[] {
     })
     .map(Number);
 }
+
+/** SIGKILL of a service and of its cluster workers at once, as an OOM kill of its container would. */
+export function killServiceTree(service: ServiceProcess): void {
+  for (const pid of service.child.pid === undefined ? [] : childProcessesOf(service.child.pid)) process.kill(pid, 'SIGKILL');
+  if (service.child.exitCode === null) service.child.kill('SIGKILL');
+}
