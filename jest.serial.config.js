@@ -6,6 +6,9 @@ const base = require('./jest.config');
 module.exports = {
   ...base,
   testMatch: ['**/*.serial.test.ts'],
-  testPathIgnorePatterns: base.testPathIgnorePatterns.filter((pattern) => !pattern.includes('serial')),
+  // Everything the main run ignores except the serial files themselves (left-out vector tests stay out).
+  testPathIgnorePatterns: base.testPathIgnorePatterns.filter((pattern) => pattern !== base.SERIAL_TESTS),
   maxWorkers: 1,
+  // Without ../shared (outside CI) every serial suite may be left out; that is not a failure.
+  passWithNoTests: true,
 };
