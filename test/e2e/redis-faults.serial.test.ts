@@ -39,6 +39,11 @@ const MIN_ANSWERED_BEFORE = 10;
 const RECOVERY_GIVE_UP_MS = 5000;
 /** A request still unanswered after this long is recorded as a hang rather than waited for. */
 const CLIENT_GIVE_UP_MS = 10_000;
+/**
+ * Each test's budget. Every step below has a bound of its own that fails with the step's name and the
+ * steps before it, well inside this, so a slow machine reports what was slow instead of a bare timeout.
+ */
+const TEST_TIMEOUT_MS = 90_000;
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -59,6 +64,12 @@ interface LoadRequest {
   readonly contentId: string;
   readonly kids: readonly string[];
   readonly xml: string;
+}
+
+interface Load {
+  readonly answers: LoadAnswer[];
+  /** Stops sending and resolves with every answer once the requests in flight are answered. */
+  stop(): Promise<LoadAnswer[]>;
 }
 
 interface LoadAnswer {
@@ -157,15 +168,27 @@ describe('SPEKE on a failing Redis', () => {
     }
   }
 
+  /** GET /readyz; status 0 when no answer came within CLIENT_GIVE_UP_MS (reported by the caller's checks). */
   async function readyz(): Promise<{ status: number; retryAfter: string | null; tookMs: number }> {
     const startedAt = performance.now();
-    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(CLIENT_GIVE_UP_MS) });
-    await res.arrayBuffer();
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), tookMs: performance.now() - startedAt };
+    try {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(CLIENT_GIVE_UP_MS) });
+      await res.arrayBuffer();
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), tookMs: performance.now() - startedAt };
+    } catch {
+      return { status: 0, retryAfter: null, tookMs: performance.now() - startedAt };
+    }
   }
 
+  /**
+   * Loads still running. A test that fails or times out leaves its own `finally` unreached while its
+   * promise is abandoned; afterEach stops what it left, or the load would go on against a stopped
+   * service, piling up connection-refused answers until the test process runs out of memory.
+   */
+  const runningLoads = new Set<Load>();
+
   /** LOAD_CONCURRENCY workers, each sending one new-content request after the other until stopped. */
-  function startLoad(): { answers: LoadAnswer[]; stop(): Promise<LoadAnswer[]> } {
+  function startLoad(): Load {
     const answers: LoadAnswer[] = [];
     let running = true;
     const workers = Array.from({ length: LOAD_CONCURRENCY }, async () => {
@@ -175,18 +198,47 @@ describe('SPEKE on a failing Redis', () => {
         await new Promise((done) => setImmediate(done));
       }
     });
-    return {
+    const load: Load = {
       answers,
       async stop() {
         running = false;
+        runningLoads.delete(load);
         await Promise.all(workers);
         return answers;
+      },
+    };
+    runningLoads.add(load);
+    return load;
+  }
+
+  /**
+   * The steps of one test, each bounded: `step` fails with the step that overran and how long every
+   * step before it took, plus what the service last complained about.
+   */
+  function timeline() {
+    const done: string[] = [];
+    return {
+      async step<T>(what: string, limitMs: number, run: () => Promise<T>): Promise<T> {
+        const startedAt = performance.now();
+        let timer: NodeJS.Timeout | undefined;
+        const overran = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const steps = done.length > 0 ? done.join(', ') : 'none';
+            reject(new Error(`${what}: not done within ${limitMs} ms (steps before: ${steps}); the service last said: ${serviceComplaints().join(' | ')}`));
+          }, limitMs);
+        });
+        try {
+          return await Promise.race([run(), overran]);
+        } finally {
+          clearTimeout(timer);
+          done.push(`${what} ${Math.round(performance.now() - startedAt)} ms`);
+        }
       },
     };
   }
 
   /** LOAD_BEFORE_FAULT_MS of load, longer (up to 6 s) if a busy machine has not answered MIN_ANSWERED_BEFORE yet. */
-  async function loadWarmedUp(load: ReturnType<typeof startLoad>): Promise<void> {
+  async function loadWarmedUp(load: Load): Promise<void> {
     await sleep(LOAD_BEFORE_FAULT_MS);
     const latest = performance.now() + 6000 - LOAD_BEFORE_FAULT_MS;
     while (load.answers.filter((a) => a.status === 200).length < MIN_ANSWERED_BEFORE && performance.now() < latest) await sleep(50);
@@ -262,6 +314,12 @@ describe('SPEKE on a failing Redis', () => {
     expect(res.status).toBe(201);
     kmsToken = ((await res.json()) as { token: { token: string } }).token.token;
   }, 45_000);
+  afterEach(async () => {
+    await Promise.all([...runningLoads].map((load) => load.stop()));
+    // A test that failed half-way may leave Redis paused or down; the next one starts from a running Redis.
+    redis.resume();
+    if (!(await sendRaw(redis.port, ['PING'], 500).then((reply) => reply.startsWith('+PONG'), () => false))) await redis.restart();
+  });
   afterAll(async () => {
     if (service) await stopFaultedService(service);
     await stopAllRedisServers();
@@ -273,20 +331,25 @@ describe('SPEKE on a failing Redis', () => {
    * brings Redis back and measures recovery. Returns the answers by phase.
    */
   async function outageUnderLoad(what: string, takeDown: () => Promise<void>) {
+    const steps = timeline();
     const load = startLoad();
     try {
-      await loadWarmedUp(load);
+      await steps.step('warm-up load', 8000, () => loadWarmedUp(load));
       const downAt = performance.now();
-      await takeDown();
+      await steps.step('take Redis down', 12_000, takeDown);
       const goneAt = performance.now();
-      await sleep(600);
-      const readyDuringOutage = await readyz();
-      await sleep(600);
+      const readyDuringOutage = await steps.step('/readyz during the outage', 12_000, async () => {
+        await sleep(600);
+        const ready = await readyz();
+        await sleep(600);
+        return ready;
+      });
       const restartAt = performance.now();
-      await redis.restart(); // resolves on the first +PONG (polled every 20 ms), i.e. after the AOF is loaded
+      // Resolves on the first +PONG (polled every 20 ms), i.e. after the AOF is loaded.
+      await steps.step('restart Redis', 8000, () => redis.restart());
       const backAt = performance.now();
-      const recovery = await measureRecovery(what, backAt);
-      const { readyAfter, answers } = await settleAfterRecovery(load, backAt);
+      const recovery = await steps.step('recovery', 16_000, () => measureRecovery(what, backAt));
+      const { readyAfter, answers } = await steps.step('settle after recovery', 16_000, () => settleAfterRecovery(load, backAt));
       return {
         answers,
         before: answers.filter((a) => a.endedAt < downAt),
@@ -297,7 +360,7 @@ describe('SPEKE on a failing Redis', () => {
         recovery,
       };
     } finally {
-      await load.stop();
+      await steps.step('stop the load', 12_000, () => load.stop());
     }
   }
 
@@ -306,7 +369,7 @@ describe('SPEKE on a failing Redis', () => {
    * more, and stops the load. With WORKERS > 1 every worker has its own Redis connection: the first
    * 200 shows one worker back, the answers after the limit show all of them back.
    */
-  async function settleAfterRecovery(load: ReturnType<typeof startLoad>, backAt: number) {
+  async function settleAfterRecovery(load: Load, backAt: number) {
     await sleep(Math.max(0, backAt + RECOVERY_LIMIT_MS + 800 - performance.now()));
     const readyAfter: number[] = [];
     for (let i = 0; i < 6; i += 1) readyAfter.push((await readyz()).status);
@@ -341,7 +404,7 @@ describe('SPEKE on a failing Redis', () => {
       await redisGone();
     });
     expectOutageContract(run);
-  }, 45_000);
+  }, TEST_TIMEOUT_MS);
 
   it('answers 503 with Retry-After while Redis is SIGKILLed, and recovers by itself', async () => {
     const run = await outageUnderLoad('killed (SIGKILL)', async () => {
@@ -349,21 +412,24 @@ describe('SPEKE on a failing Redis', () => {
       await redisGone();
     });
     expectOutageContract(run);
-  }, 45_000);
+  }, TEST_TIMEOUT_MS);
 
   it('answers 503 within the command timeout while Redis hangs (SIGSTOP), and recovers after SIGCONT', async () => {
+    const steps = timeline();
     const load = startLoad();
-    await loadWarmedUp(load);
+    await steps.step('warm-up load', 8000, () => loadWarmedUp(load));
     const pausedAt = performance.now();
     redis.pause();
     let resumed = false;
     try {
-      const [readyDuringPause] = await Promise.all([readyz(), sleep(REDIS_COMMAND_TIMEOUT_MS * 2 + 500)]);
+      const [readyDuringPause] = await steps.step('/readyz during the pause', 12_000, () =>
+        Promise.all([readyz(), sleep(REDIS_COMMAND_TIMEOUT_MS * 2 + 500)]),
+      );
       const resumeAt = performance.now();
       redis.resume();
       resumed = true;
-      const recovery = await measureRecovery('paused (SIGSTOP) then resumed', resumeAt);
-      const { readyAfter, answers } = await settleAfterRecovery(load, resumeAt);
+      const recovery = await steps.step('recovery', 16_000, () => measureRecovery('paused (SIGSTOP) then resumed', resumeAt));
+      const { readyAfter, answers } = await steps.step('settle after recovery', 16_000, () => settleAfterRecovery(load, resumeAt));
       const after = answers.filter((a) => a.startedAt >= resumeAt + RECOVERY_LIMIT_MS);
 
       const during = answers.filter((a) => a.startedAt >= pausedAt && a.endedAt < resumeAt);
@@ -391,9 +457,9 @@ describe('SPEKE on a failing Redis', () => {
       expect(readyAfter).toEqual([200, 200, 200, 200, 200, 200]);
     } finally {
       if (!resumed) redis.resume();
-      await load.stop();
+      await steps.step('stop the load', 12_000, () => load.stop());
     }
-  }, 45_000);
+  }, TEST_TIMEOUT_MS);
 
   it('answers every key it handed out before the outages again, unchanged', async () => {
     const handedOut = [...answeredWithKeys];
@@ -411,5 +477,5 @@ describe('SPEKE on a failing Redis', () => {
       );
     }
     expect(changed).toEqual([]);
-  }, 45_000);
+  }, TEST_TIMEOUT_MS);
 });
