@@ -190,21 +190,23 @@ function refuseBeforeCreatingKeys(document: CpixDocument): X509Certificate[] {
 export function createKeyExchange(deps: KeyExchangeDeps) {
   const { contentKeys, audit, signing, random, clock } = deps;
 
-  async function obtain(siteId: string, contentId: string, planned: readonly PlannedKey[]): Promise<(IssuedKey & { readonly created: boolean })[]> {
+  async function obtain(site: SiteView, contentId: string, planned: readonly PlannedKey[]): Promise<(IssuedKey & { readonly created: boolean })[]> {
     // Every key gets an IV at creation — the request's, or a random one — persisted with it, so a
     // later request whose DRM system needs one (FairPlay, HLS AES-128) gets the same IV for the
     // same key. Never derived from the key (the reference server's IV == key bug, speke.md §5.3).
-    return Promise.all(
-      planned.map(async (key) => {
-        const { created, ...content } = await contentKeys.getOrCreate(siteId, {
-          contentId,
-          kid: key.kid,
-          iv: key.request.explicitIV ?? random(IV_LENGTH_BYTES),
-          ...withoutUndefined({ trackType: key.trackType, periodIndex: key.periodIndex, scheme: key.request.commonEncryptionScheme }),
-        });
-        return { ...key, content, created };
-      }),
-    );
+    const requests = planned.map((key) => ({
+      contentId,
+      kid: key.kid,
+      iv: key.request.explicitIV ?? random(IV_LENGTH_BYTES),
+      ...withoutUndefined({ trackType: key.trackType, periodIndex: key.periodIndex, scheme: key.request.commonEncryptionScheme }),
+    }));
+    const obtained = await contentKeys.getOrCreateAll(site.id, site.siteKeyVersion, requests);
+    return planned.map((key, i) => {
+      const found = obtained[i];
+      if (!found) throw new Error('fewer keys obtained than planned');
+      const { created, ...content } = found;
+      return { ...key, content, created };
+    });
   }
 
   /**
@@ -286,7 +288,7 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       const planned = planKeys(request, siteId, contentId);
       const systemKeys = bindSystemsToKeys(request.document.drmSystemList?.items ?? [], planned, isPallyCon(request.dialect));
       const recipients = refuseBeforeCreatingKeys(request.document);
-      const issued = await obtain(siteId, contentId, planned);
+      const issued = await obtain(request.site, contentId, planned);
       const sign = isPallyCon(request.dialect) ? request.site.options.signCpixApiResponses : request.site.options.signSpekeResponses;
       const xml = serialize(responseDocument(request, contentId, issued, systemKeys), recipients, targetVersion(request.dialect, request.document), sign);
       await audit.record({

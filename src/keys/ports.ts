@@ -31,11 +31,11 @@ export interface ContentKeyRecord extends ContentKeyAttributes {
  */
 export interface ContentKeyRepository {
   /**
-   * Inserts `record` unless a record for its (site, content, KID) exists; returns the stored record
-   * and whether it was this call that created it. Concurrent calls for one identity all resolve to
-   * the same single record.
+   * Inserts each of `records` (all of one site) unless a record for its (site, content, KID) exists,
+   * in one atomic step; returns, in the same order, the stored record and whether it was this call
+   * that created it. Concurrent calls for one identity all resolve to the same single record.
    */
-  getOrCreate(record: ContentKeyRecord): Promise<{ readonly record: ContentKeyRecord; readonly created: boolean }>;
+  getOrCreateAll(records: readonly ContentKeyRecord[]): Promise<{ readonly record: ContentKeyRecord; readonly created: boolean }[]>;
   get(siteId: string, contentId: string, kid: KeyId): Promise<ContentKeyRecord | undefined>;
   /** All keys of one content, oldest first. */
   listByContent(siteId: string, contentId: string): Promise<ContentKeyRecord[]>;

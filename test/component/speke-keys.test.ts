@@ -14,7 +14,7 @@ import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs, encodingsOf } from '../support/log-capture';
 import { parsePlayReadyObject, parsePsshBox, parseWidevinePsshData, playReadyKidToUuid } from '../support/pssh-parser';
 import { testCertificate } from '../support/services';
-import { slowContentKeyReads } from '../support/speke-slow-store';
+import { slowGetOrCreate } from '../support/speke-slow-store';
 import { describeWithVectors, vectorPath } from '../support/shared-vectors';
 import {
   bodyText,
@@ -161,10 +161,10 @@ describeWithVectors('SPEKE keys: same request, same keys', () => {
   });
 
   // Plain SQLite answers synchronously, so the 50 requests are served one after the other; with slow
-  // reads (as over a network) they all miss the first read and race to create the same keys.
+  // store calls (as over a network) they all make candidates before any is stored and race to create them.
   it.each([
     { store: 'SQLite', app: () => createTestApp(logs.logger) },
-    { store: 'SQLite with 5 ms reads', app: () => createTestApp(logs.logger, undefined, { wrapStore: slowContentKeyReads(5) }) },
+    { store: 'SQLite with 5 ms store calls', app: () => createTestApp(logs.logger, undefined, { wrapStore: slowGetOrCreate(5) }) },
   ])('50 concurrent first requests for one content ($store): all 200, one key per KID, identical bytes', async ({ app }) => {
     const own = app();
     try {

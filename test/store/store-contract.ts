@@ -86,6 +86,52 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
         }
       });
 
+      it('gets or creates a request’s keys in one call: stored ones kept, new ones created, in the order asked', async () => {
+        const [a, b, c] = [newKid(), newKid(), newKid()];
+        const [existing] = await services.contentKeys.getOrCreateAll(siteId, 1, [{ contentId: 'batch', kid: b, trackType: 'HD' }]);
+        const all = await services.contentKeys.getOrCreateAll(siteId, 1, [
+          { contentId: 'batch', kid: a, trackType: 'SD' },
+          { contentId: 'batch', kid: b, trackType: 'AUDIO' },
+          { contentId: 'batch-other', kid: c },
+        ]);
+        expect(all.map((key) => [key.contentId, key.kid, key.created, key.trackType])).toEqual([
+          ['batch', a, true, 'SD'],
+          ['batch', b, false, 'HD'],
+          ['batch-other', c, true, undefined],
+        ]);
+        expect(all[1]?.key.equals(existing?.key ?? Buffer.alloc(0))).toBe(true);
+        expect(new Set(all.map((key) => key.key.toString('hex'))).size).toBe(3);
+        // What a later request reads is what this one answered.
+        for (const key of all) expect((await services.contentKeys.get(siteId, key.contentId, key.kid))?.key.equals(key.key)).toBe(true);
+        expect((await services.contentKeys.listByContent(siteId, 'batch')).map((key) => key.kid)).toEqual([b, a]);
+        expect((await services.contentKeys.listByKid(siteId, c)).map((key) => key.contentId)).toEqual(['batch-other']);
+      });
+
+      it('yields exactly one key per KID for 50 concurrent multi-key first requests over two connections', async () => {
+        const second = await harness.open();
+        const otherServices = buildServices(second, masterKey);
+        try {
+          const kids = [newKid(), newKid(), newKid(), newKid(), newKid()];
+          const results = await Promise.all(
+            Array.from({ length: 50 }, (_, i) =>
+              (i % 2 === 0 ? services : otherServices).contentKeys.getOrCreateAll(
+                siteId,
+                1,
+                // Each request lists the keys in another order: overlapping batches must not deadlock or duplicate.
+                kids.map((_, k) => ({ contentId: 'race-all', kid: kids[(k + i) % kids.length] as KeyId })),
+              ),
+            ),
+          );
+          const byKid = new Map<string, Set<string>>();
+          for (const key of results.flat()) byKid.set(key.kid, (byKid.get(key.kid) ?? new Set()).add(key.key.toString('hex')));
+          expect([...byKid.values()].map((keys) => keys.size)).toEqual([1, 1, 1, 1, 1]);
+          expect(results.flat().filter((key) => key.created)).toHaveLength(5);
+          expect(await store.contentKeys.listByContent(siteId, 'race-all')).toHaveLength(5);
+        } finally {
+          await second.close();
+        }
+      });
+
       it('looks keys up by (site, content) oldest first and by (site, KID) across contents', async () => {
         const kids = [newKid(), newKid(), newKid()];
         for (const kid of kids) await services.contentKeys.getOrCreate(siteId, { contentId: 'lookup', kid });

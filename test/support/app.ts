@@ -40,7 +40,7 @@ export interface TestAppOptions {
    * 127.0.0.1 never reach them (the limit tests set their own).
    */
   readonly authFailureLimits?: AuthFailureLimits;
-  /** Wraps the SQLite store before anything is wired on it (e.g. `slowContentKeyReads`). */
+  /** Wraps the SQLite store before anything is wired on it (e.g. `slowGetOrCreate`). */
   readonly wrapStore?: (store: Store) => Store;
   /** Process metrics (GC observers, event-loop monitor); off by default, the metrics test turns them on. */
   readonly processMetrics?: boolean;

@@ -1,5 +1,6 @@
+import { Cluster } from 'ioredis';
 import type { AuthFailureRepository, FailureWindow } from '../../auth-limits/ports';
-import type { RedisContext } from './context';
+import { repliesOf, type RedisContext } from './context';
 
 /**
  * Failure counters as self-expiring Redis strings (layout in `key-names.ts`), one key per subject
@@ -8,6 +9,23 @@ import type { RedisContext } from './context';
  * in a failover only gives a guesser a fresh window, and a key write must not wait on it.
  */
 export function createRedisAuthFailureRepository({ client, names, call }: RedisContext): AuthFailureRepository {
+  /**
+   * Every request reads its counters (address and credential) before its credential is checked: one
+   * pipeline, one round trip, on a single Redis; one per key on a Cluster, where they sit in other slots.
+   */
+  async function readCounters(keys: readonly string[]) {
+    const pipelineOf = (batch: readonly string[]) => {
+      const pipeline = client.pipeline();
+      for (const key of batch) pipeline.get(key).pttl(key);
+      return pipeline.exec().then((replies) => {
+        const results = repliesOf('readAuthFailures', replies, batch.length * 2);
+        return batch.map((_, i) => [Number(results[2 * i] ?? 0), Number(results[2 * i + 1] ?? -2)] as const);
+      });
+    };
+    if (!(client instanceof Cluster)) return pipelineOf(keys);
+    return (await Promise.all(keys.map((key) => pipelineOf([key])))).flat();
+  }
+
   return {
     async record(subjects, windowMs, nowMs) {
       return Promise.all(
@@ -18,18 +36,8 @@ export function createRedisAuthFailureRepository({ client, names, call }: RedisC
       );
     },
     async read(subjects, nowMs) {
-      return Promise.all(
-        subjects.map(async (subject): Promise<FailureWindow> => {
-          const key = names.authFailures(subject);
-          const [count, ttl] = await call('readAuthFailures', async () => {
-            const replies = await client.pipeline().get(key).pttl(key).exec();
-            const [[getError, value] = [null, null], [ttlError, remaining] = [null, -2]] = replies ?? [];
-            if (getError ?? ttlError) throw getError ?? ttlError;
-            return [Number(value ?? 0), Number(remaining)] as const;
-          });
-          return ttl > 0 ? { count, resetsAtMs: nowMs + ttl } : { count: 0, resetsAtMs: nowMs };
-        }),
-      );
+      const counters = await call('readAuthFailures', () => readCounters(subjects.map((subject) => names.authFailures(subject))));
+      return counters.map(([count, ttl]): FailureWindow => (ttl > 0 ? { count, resetsAtMs: nowMs + ttl } : { count: 0, resetsAtMs: nowMs }));
     },
   };
 }

@@ -38,27 +38,30 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
   }
 
   return {
-    async getOrCreate(record) {
-      const site = names.site(record.siteId);
-      const key = site.contentKey(record.contentId, record.kid);
-      const [created, stored] = await call('getOrCreate', () =>
-        client.cpixGetOrCreate(
-          key,
-          site.content(record.contentId),
-          site.kid(record.kid),
-          site.contents,
-          site.sequence,
-          record.contentId,
-          record.kid,
-          ...encodeContentKey(record),
-        ),
-      );
-      // Also when the record existed: a concurrent creator on this connection may not be confirmed yet.
-      await confirmDurable('getOrCreate', key);
-      if (created === 1) return { record, created: true };
-      const existing = decodeContentKey(toHash(stored ?? []));
-      if (!existing) throw new Error('get-or-create script reported an existing record but returned none');
-      return { record: existing, created: false };
+    async getOrCreateAll(records) {
+      const [first] = records;
+      if (first === undefined) return [];
+      const site = names.site(first.siteId);
+      const keys = [site.contents, site.sequence];
+      const args: string[] = [];
+      for (const record of records) {
+        // One hash tag per call: the script's keys must share a Cluster slot.
+        if (record.siteId !== first.siteId) throw new RangeError('getOrCreateAll takes the records of one site');
+        keys.push(site.contentKey(record.contentId, record.kid), site.content(record.contentId), site.kid(record.kid));
+        const fields = encodeContentKey(record);
+        args.push(record.contentId, record.kid, String(fields.length), ...fields);
+      }
+      const answers = await call('getOrCreate', () => client.cpixGetOrCreateAll(keys.length, ...keys, ...args));
+      if (answers.length !== records.length) throw new Error(`get-or-create script answered ${answers.length} records for ${records.length}`);
+      // Also when every record existed: a concurrent creator on this connection may not be confirmed yet.
+      await confirmDurable('getOrCreate', site.contentKey(first.contentId, first.kid));
+      return records.map((record, i) => {
+        const stored = answers[i] ?? [];
+        if (stored.length === 0) return { record, created: true };
+        const existing = decodeContentKey(toHash(stored));
+        if (!existing) throw new Error('get-or-create script returned an empty record');
+        return { record: existing, created: false };
+      });
     },
 
     async get(siteId, contentId, kid) {

@@ -20,9 +20,10 @@ export interface RedisContext {
   readHashes(operation: string, keys: readonly string[]): Promise<Record<string, string>[]>;
 }
 
-type PipelineReplies = [error: Error | null, result: unknown][] | null;
+export type PipelineReplies = [error: Error | null, result: unknown][] | null;
 
-function repliesOf(operation: string, replies: PipelineReplies, expected: number): unknown[] {
+/** The results of a pipeline's `expected` commands; the first error, or a short reply, as ERR_STORE_UNAVAILABLE. */
+export function repliesOf(operation: string, replies: PipelineReplies, expected: number): unknown[] {
   if (!replies || replies.length !== expected) {
     throw storeUnavailable(operation, new Error(`pipeline returned ${replies?.length ?? 'no'} replies for ${expected}`));
   }

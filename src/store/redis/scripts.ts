@@ -35,17 +35,11 @@ declare module 'ioredis' {
     cpixTouchCredential(record: string, usedAt: string): Result<number, Context>;
     /** The ID given to the audit record (the site sequence number). */
     cpixAppendAudit(audit: string, sequence: string, recordJson: string): Result<number, Context>;
-    /** `[1]` created; `[0, [field, value, …]]` the stored record. */
-    cpixGetOrCreate(
-      record: string,
-      contentIndex: string,
-      kidIndex: string,
-      contents: string,
-      sequence: string,
-      contentId: string,
-      kid: string,
-      ...fields: string[]
-    ): Result<[number, string[]?], Context>;
+    /**
+     * Per record, in order: `[]` created, or the stored record's `[field, value, …]`. Keys: the site's
+     * contents index and sequence, then record, per-content index and per-KID index of each record.
+     */
+    cpixGetOrCreateAll(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<string[][], Context>;
     /** `[count, ms until the window closes]` after adding one failure. */
     cpixRecordAuthFailure(counter: string, windowMs: number): Result<[number, number], Context>;
     /** 1 replaced; 0 the record holds another wrapped key or is gone. */
@@ -108,19 +102,29 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[1])
 return 1`;
 
-// KEYS: record, per-content index, per-KID index, site contents index, site sequence.
-// ARGV: content ID, KID, record field/value pairs. Scores come from one counter per site, so every
-// index lists oldest first.
-const GET_OR_CREATE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {0, redis.call('HGETALL', KEYS[1])}
+// KEYS: site contents index, site sequence, then per record: record, per-content index, per-KID
+// index. ARGV per record: content ID, KID, number of field/value items, the items. All of one site
+// (one hash tag), so a whole request's keys are created or found in one atomic step and one round
+// trip. Scores come from one counter per site, so every index lists oldest first.
+const GET_OR_CREATE_ALL = `
+local answers = {}
+local arg = 1
+for first = 3, #KEYS, 3 do
+  local record, contentIndex, kidIndex = KEYS[first], KEYS[first + 1], KEYS[first + 2]
+  local contentId, kid, count = ARGV[arg], ARGV[arg + 1], tonumber(ARGV[arg + 2])
+  if redis.call('EXISTS', record) == 1 then
+    answers[#answers + 1] = redis.call('HGETALL', record)
+  else
+    local seq = redis.call('INCR', KEYS[2])
+    redis.call('HSET', record, 'seq', seq, unpack(ARGV, arg + 3, arg + 2 + count))
+    redis.call('ZADD', contentIndex, seq, kid)
+    redis.call('ZADD', kidIndex, seq, contentId)
+    redis.call('ZADD', KEYS[1], 'NX', seq, contentId)
+    answers[#answers + 1] = {}
+  end
+  arg = arg + 3 + count
 end
-local seq = redis.call('INCR', KEYS[5])
-redis.call('HSET', KEYS[1], 'seq', seq, unpack(ARGV, 3))
-redis.call('ZADD', KEYS[2], seq, ARGV[2])
-redis.call('ZADD', KEYS[3], seq, ARGV[1])
-redis.call('ZADD', KEYS[4], 'NX', seq, ARGV[1])
-return {1}`;
+return answers`;
 
 // KEYS: record. ARGV: expected wrapped key (base64), new site-key version, new wrapped key.
 const REPLACE_WRAPPED_KEY = `
@@ -156,7 +160,8 @@ const SCRIPTS = {
   cpixIndexCredential: { numberOfKeys: 2, lua: INDEX_CREDENTIAL },
   cpixRevokeCredential: { numberOfKeys: 1, lua: REVOKE_CREDENTIAL },
   cpixTouchCredential: { numberOfKeys: 1, lua: TOUCH_CREDENTIAL },
-  cpixGetOrCreate: { numberOfKeys: 5, lua: GET_OR_CREATE },
+  // The caller passes the number of keys: it varies with the number of records.
+  cpixGetOrCreateAll: { lua: GET_OR_CREATE_ALL },
   cpixReplaceWrappedKey: { numberOfKeys: 1, lua: REPLACE_WRAPPED_KEY },
   cpixAppendAudit: { numberOfKeys: 2, lua: APPEND_AUDIT },
   cpixRecordAuthFailure: { numberOfKeys: 1, lua: RECORD_AUTH_FAILURE },

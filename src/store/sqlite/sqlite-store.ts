@@ -195,18 +195,20 @@ export function openSqliteStore(path: string): Store {
     return true;
   });
 
-  const getOrCreate = db.transaction((record: ContentKeyRecord) => {
-    const created = stmt.insertContentKey.run({
-      ...record,
-      iv: record.iv ?? null,
-      trackType: record.trackType ?? null,
-      periodIndex: record.periodIndex ?? null,
-      scheme: record.scheme ?? null,
-    }).changes === 1;
-    const row = stmt.getContentKey.get(record.siteId, record.contentId, record.kid);
-    if (!row) throw new Error('content key vanished inside its own transaction');
-    return { record: toContentKeyRecord(row), created };
-  });
+  const getOrCreateAll = db.transaction((records: readonly ContentKeyRecord[]) =>
+    records.map((record) => {
+      const created = stmt.insertContentKey.run({
+        ...record,
+        iv: record.iv ?? null,
+        trackType: record.trackType ?? null,
+        periodIndex: record.periodIndex ?? null,
+        scheme: record.scheme ?? null,
+      }).changes === 1;
+      const row = stmt.getContentKey.get(record.siteId, record.contentId, record.kid);
+      if (!row) throw new Error('content key vanished inside its own transaction');
+      return { record: toContentKeyRecord(row), created };
+    }),
+  );
 
   const sites: SiteRepository = {
     async createSite(site) {
@@ -255,8 +257,8 @@ export function openSqliteStore(path: string): Store {
   };
 
   const contentKeys: ContentKeyRepository = {
-    async getOrCreate(record) {
-      return guarded(() => getOrCreate.immediate(record));
+    async getOrCreateAll(records) {
+      return guarded(() => getOrCreateAll.immediate(records));
     },
     async get(siteId, contentId, kid) {
       return guarded(() => {
