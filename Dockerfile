@@ -64,4 +64,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/main.js"]
+# A larger young generation (as `npm start`): a key exchange allocates many short-lived objects, and
+# 32 MiB semi-spaces cut scavenges enough to save 5–10 % CPU per request (README, Performance).
+CMD ["node", "--max-semi-space-size=32", "dist/main.js"]
