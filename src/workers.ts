@@ -24,7 +24,12 @@ export function runPrimary(config: Config, logger: Logger): void {
 
   const listened = new WeakSet<Worker>();
   let stopping = false;
-  cluster.on('listening', (worker) => listened.add(worker));
+  cluster.on('listening', (worker) => {
+    listened.add(worker);
+    // One line per worker (the "listening" line with the URL comes from the first worker only): how an
+    // operator, or a test, sees that a replacement is serving again.
+    logger.info({ worker: worker.id }, 'worker listening');
+  });
   for (let i = 0; i < config.workers; i += 1) cluster.fork();
 
   const remaining = () => Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);

@@ -28,6 +28,9 @@ function get(url: string, path: string): Promise<{ status: number; body: string 
   });
 }
 
+/** How many workers the primary has seen listening so far (one log line each). */
+const workersListening = (service: ServiceProcess) => service.stdout().split('"msg":"worker listening"').length - 1;
+
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
   for (const started = Date.now(); Date.now() - started < timeoutMs; await sleep(50)) if (check()) return;
   throw new Error(`timed out waiting for ${what}`);
@@ -61,6 +64,9 @@ describe('WORKERS: one primary, several serving processes', () => {
     const [, url = ''] = await service.waitFor(LISTENING);
     const primary = service.child.pid ?? 0;
     await until('two workers', () => childProcessesOf(primary).length === 2);
+    // Both listening, not only forked: were the first killed while it was the only listener, the
+    // primary would close the shared port and a request in that gap would be refused.
+    await until('two workers listening', () => workersListening(service) === 2);
     const [first = 0] = childProcessesOf(primary);
 
     const REQUESTS = 40;
@@ -77,6 +83,7 @@ describe('WORKERS: one primary, several serving processes', () => {
       return workers.length === 2 && !workers.includes(first);
     });
     expect(service.stdout()).toMatch(/"msg":"worker exited; starting a new one"/);
+    await until('the replacement listening', () => workersListening(service) === 3);
     expect((await get(url, '/readyz')).status).toBe(200);
 
     const workers = childProcessesOf(primary);
