@@ -158,7 +158,7 @@ describe('Redis store failures', () => {
     });
 
     it('backs off exponentially to a cap and never gives up', () => {
-      expect([1, 2, 3, 4, 5, 50].map(reconnectDelayMs)).toEqual([50, 100, 200, 400, 500, 500]);
+      expect([1, 2, 3, 4, 5, 50].map(reconnectDelayMs)).toEqual([50, 100, 200, 250, 250, 250]);
     });
   });
 });
