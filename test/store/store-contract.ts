@@ -107,6 +107,16 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
         expect((await services.contentKeys.listByKid(siteId, c)).map((key) => key.contentId)).toEqual(['batch-other']);
       });
 
+      it('gets or creates 600 keys of one request (more than one script batch on Redis), in order, once', async () => {
+        const requests = Array.from({ length: 600 }, (_, i) => ({ contentId: `many-${i % 3}`, kid: newKid() }));
+        const first = await services.contentKeys.getOrCreateAll(siteId, 1, requests);
+        const again = await services.contentKeys.getOrCreateAll(siteId, 1, [...requests].reverse());
+        expect(first.map((key) => [key.contentId, key.kid, key.created])).toEqual(requests.map((r) => [r.contentId, r.kid, true]));
+        expect(again.map((key) => key.created).filter(Boolean)).toEqual([]);
+        expect([...again].reverse().map((key) => key.key.toString('hex'))).toEqual(first.map((key) => key.key.toString('hex')));
+        expect(await store.contentKeys.listByContent(siteId, 'many-0')).toHaveLength(200);
+      });
+
       it('yields exactly one key per KID for 50 concurrent multi-key first requests over two connections', async () => {
         const second = await harness.open();
         const otherServices = buildServices(second, masterKey);

@@ -4,6 +4,12 @@ import type { RedisContext } from './context';
 
 /** Contents read per round trip while `listBySite` walks a site. */
 const LIST_BY_SITE_BATCH = 100;
+/**
+ * Records per get-or-create script. A request's keys normally fit one (a SPEKE request has a handful;
+ * the XML limits allow up to 10,000 elements): larger ones are split so that no single script keeps
+ * Redis from serving everyone else for long. Each record is atomic on its own either way.
+ */
+const GET_OR_CREATE_BATCH = 256;
 
 function isRecord(record: ContentKeyRecord | undefined): record is ContentKeyRecord {
   return record !== undefined;
@@ -42,17 +48,24 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
       const [first] = records;
       if (first === undefined) return [];
       const site = names.site(first.siteId);
-      const keys = [site.contents, site.sequence];
-      const args: string[] = [];
-      for (const record of records) {
-        // One hash tag per call: the script's keys must share a Cluster slot.
-        if (record.siteId !== first.siteId) throw new RangeError('getOrCreateAll takes the records of one site');
-        keys.push(site.contentKey(record.contentId, record.kid), site.content(record.contentId), site.kid(record.kid));
-        const fields = encodeContentKey(record);
-        args.push(record.contentId, record.kid, String(fields.length), ...fields);
+      const answers: string[][] = [];
+      for (let start = 0; start < records.length; start += GET_OR_CREATE_BATCH) {
+        const batch = records.slice(start, start + GET_OR_CREATE_BATCH);
+        const keys = [site.contents, site.sequence];
+        const args: string[] = [];
+        for (const record of batch) {
+          // One hash tag per call: the script's keys must share a Cluster slot.
+          if (record.siteId !== first.siteId) throw new RangeError('getOrCreateAll takes the records of one site');
+          keys.push(site.contentKey(record.contentId, record.kid), site.content(record.contentId), site.kid(record.kid));
+          const fields = encodeContentKey(record);
+          args.push(record.contentId, record.kid, String(fields.length), ...fields);
+        }
+        const batchAnswers = await call('getOrCreate', () => client.cpixGetOrCreateAll(keys.length, ...keys, ...args));
+        if (batchAnswers.length !== batch.length) {
+          throw new Error(`get-or-create script answered ${batchAnswers.length} records for ${batch.length}`);
+        }
+        answers.push(...batchAnswers);
       }
-      const answers = await call('getOrCreate', () => client.cpixGetOrCreateAll(keys.length, ...keys, ...args));
-      if (answers.length !== records.length) throw new Error(`get-or-create script answered ${answers.length} records for ${records.length}`);
       // Also when every record existed: a concurrent creator on this connection may not be confirmed yet.
       await confirmDurable('getOrCreate', site.contentKey(first.contentId, first.kid));
       return records.map((record, i) => {
