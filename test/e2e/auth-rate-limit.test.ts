@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { openAdminClient, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
 import { parseStoreUrl } from '../../src/config/store-url';
 import type { RedisClient } from '../../src/store/redis/client';
-import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
+import { productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
 
 /**
  * Failed authentications are limited per client address and per credential ID, with the counters in
@@ -49,17 +49,14 @@ describe('authentication-failure limits shared across pods', () => {
     requireBuiltService();
     cwd = mkdtempSync(join(tmpdir(), 'cpix-kms-rate-limit-'));
     redis = await startRedisServer({ appendonly: false });
-    const env = bareEnv({
-      NODE_ENV: 'production',
+    // One master key for both pods (productionEnv draws it once): they share the sites in Redis.
+    const env = productionEnv(cwd, adminToken, {
       STORE: `redis://127.0.0.1:${redis.port}`,
       REDIS_KEY_PREFIX: keyPrefix,
-      MASTER_KEY: randomBytes(32).toString('base64'),
-      ADMIN_TOKEN: adminToken,
       TRUST_PROXY_HOPS: '1',
       AUTH_FAILURES_PER_ADDRESS: String(PER_ADDRESS),
       AUTH_FAILURES_PER_CREDENTIAL: String(PER_CREDENTIAL),
       AUTH_FAILURE_WINDOW_SECONDS: String(WINDOW_SECONDS),
-      ...signingEnv(cwd),
     });
     for (let i = 0; i < 2; i += 1) {
       const pod = spawnService(cwd, env);

@@ -8,7 +8,7 @@ import { closeRedisClient } from '../../src/store/redis/client';
 import { createKeyNames } from '../../src/store/redis/key-names';
 import { readCpix } from '../support/pallycon-cpix';
 import { keysWithPrefix, openAdminClient, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
+import { productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
 import { describeWithVectors } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
@@ -46,15 +46,12 @@ describeWithVectors('concurrent first requests over two pods on one Redis', () =
     requireBuiltService();
     cwd = mkdtempSync(join(tmpdir(), 'cpix-kms-pods-'));
     redis = await startRedisServer({ appendonly: true, appendfsync: 'always' });
-    const env = bareEnv({
-      NODE_ENV: 'production',
+    // One master key for both pods (productionEnv draws it once): they share the keys in Redis.
+    const env = productionEnv(cwd, adminToken, {
       STORE: `redis://127.0.0.1:${redis.port}`,
       REDIS_KEY_PREFIX: KEY_PREFIX,
-      MASTER_KEY: randomBytes(32).toString('base64'),
-      ADMIN_TOKEN: adminToken,
       // One process per pod: the race is between the pods (WORKERS has its own test).
       WORKERS: '1',
-      ...signingEnv(cwd),
     });
     for (let i = 0; i < 2; i += 1) {
       const pod = spawnService(cwd, env);

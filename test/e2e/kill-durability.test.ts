@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCpix } from '../support/pallycon-cpix';
 import { startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { bareEnv, requireBuiltService, signingEnv, killServiceTree, spawnService, type ServiceProcess } from '../support/service-process';
+import { productionEnv, requireBuiltService, killServiceTree, spawnService, type ServiceProcess } from '../support/service-process';
 import { describeWithVectors } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
@@ -46,7 +46,8 @@ describeWithVectors('no answered key is lost to a SIGKILL', () => {
   });
 
   const start = async (env: Record<string, string>) => {
-    const service = spawnService(cwd, bareEnv({ NODE_ENV: 'production', MASTER_KEY: masterKey, ADMIN_TOKEN: adminToken, ...signingEnv(cwd), ...env }));
+    // The same master key on every start: the restarted service must unwrap what the first one stored.
+    const service = spawnService(cwd, productionEnv(cwd, adminToken, { MASTER_KEY: masterKey, ...env }));
     services.push(service);
     const [, url = ''] = await service.waitFor(LISTENING);
     return { service, url };

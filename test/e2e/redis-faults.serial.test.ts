@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCpix } from '../support/pallycon-cpix';
 import { sendRaw, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
+import { productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
 /**
@@ -295,14 +295,10 @@ describe('SPEKE on a failing Redis', () => {
     redis = await startRedisServer({ appendonly: true, appendfsync: 'always' });
     service = spawnService(
       cwd,
-      bareEnv({
-        NODE_ENV: 'production',
+      productionEnv(cwd, adminToken, {
         STORE: `redis://127.0.0.1:${redis.port}`,
         REDIS_KEY_PREFIX: `faults${randomBytes(4).toString('hex')}`,
         REDIS_WAIT_TIMEOUT_MS: String(REDIS_WAIT_TIMEOUT_MS),
-        MASTER_KEY: randomBytes(32).toString('base64'),
-        ADMIN_TOKEN: adminToken,
-        ...signingEnv(cwd),
       }),
     );
     [, url = ''] = await service.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);

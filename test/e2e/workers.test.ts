@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { bareEnv, requireBuiltService, signingEnv, childProcessesOf, killServiceTree, spawnService, type ServiceProcess } from '../support/service-process';
+import { productionEnv, requireBuiltService, childProcessesOf, killServiceTree, spawnService, type ServiceProcess } from '../support/service-process';
 
 /**
  * WORKERS (issue 6: use all cores): a primary forks the workers, which share the port; a scrape of
@@ -40,10 +40,8 @@ describe('WORKERS: one primary, several serving processes', () => {
   let cwd: string;
   let redis: RedisServer;
   const services: ServiceProcess[] = [];
-  const env = (extra: Record<string, string>) =>
-    bareEnv({ NODE_ENV: 'production', MASTER_KEY: randomBytes(32).toString('base64'), ADMIN_TOKEN: randomBytes(32).toString('base64url'), ...signingEnv(cwd), ...extra });
   const start = (extra: Record<string, string>) => {
-    const service = spawnService(cwd, env(extra));
+    const service = spawnService(cwd, productionEnv(cwd, randomBytes(32).toString('base64url'), extra));
     services.push(service);
     return service;
   };

@@ -77,8 +77,8 @@ export function signingEnv(dir: string): { readonly SIGNING_KEY_FILE: string; re
 }
 
 /**
- * A production environment on the embedded store in `dir` (its `data` folder): a random master key,
- * `adminToken`, the test signing identity, and `extra` on top.
+ * A production environment: a random master key, `adminToken`, the test signing identity, the
+ * embedded store in `dir` (its `data` folder) unless `extra` names another `STORE`, and `extra` on top.
  */
 export function productionEnv(dir: string, adminToken: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return bareEnv({
