@@ -90,9 +90,11 @@ async function main(): Promise<void> {
     // With WORKERS > 1 the first worker speaks for all of them (they share the port).
     const first = !cluster.isWorker || cluster.worker?.id === 1;
     const listening = { url: service.url, store: config.store.kind, masterKey: config.masterKey.provider, workers: config.workers };
-    if (first) logger.info(listening, 'cpix-kms listening');
-    else logger.debug({ ...listening, worker: cluster.worker?.id }, 'worker listening');
-    if (first) printDevelopmentBanner(config, service);
+    // The others stay quiet: the primary logs 'worker listening' for each worker, this one included.
+    if (first) {
+      logger.info(listening, 'cpix-kms listening');
+      printDevelopmentBanner(config, service);
+    }
   } catch (error) {
     // Start-up errors carry no request data; ServiceError details say what to fix (e.g. Redis unreachable).
     const err = errorSummary(error);

@@ -133,8 +133,7 @@ function parseDecoded(text: string, encoding: Encoding | undefined, limits: XmlL
     elementCount += 1;
     if (elementCount > limits.maxElements) refuse(`document exceeds the limit of ${limits.maxElements} elements`);
     if (stack.length + 1 > limits.maxDepth) refuse(`elements nested deeper than the limit of ${limits.maxDepth}`);
-    checkAttributeLimits(tag, limits, refuse);
-    const element = toElement(tag);
+    const element = toElement(tag, limits, refuse);
     const parent = stack[stack.length - 1];
     if (parent === undefined) root = element;
     else appendChild(parent, element);
@@ -155,24 +154,22 @@ function parseDecoded(text: string, encoding: Encoding | undefined, limits: XmlL
   return root;
 }
 
-/** Attributes per element (namespace declarations included) and the length of each value. */
-function checkAttributeLimits(tag: SaxesTagNS, limits: XmlLimits, refuse: (message: string) => never): void {
+/**
+ * The element of a start tag, refusing it over the attribute limits: attributes per element
+ * (namespace declarations included) and the length of each value, checked in the same walk.
+ */
+function toElement(tag: SaxesTagNS, limits: XmlLimits, refuse: (message: string) => never): MutableElement {
+  const attributes: XmlAttribute[] = [];
+  const namespaceDeclarations: XmlNamespaceDeclaration[] = [];
   let count = 0;
   for (const name in tag.attributes) {
     count += 1;
     if (count > limits.maxAttributesPerElement) refuse(`element has more than ${limits.maxAttributesPerElement} attributes`);
-    if ((tag.attributes[name]?.value.length ?? 0) > limits.maxAttributeValueChars) {
-      refuse(`attribute value exceeds the limit of ${limits.maxAttributeValueChars} characters`);
-    }
-  }
-}
-
-function toElement(tag: SaxesTagNS): MutableElement {
-  const attributes: XmlAttribute[] = [];
-  const namespaceDeclarations: XmlNamespaceDeclaration[] = [];
-  for (const name in tag.attributes) {
     const attribute: SaxesAttributeNS | undefined = tag.attributes[name];
     if (attribute === undefined) continue;
+    if (attribute.value.length > limits.maxAttributeValueChars) {
+      refuse(`attribute value exceeds the limit of ${limits.maxAttributeValueChars} characters`);
+    }
     if (attribute.uri === XMLNS_NAMESPACE) {
       namespaceDeclarations.push({ prefix: attribute.prefix === '' ? '' : attribute.local, uri: attribute.value });
     } else {

@@ -20,7 +20,7 @@ export interface RedisContext {
   readHashes(operation: string, keys: readonly string[]): Promise<Record<string, string>[]>;
 }
 
-export type PipelineReplies = [error: Error | null, result: unknown][] | null;
+type PipelineReplies = [error: Error | null, result: unknown][] | null;
 
 /** The results of a pipeline's `expected` commands; the first error, or a short reply, as ERR_STORE_UNAVAILABLE. */
 export function repliesOf(operation: string, replies: PipelineReplies, expected: number): unknown[] {
