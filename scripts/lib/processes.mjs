@@ -95,8 +95,10 @@ export function readOptions(argv, { integers = [], paths = [], defaults }) {
   return options;
 }
 
-/** The V8 flags `npm start` and the Dockerfile run the service with (README, Performance). */
-const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=32'];
+/** The node flags of `npm start` (package.json), so the scripts measure the service as it is run (README, Performance). */
+const PRODUCTION_NODE_FLAGS = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+  .scripts.start.split(' ')
+  .filter((word) => word.startsWith('--'));
 
 /**
  * The built service in production mode, in `dir`, on 127.0.0.1 and a free port, with a random master
