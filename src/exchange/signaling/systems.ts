@@ -12,7 +12,6 @@ import {
   HLS_AES_128_SYSTEM_ID,
   PLAYREADY_SYSTEM_ID,
   WIDEVINE_SYSTEM_ID,
-  sameSystemId,
 } from '../../drm/system-ids';
 import type { ProtectionScheme } from '../../drm/widevine';
 import { isUuid } from '../../uuid';
@@ -46,9 +45,12 @@ const PROTECTION_SCHEMES: readonly ProtectionScheme[] = ['cenc', 'cbc1', 'cens',
 /** CPIX 2.3 §5.3.3: a ContentKey without `@commonEncryptionScheme` is `cenc`. */
 export const DEFAULT_PROTECTION_SCHEME: ProtectionScheme = 'cenc';
 
-/** The kind of a system ID (any letter case), or `undefined` for one we cannot signal. */
+/** `SYSTEM_KINDS` by lower-case ID: looked up for every DRMSystem, several times per request. */
+const KIND_BY_SYSTEM_ID: ReadonlyMap<string, SystemKind> = new Map(SYSTEM_KINDS.map(([id, kind]) => [id.toLowerCase(), kind]));
+
+/** The kind of a system ID (any letter case, RFC 4122 §3), or `undefined` for one we cannot signal. */
 export function systemKindOf(systemId: string): SystemKind | undefined {
-  return SYSTEM_KINDS.find(([id]) => sameSystemId(id, systemId))?.[1];
+  return KIND_BY_SYSTEM_ID.get(systemId.toLowerCase());
 }
 
 /** Whether `fillDrmSystem` can signal this system ID (any letter case). */
