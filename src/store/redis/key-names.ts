@@ -36,6 +36,8 @@ export const REDIS_SCHEMA_VERSION = 1;
 export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 const KEPT_BYTE = /^[A-Za-z0-9._-]$/;
+/** Identifiers made of kept bytes only (UUIDs, site IDs, most content IDs) are their own encoding. */
+const ALL_KEPT = /^[A-Za-z0-9._-]*$/;
 
 /**
  * Escapes an identifier for use inside a key name: ASCII letters, digits, `.`, `_` and `-` stay as
@@ -43,6 +45,7 @@ const KEPT_BYTE = /^[A-Za-z0-9._-]$/;
  * because `%` itself is escaped; the result never contains `:`, `{` or `}`.
  */
 export function encodeKeyPart(text: string): string {
+  if (ALL_KEPT.test(text)) return text;
   let encoded = '';
   for (const byte of Buffer.from(text, 'utf8')) {
     const char = String.fromCharCode(byte);
