@@ -230,12 +230,16 @@ async function startBareExpress(dir, workers, responseBytes) {
       app.post('/speke/copyProtection', express.raw({ type: () => true, limit: 1048576 }), (_req, res) => res.type('application/xml').send(body));
       app.listen(${port}, '127.0.0.1');
     }`;
-  // A file, not `node -e`: cluster.fork() re-runs the main module.
-  const file = join(dir, 'bare-express.cjs');
+  return startReferenceServer(dir, 'bare-express', code, port);
+}
+
+/** Runs a reference server's code from a file (not `node -e`: cluster.fork() re-runs the main module). */
+async function startReferenceServer(dir, name, code, port) {
+  const file = join(dir, `${name}.cjs`);
   writeFileSync(file, code);
   const child = spawn(process.execPath, [file], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, child, 'the bare express server');
+  await waitForHttp(`${url}/healthz`, child, `the ${name} server`);
   return { child, url };
 }
 
@@ -281,12 +285,7 @@ async function startStoreFloor(dir, workers, responseBytes, redisPort, site) {
       });
       app.listen(${port}, '127.0.0.1');
     });`;
-  const file = join(dir, 'store-floor.cjs');
-  writeFileSync(file, code);
-  const child = spawn(process.execPath, [file], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, child, 'the store floor server');
-  return { child, url };
+  return startReferenceServer(dir, 'store-floor', code, port);
 }
 
 // ------------------------------------------------------------------------------------------- the run
