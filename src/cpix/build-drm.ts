@@ -7,6 +7,7 @@ import type { XmlElement, XmlNode } from '../xml/tree';
 import { NS } from './constants';
 import { type BuildContext, base64, integer, isBuildPrefix } from './build-context';
 import type { DrmSystem, HlsSignalingData, OpaqueElement } from './model';
+import { shownValue } from './shown';
 
 /** Playlist values by meaning, whatever version they were received in (P1). */
 const MASTER_PLAYLISTS: ReadonlySet<string> = new Set(['master', 'multiVariant']);
@@ -69,7 +70,7 @@ function playlistFor(ctx: BuildContext, hls: HlsSignalingData, path: string): st
   if (hls.playlist === undefined) return undefined;
   if (MASTER_PLAYLISTS.has(hls.playlist)) return ctx.profile.playlist.master;
   if (MEDIA_PLAYLISTS.has(hls.playlist)) return ctx.profile.playlist.media;
-  return ctx.unsupported(`${path}/HLSSignalingData@playlist="${hls.playlist}"`);
+  return ctx.unsupported(`${path}/HLSSignalingData@playlist${shownValue(hls.playlist)}`);
 }
 
 /**

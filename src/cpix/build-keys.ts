@@ -7,6 +7,7 @@ import type { XmlElement, XmlNode } from '../xml/tree';
 import { ALGORITHM } from './constants';
 import { type BuildContext, base64, integer } from './build-context';
 import type { ContentKey, ContentKeyData, DeliveryData, DocumentKey } from './model';
+import { shownValue } from './shown';
 
 /** One `DeliveryData` (recipient): DeliveryKey, DocumentKey(s), MACMethod, then the descriptive strings. */
 export function buildDeliveryData(ctx: BuildContext, delivery: DeliveryData, path: string): XmlElement {
@@ -83,7 +84,7 @@ export function buildContentKey(ctx: BuildContext, key: ContentKey): XmlElement 
     if (profile.commonEncryptionScheme === 'absent') ctx.unsupported(`${path}@commonEncryptionScheme`);
     // The 2.3 XSD types it as a string of length 4 (P16); HLS method names arrived in 2.3.1.
     if (profile.commonEncryptionScheme === 'length-4' && [...scheme].length !== 4) {
-      ctx.unsupported(`${path}@commonEncryptionScheme="${scheme}"`);
+      ctx.unsupported(`${path}@commonEncryptionScheme${shownValue(scheme)}`);
     }
   }
 

@@ -6,10 +6,11 @@
 import type { XmlElement, XmlNode } from '../xml/tree';
 import { type BuildContext, boolean, integer } from './build-context';
 import type { ContentKeyPeriod, ContentKeyUsageRule, UpdateHistoryItem } from './model';
+import { shownItem } from './shown';
 
 /** One `ContentKeyPeriod`; label and the xs:duration offsets exist from 2.4 only. */
 export function buildContentKeyPeriod(ctx: BuildContext, period: ContentKeyPeriod, index: number): XmlElement {
-  const path = `ContentKeyPeriod[${period.id ?? index + 1}]`;
+  const path = shownItem('ContentKeyPeriod', period.id, index + 1);
   if (!ctx.profile.cpix24) {
     const only24: readonly [string, string | undefined][] = [
       ['label', period.label],

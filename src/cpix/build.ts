@@ -19,6 +19,7 @@ import { buildContentKey, buildDeliveryData } from './build-keys';
 import { buildContentKeyPeriod, buildContentKeyUsageRule, buildUpdateHistoryItem } from './build-rules';
 import { NS } from './constants';
 import type { CpixDocument, CpixList, CpixTargetVersion } from './model';
+import { shownItem } from './shown';
 
 /** The XML declaration we put before the canonical document; C14N ignores it, so signatures do too. */
 export const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
@@ -56,7 +57,7 @@ function buildRoot(ctx: BuildContext, document: CpixDocument, options: BuildCpix
 
   const lists = [
     buildList(ctx, 'DeliveryDataList', document.deliveryDataList, (item, index) =>
-      buildDeliveryData(ctx, item, `DeliveryData[${item.id ?? index + 1}]`),
+      buildDeliveryData(ctx, item, shownItem('DeliveryData', item.id, index + 1)),
     ),
     buildList(ctx, 'ContentKeyList', document.contentKeyList, (item) => buildContentKey(ctx, item)),
     buildList(ctx, 'DRMSystemList', document.drmSystemList, (item) => buildDrmSystem(ctx, item)),

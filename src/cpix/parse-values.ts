@@ -6,6 +6,7 @@
 
 import { CpixInvalid } from '../errors';
 import { isUuid } from '../uuid';
+import { isShowable } from './shown';
 
 /** A `CpixInvalid` naming the path of the bad value. */
 export function invalid(path: string, problem: string): CpixInvalid {
@@ -85,9 +86,6 @@ export function parseEnum<T extends string>(value: string, allowed: readonly T[]
   return found;
 }
 
-/** An identifier is shown in paths only when it is short and harmless (an NCName-like id). */
-const SHOWABLE_ID = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$/;
-
 /**
  * The path step for one list item: `Name[kid=…]` for a valid UUID key, `Name[id=…]` for a harmless id,
  * otherwise the 1-based position `Name[3]` so that nothing hostile is echoed.
@@ -97,7 +95,7 @@ export function itemStep(name: string, position: number, keys: Readonly<Record<s
   let named = false;
   for (const [key, value] of Object.entries(keys)) {
     if (value === undefined) continue;
-    const showable = key === 'id' ? SHOWABLE_ID.test(value) : isUuid(value);
+    const showable = key === 'id' ? isShowable(value) : isUuid(value);
     if (!showable) continue;
     step += `[${key}=${value}]`;
     named = true;

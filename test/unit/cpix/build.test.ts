@@ -425,6 +425,35 @@ describe('buildCpix refuses what the target version cannot express', () => {
     expect(build).toThrow(new RegExp(`cannot be expressed in CPIX ${target.replace('.', '\\.')}`));
   });
 
+  // The refusal reaches the client in a 4xx body: request text appears in it only when harmless
+  // (a fuzz run found the scheme echoed with its markup).
+  const HOSTILE = '<script>alert(1)</script>';
+  const hostileCases: readonly [string, CpixDocument, RegExp][] = [
+    ['a commonEncryptionScheme of markup', key({ commonEncryptionScheme: HOSTILE }), /ContentKey\[kid=[^\]]+\]@commonEncryptionScheme cannot/],
+    ['a playlist of markup', drmSystem({ hlsSignalingData: [hls(HOSTILE, '#EXT-X-KEY:METHOD=NONE')] }), /HLSSignalingData@playlist cannot/],
+    [
+      'a DeliveryData@id of markup',
+      { deliveryDataList: { items: [{ id: HOSTILE, certificates: [], documentKeys: [{}, {}] }] } },
+      /DeliveryData\[1\]\/DocumentKey\[2\]/,
+    ],
+    ['a ContentKeyPeriod@id of markup', { contentKeyPeriodList: { items: [{ id: HOSTILE, label: 'x' }] } }, /ContentKeyPeriod\[1\]@label/],
+    ['an over-long scheme', key({ commonEncryptionScheme: 'c'.repeat(65) }), /@commonEncryptionScheme cannot/],
+  ];
+
+  it.each(hostileCases)('names %s by its path without echoing it', (_name, model, message) => {
+    const build = (): unknown => buildCpix(model, '2.3');
+    expect(build).toThrow(CpixUnsupported);
+    expect(build).toThrow(message);
+    let text = '';
+    try {
+      build();
+    } catch (error) {
+      text = (error as Error).message;
+    }
+    expect(text).not.toContain('<');
+    expect(text).not.toContain('ccccc');
+  });
+
   it('keeps an empty list in 2.3, where the schema allows it', () => {
     expect(buildCpix({ contentKeyList: { items: [] } }, '2.3').canonical.xml).toContain('<cpix:ContentKeyList></cpix:ContentKeyList>');
   });
