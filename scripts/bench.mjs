@@ -168,10 +168,8 @@ function load(url, { path, headers, body, duration, connections, amount }) {
   });
 }
 
-/** The bench's Redis, whose CPU each row also reports: it shares the cores with everything else. */
-let redisPid;
-
-async function measure(name, service, pids, spec) {
+/** One row: `service` under `spec`, with its CPU and that of the bench's Redis, which shares the cores. */
+async function measure(name, service, pids, redisPid, spec) {
   const cpuBefore = cpuSeconds(pids());
   const redisBefore = cpuSeconds([redisPid]);
   const result = await load(service.url, spec);
@@ -294,7 +292,6 @@ async function main() {
   const options = parseOptions(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'cpix-kms-bench-'));
   const redis = await startRedis(dir);
-  redisPid = redis.child.pid;
   const children = [redis.child];
   try {
     const service = await startService(dir, redis.port, options.workers, options.profile);
@@ -322,7 +319,7 @@ async function main() {
     process.stdout.write(`cpix-kms bench: ${options.workers} worker(s), ${options.connections} connections, ${options.duration} s per workload, ${availableParallelism()} cores\n`);
     if (options.warmup > 0) await load(service.url, spec(WORKLOADS['P5 unsigned'], { duration: options.warmup }));
     const rows = [];
-    for (const [name, workload] of Object.entries(WORKLOADS)) rows.push(await measure(name, service, pids, spec(workload)));
+    for (const [name, workload] of Object.entries(WORKLOADS)) rows.push(await measure(name, service, pids, redis.child.pid, spec(workload)));
 
     let memory;
     if (options.keys > 0) {
@@ -341,15 +338,15 @@ async function main() {
     const rsa = await rsaSignaturesPerSecond(options.workers, Math.min(options.duration, 5));
     const bare = await startBareExpress(dir, options.workers, responseBytes);
     children.push(bare.child);
-    const bareRow = await measure('bare express', bare, () => serviceProcesses(bare.child.pid), {
+    // The references answer any body; they get the unsigned P5 requests, without a token.
+    const referenceSpec = {
       path: '/speke/copyProtection', headers: { 'content-type': 'application/xml' }, body: WORKLOADS['P5 unsigned'].body, connections: options.connections, duration: options.duration,
-    });
+    };
+    const bareRow = await measure('bare express', bare, () => serviceProcesses(bare.child.pid), redis.child.pid, referenceSpec);
     bare.child.kill('SIGTERM');
     const floor = await startStoreFloor(dir, options.workers, responseBytes, redis.port, tokens.unsigned);
     children.push(floor.child);
-    const floorRow = await measure('store floor', floor, () => serviceProcesses(floor.child.pid), {
-      path: '/speke/copyProtection', headers: { 'content-type': 'application/xml' }, body: WORKLOADS['P5 unsigned'].body, connections: options.connections, duration: options.duration,
-    });
+    const floorRow = await measure('store floor', floor, () => serviceProcesses(floor.child.pid), redis.child.pid, referenceSpec);
     rows.push(bareRow, floorRow, { workload: `RSA-2048 sign (${options.workers} thread(s))`, 'req/s': rsa, 'p50 ms': null, 'p99 ms': null, 'CPU ms/req': Number((1000 / (rsa / options.workers)).toFixed(3)), 'Redis CPU ms/req': null, requests: null, errors: 0 });
     console.table(rows);
 
