@@ -35,9 +35,11 @@ export const REDIS_SCHEMA_VERSION = 1;
  */
 export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
-const KEPT_BYTE = /^[A-Za-z0-9._-]$/;
+/** The bytes a key part keeps as they are; one class for both patterns below, so they cannot drift apart. */
+const KEPT = 'A-Za-z0-9._-';
+const KEPT_BYTE = new RegExp(`^[${KEPT}]$`);
 /** Identifiers made of kept bytes only (UUIDs, site IDs, most content IDs) are their own encoding. */
-const ALL_KEPT = /^[A-Za-z0-9._-]*$/;
+const ALL_KEPT = new RegExp(`^[${KEPT}]*$`);
 
 /**
  * Escapes an identifier for use inside a key name: ASCII letters, digits, `.`, `_` and `-` stay as
