@@ -12,6 +12,7 @@ import type {
 import type * as ParseModule from '../../../src/cpix/parse';
 import { CpixUnsupported } from '../../../src/errors';
 import { parseDom } from '../../support/dom-to-tree';
+import { thrownBy } from '../../support/errors';
 import { describeWithVectors, vectorPath } from '../../support/shared-vectors';
 import { type SchemaVersion, describeWithXmllint, validateAgainstCpixXsd, xmllintC14n } from '../../support/xsd';
 
@@ -444,12 +445,7 @@ describe('buildCpix refuses what the target version cannot express', () => {
     const build = (): unknown => buildCpix(model, '2.3');
     expect(build).toThrow(CpixUnsupported);
     expect(build).toThrow(message);
-    let text = '';
-    try {
-      build();
-    } catch (error) {
-      text = (error as Error).message;
-    }
+    const text = (thrownBy(build) as Error).message;
     expect(text).not.toContain('<');
     expect(text).not.toContain('ccccc');
   });
