@@ -344,7 +344,8 @@ async function main() {
     };
     const bareRow = await measure('bare express', bare, () => serviceProcesses(bare.child.pid), redis.child.pid, referenceSpec);
     bare.child.kill('SIGTERM');
-    const floor = await startStoreFloor(dir, options.workers, responseBytes, redis.port, tokens.unsigned);
+    // IDs only: the token itself has no business in the floor's source file.
+    const floor = await startStoreFloor(dir, options.workers, responseBytes, redis.port, { siteId: tokens.unsigned.siteId, tokenId: tokens.unsigned.tokenId });
     children.push(floor.child);
     const floorRow = await measure('store floor', floor, () => serviceProcesses(floor.child.pid), redis.child.pid, referenceSpec);
     rows.push(bareRow, floorRow, { workload: `RSA-2048 sign (${options.workers} thread(s))`, 'req/s': rsa, 'p50 ms': null, 'p99 ms': null, 'CPU ms/req': Number((1000 / (rsa / options.workers)).toFixed(3)), 'Redis CPU ms/req': null, requests: null, errors: 0 });
