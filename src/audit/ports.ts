@@ -9,6 +9,7 @@ export type AuditDialect =
   | 'speke-v1'
   | 'speke-v2.0'
   | 'speke-v2.1'
+  | 'cpix'
   | 'cpix-api-v1'
   | 'cpix-api-v2'
   | 'license-export';

@@ -13,7 +13,7 @@
 import { serializeCanonical } from '../xml/canonical';
 import type { CanonicalDocument } from '../xml/canonical-document';
 import type { XmlElement, XmlNamespaceDeclaration } from '../xml/tree';
-import { BuildContext, type BuildPrefix, integer, versionProfile } from './build-context';
+import { BuildContext, type BuildPrefix, type VersionProfile, integer, versionProfile } from './build-context';
 import { buildDrmSystem } from './build-drm';
 import { buildContentKey, buildDeliveryData } from './build-keys';
 import { buildContentKeyPeriod, buildContentKeyUsageRule, buildUpdateHistoryItem } from './build-rules';
@@ -41,12 +41,13 @@ export interface BuiltCpix {
 }
 
 /**
- * Builds `document` as a CPIX `target` document. Deterministic: the same model and options give the
- * same bytes. Throws `CpixUnsupported` for model values the target version cannot express (e.g.
- * `HDCPData` in 2.3, `URIExtXKey` in 2.4, an empty list in 2.4).
+ * Builds `document` as a CPIX `target` document: a version, or a protocol's profile of one (what it
+ * can carry, e.g. PallyCon's 2.x with `commonEncryptionScheme`). Deterministic: the same model and
+ * options give the same bytes. Throws `CpixUnsupported` for model values the target cannot express
+ * (e.g. `HDCPData` in 2.3, `URIExtXKey` in 2.4, an empty list in 2.4).
  */
-export function buildCpix(document: CpixDocument, target: CpixTargetVersion, options: BuildCpixOptions = {}): BuiltCpix {
-  const ctx = new BuildContext(versionProfile(target));
+export function buildCpix(document: CpixDocument, target: CpixTargetVersion | VersionProfile, options: BuildCpixOptions = {}): BuiltCpix {
+  const ctx = new BuildContext(typeof target === 'string' ? versionProfile(target) : target);
   const root = buildRoot(ctx, document, options);
   const canonical = serializeCanonical(root);
   return { canonical, xml: XML_DECLARATION + canonical.xml };

@@ -8,7 +8,7 @@
 import type { CpixDocument } from './model';
 import { invalid } from './parse-values';
 
-export type ReferenceCheck = 'check' | 'skip' | 'allow-unbound-drm-systems';
+export type ReferenceCheck = 'check' | 'skip';
 
 /** @throws CpixInvalid naming the first broken reference. */
 export function checkReferences(document: CpixDocument, options: { readonly allowUnboundDrmSystems?: boolean } = {}): void {

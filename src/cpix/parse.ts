@@ -49,11 +49,9 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  */
 export interface ParseCpixOptions {
   /**
-   * Cross-reference checks (`checkReferences`): 'check' (default); 'skip' for protocol layers that
+   * Cross-reference checks (`checkReferences`): 'check' (default), or 'skip' for protocol layers that
    * must report a broken reference in their own words first and then run `checkReferences`
-   * themselves (SPEKE v2: `Malformed encryption contract`, speke.md §4.3); or
-   * 'allow-unbound-drm-systems', which tolerates a DRMSystem whose kid names no ContentKey — PallyCon
-   * clients send those (pallycon.md §1.3 examples) and the CPIX API binds them to its single key.
+   * themselves (SPEKE v2: `Malformed encryption contract`, speke.md §4.3).
    */
   readonly references?: ReferenceCheck;
 }
@@ -84,7 +82,7 @@ export function parseCpix(root: XmlElement, options: ParseCpixOptions = {}): Cpi
 
   checkUniqueIds(root);
   const references = options.references ?? 'check';
-  if (references !== 'skip') checkReferences(document, { allowUnboundDrmSystems: references === 'allow-unbound-drm-systems' });
+  if (references !== 'skip') checkReferences(document);
   return document;
 }
 

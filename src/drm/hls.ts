@@ -153,9 +153,9 @@ const SKD_PLACEHOLDER = /\{([^{}]*)\}/g;
 /**
  * Expands a FairPlay asset URI template: `{kid_hex}` (32 lower-case hex digits), `{kid_uuid}` (dashed,
  * lower-case), `{kid_base64}` (standard base64 of the big-endian KID; PallyCon writes
- * `skd://{kid_base64}`, docs/drm-signaling.md V21) and `{content_id}`. The template must start with
- * `skd://`. Throws `RangeError` for an unknown placeholder, `{content_id}` without a content ID, or a
- * KID that is not 16 bytes. Quotes and line breaks are refused later, by the tag builder.
+ * `skd://{kid_base64}`, docs/drm-signaling.md V21) and `{content_id}` (percent-encoded as a URI
+ * component, RFC 3986 §2.1). The template must start with `skd://`. Throws `RangeError` for an unknown
+ * placeholder, `{content_id}` without a content ID, or a KID that is not 16 bytes.
  */
 export function expandSkdUriTemplate(template: string, values: SkdUriValues): string {
   if (!template.startsWith(FAIRPLAY_URI_SCHEME)) throw new RangeError(`a FairPlay URI template must start with ${FAIRPLAY_URI_SCHEME}`);
@@ -180,7 +180,9 @@ export function expandKeyUriTemplate(template: string, values: SkdUriValues, wha
         return kid.toString('base64');
       case 'content_id':
         if (values.contentId === undefined) throw new RangeError('{content_id} used without a content ID');
-        return values.contentId;
+        // The content ID is the client's text: encoded, it stays one path segment or query value
+        // (`a/b?c#d` cannot change the URL's shape) and holds no quote or line break for the tag line.
+        return encodeURIComponent(values.contentId);
       default:
         throw new RangeError(`unknown placeholder {${name}} in ${what}`);
     }
@@ -235,16 +237,23 @@ export function buildPlayReadyKeyTag(
 }
 
 /**
- * Clear AES-128 (whole-segment CBC): `METHOD=AES-128,URI="<key url>"[,IV=0x…]`. Without an IV the
- * client uses the media sequence number (RFC 8216 §5.2). `explicitIdentityKeyFormat` adds
- * `KEYFORMAT="identity",KEYFORMATVERSIONS="1"`, which AWS MediaPackage writes (never `KEYFORMAT=""`).
+ * A key line whose URI is where the player fetches the 16 raw key bytes itself (`KEYFORMAT="identity"`):
+ * `METHOD=AES-128` (whole-segment CBC) or `METHOD=SAMPLE-AES` (sample encryption), `URI="<key url>"
+ * [,IV=0x…]`. Without an IV the client uses the media sequence number (RFC 8216 §5.2).
+ * `explicitIdentityKeyFormat` adds `KEYFORMAT="identity",KEYFORMATVERSIONS="1"`, which AWS MediaPackage
+ * writes (never the reference server's `KEYFORMAT=""`).
  */
-export function buildAes128KeyTag(
+export function buildIdentityKeyTag(
   tagName: HlsKeyTagName,
-  input: { readonly uri: string; readonly iv?: Uint8Array; readonly explicitIdentityKeyFormat?: boolean },
+  input: {
+    readonly method: 'AES-128' | 'SAMPLE-AES';
+    readonly uri: string;
+    readonly iv?: Uint8Array;
+    readonly explicitIdentityKeyFormat?: boolean;
+  },
 ): string {
   return buildHlsKeyTag(tagName, {
-    method: 'AES-128',
+    method: input.method,
     uri: input.uri,
     ...(input.iv === undefined ? {} : { iv: input.iv }),
     ...(input.explicitIdentityKeyFormat === true

@@ -13,7 +13,7 @@ import type { AdminSchemas } from './json-schemas';
 import { requestContext } from './request-context';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
-import { pallyConRoutes, spekeRoutes } from './routes/key-exchange';
+import { keyExchangeRoutes } from './routes/key-exchange';
 import { licenseRoutes } from './routes/license';
 import { metricsRoutes, requestMetrics } from './routes/metrics';
 import { openApiRoutes } from './routes/openapi';
@@ -82,8 +82,7 @@ export function createApp(deps: AppDeps): Express {
     bodyLimitBytes: deps.bodyLimitBytes,
     userAgent: SERVICE_USER_AGENT,
   };
-  app.use(spekeRoutes(keyRoutes));
-  app.use(pallyConRoutes(keyRoutes));
+  app.use(keyExchangeRoutes(keyRoutes));
   app.use(licenseRoutes({ licenseServers: deps.licenseServers, licenseExport: deps.licenseExport, authFailures: deps.authFailures }));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

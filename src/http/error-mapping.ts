@@ -107,7 +107,7 @@ function retryAfterHeader(error: unknown, status: number): Record<string, string
 /** Writes a mapped error in a route family's own format (status and headers are already set). */
 export type ErrorBodyWriter = (res: Response, mapped: MappedError) => void;
 
-const writeJson: ErrorBodyWriter = (res, mapped) => {
+export const writeJson: ErrorBodyWriter = (res, mapped) => {
   res.json(mapped.body);
 };
 

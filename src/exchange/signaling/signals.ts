@@ -1,5 +1,5 @@
 /**
- * The signaling values one DRM system can be given for one content key, in a given dialect, built
+ * The signaling values one DRM system can be given for one content key, in a protocol's style, built
  * from the `drm/` builders (docs/drm-signaling.md; docs/speke.md §5.2; docs/pallycon.md §1.3, §4).
  * Which of them a `DRMSystem` actually receives is decided by `fill.ts`; values are computed on
  * first use, so an unrequested value never costs (or fails) anything.
@@ -12,8 +12,8 @@ import {
   type HlsKeyTagName,
   IDENTITY_KEY_FORMAT,
   KEY_FORMAT_VERSION_1,
-  buildAes128KeyTag,
   buildFairPlayKeyTag,
+  buildIdentityKeyTag,
   buildPlayReadyKeyTag,
   buildWidevineKeyTag,
   expandKeyUriTemplate,
@@ -34,20 +34,21 @@ import {
   encodeWidevinePsshData,
   pallyConRotationContentId,
 } from '../../drm/widevine';
+import { buildWisePlayPsshBox, encodeWisePlayPsshData } from '../../drm/wiseplay';
 import { keyIdToBytes } from '../../keys/key-id';
-import { type SystemKind, protectionSchemeOf } from './systems';
-import type { SignalingDialect, SignalingKey, SignalingOptions } from './types';
+import { protectionSchemeOf } from './systems';
+import type { SignalingKey, SignalingOptions, SignalingStyle, SystemKind } from './types';
 
 /** What a system can put in each `DRMSystem` child; an absent member = nothing to say there. */
 export interface SystemSignals {
   /** `cpix:PSSH`: the whole box. */
   readonly pssh?: () => Buffer;
-  /** `cpix:ContentProtectionData` bytes (before base64), in the dialect's meaning. */
+  /** `cpix:ContentProtectionData` bytes (before base64), in the style's meaning. */
   readonly contentProtectionData?: () => Buffer;
   /** One `HLSSignalingData` line; throws `CpixUnsupported` when the key's scheme has no HLS method (`cens`, `cbc1`). */
   readonly hlsTag?: (tagName: HlsKeyTagName) => string;
-  /** The key URI, for `URIExtXKey` (≤ 2.3.1 and SPEKE v1). */
-  readonly keyUri?: () => string;
+  /** `URIExtXKey` bytes (before base64): the key URI, or PallyCon's NCG CEK. */
+  readonly uriExtXKey?: () => Buffer;
   /** SPEKE v1 `speke:KeyFormat` / `speke:KeyFormatVersions` (docs/speke.md V1-R4, V1-R5). */
   readonly hlsKeyFormat?: { readonly keyFormat: string; readonly keyFormatVersions: string };
   /** The PlayReady Object: `SmoothStreamingProtectionHeaderData` and `speke:ProtectionHeader`. */
@@ -62,7 +63,7 @@ interface SignalContext {
   readonly key: SignalingKey;
   readonly scheme: ProtectionScheme;
   readonly kidBytes: Buffer;
-  readonly dialect: SignalingDialect;
+  readonly style: SignalingStyle;
   readonly options: SignalingOptions;
 }
 
@@ -92,19 +93,13 @@ function unsupportedHlsScheme(ctx: SignalContext): CpixUnsupported {
 }
 
 /** The signals of `kind` for `key`. @throws CpixUnsupported for a scheme that is not a CENC FourCC. */
-export function signalsFor(
-  kind: SystemKind,
-  systemId: string,
-  key: SignalingKey,
-  dialect: SignalingDialect,
-  options: SignalingOptions,
-): SystemSignals {
+export function signalsFor(kind: SystemKind, systemId: string, key: SignalingKey, style: SignalingStyle, options: SignalingOptions): SystemSignals {
   const ctx: SignalContext = {
     systemId,
     key,
     scheme: protectionSchemeOf(key.scheme, key.kid),
     kidBytes: keyIdToBytes(key.kid),
-    dialect,
+    style,
     options,
   };
   switch (kind) {
@@ -114,27 +109,35 @@ export function signalsFor(
       return playReadySignals(ctx);
     case 'fairplay':
       return fairPlaySignals(ctx);
+    case 'wiseplay':
+      return wisePlaySignals(ctx);
     case 'aes128':
-      return aes128Signals(ctx);
+      return keyUrlSignals(ctx, 'AES-128');
+    case 'sample-aes':
+      return keyUrlSignals(ctx, 'SAMPLE-AES');
+    case 'ncg':
+      return ncgSignals(ctx);
     case 'common':
       return commonSignals(ctx);
   }
 }
 
-/**
- * PallyCon (docs/pallycon.md §4, V1–V5): `algorithm=AESCTR`, KID, provider, content ID (CID + `%016x`
- * period under rotation), `track_type` from `intendedTrackType`, `crypto_period_index`; never
- * `protection_scheme`. SPEKE: no deprecated `algorithm` (Shaka, Bento4), the plain content ID, and
- * `protection_scheme` whenever the ContentKey names its scheme (Axinom; needed to tell `cbcs` apart).
- */
+/** The content ID a `pssh` names; see `SignalingStyle.periodContentIdSuffix`. */
+function signalledContentId(ctx: SignalContext): string {
+  const { key } = ctx;
+  if (!ctx.style.periodContentIdSuffix || key.periodIndex === undefined) return key.contentId;
+  return pallyConRotationContentId(key.contentId, key.periodIndex);
+}
+
+/** See `SignalingStyle.widevinePsshData`. */
 function widevinePsshData(ctx: SignalContext): WidevinePsshData {
   const { key, options } = ctx;
-  if (ctx.dialect === 'cpix-api') {
+  if (ctx.style.widevinePsshData === 'pallycon') {
     return {
       algorithm: 'AESCTR',
       keyIds: [ctx.kidBytes],
       provider: options.widevineProvider,
-      contentId: key.periodIndex === undefined ? key.contentId : pallyConRotationContentId(key.contentId, key.periodIndex),
+      contentId: signalledContentId(ctx),
       trackType: key.trackType,
       cryptoPeriodIndex: key.periodIndex,
     };
@@ -148,18 +151,18 @@ function widevinePsshData(ctx: SignalContext): WidevinePsshData {
   };
 }
 
+/** `ContentProtectionData` of a system signalled by one `pssh` box: its data, or the `<cenc:pssh>` fragment (V2-R8). */
+function psshContentProtectionData(ctx: SignalContext, pssh: () => Buffer, payload: () => Buffer): () => Buffer {
+  return ctx.style.contentProtectionData === 'pssh-payload' ? payload : lazy(() => fragmentBytes(buildPsshContentProtectionFragment(pssh())));
+}
+
 function widevineSignals(ctx: SignalContext): SystemSignals {
   const data = lazy(() => widevinePsshData(ctx));
   const pssh = lazy(() => buildWidevinePsshBox(data()));
   const { scheme } = ctx;
   return {
     pssh,
-    // PallyCon's CPD is the pssh payload only ("pssh_payload_only", V4b); SPEKE's is the DASH fragment
-    // whose <cenc:pssh> equals cpix:PSSH (V2-R8).
-    contentProtectionData:
-      ctx.dialect === 'cpix-api'
-        ? lazy(() => encodeWidevinePsshData(data()))
-        : lazy(() => fragmentBytes(buildPsshContentProtectionFragment(pssh()))),
+    contentProtectionData: psshContentProtectionData(ctx, pssh, lazy(() => encodeWidevinePsshData(data()))),
     hlsTag: (tagName) => {
       if (!isHlsScheme(scheme)) throw unsupportedHlsScheme(ctx);
       return buildWidevineKeyTag(tagName, { psshBox: pssh(), keyId: ctx.kidBytes, scheme });
@@ -174,17 +177,14 @@ function widevineSignals(ctx: SignalContext): SystemSignals {
  * unverified, Shaka omits it).
  */
 function wrmHeaderFor(ctx: SignalContext): string {
-  const { key, options, scheme } = ctx;
+  const { key, options, scheme, style } = ctx;
   if (scheme !== 'cenc' && scheme !== 'cbcs') {
     throw new CpixUnsupported(`DRMSystem[systemId=${ctx.systemId}]: PlayReady cannot signal ContentKey[kid=${key.kid}] scheme ${scheme}`);
   }
-  const pallyCon = ctx.dialect === 'cpix-api';
   const algorithm = scheme === 'cbcs' ? 'AESCBC' : 'AESCTR';
-  const version: WrmHeaderVersion =
-    algorithm === 'AESCBC' ? '4.3.0.0' : (options.playReadyHeaderVersion ?? (pallyCon ? '4.3.0.0' : '4.0.0.0'));
-  // PallyCon marks a rotated key's header with its period (V12); the SPEKE dialects have no such convention.
+  const version: WrmHeaderVersion = algorithm === 'AESCBC' ? '4.3.0.0' : (options.playReadyHeaderVersion ?? style.playReadyHeaderVersion);
   const customAttributes: WrmHeaderCustomAttribute[] =
-    pallyCon && key.periodIndex !== undefined ? [{ name: 'PERIOD_INDEX', value: String(key.periodIndex) }] : [];
+    style.playReadyPeriodIndex && key.periodIndex !== undefined ? [{ name: 'PERIOD_INDEX', value: String(key.periodIndex) }] : [];
   return buildWrmHeader({
     version,
     keys: [{ keyId: ctx.kidBytes, contentKey: key.key }],
@@ -200,9 +200,11 @@ function playReadySignals(ctx: SignalContext): SystemSignals {
   const { scheme } = ctx;
   return {
     pssh,
-    // PallyCon: the PRO alone (docs/pallycon.md §1.3, V15b). SPEKE: <cenc:pssh> + <mspr:pro> ("must contain BOTH").
+    // Payload only: the PRO (docs/pallycon.md §1.3). Fragment: <cenc:pssh> + <mspr:pro> ("must contain BOTH").
     contentProtectionData:
-      ctx.dialect === 'cpix-api' ? pro : lazy(() => fragmentBytes(buildPlayReadyContentProtectionFragment(pssh(), pro()))),
+      ctx.style.contentProtectionData === 'pssh-payload'
+        ? pro
+        : lazy(() => fragmentBytes(buildPlayReadyContentProtectionFragment(pssh(), pro()))),
     hlsTag: (tagName) => {
       if (!isHlsScheme(scheme)) throw unsupportedHlsScheme(ctx);
       return buildPlayReadyKeyTag(tagName, { playReadyObject: pro(), scheme });
@@ -212,26 +214,37 @@ function playReadySignals(ctx: SignalContext): SystemSignals {
   };
 }
 
+/** WisePlay: a `pssh` box whose data is the WisePlay JSON header (see `drm/wiseplay.ts`); DASH only. */
+function wisePlaySignals(ctx: SignalContext): SystemSignals {
+  const data = lazy(() => encodeWisePlayPsshData({ keyIds: [ctx.kidBytes], contentId: signalledContentId(ctx), scheme: ctx.scheme }));
+  const pssh = lazy(() => buildWisePlayPsshBox(data()));
+  return { pssh, contentProtectionData: psshContentProtectionData(ctx, pssh, data), hlsSignalable: false };
+}
+
 /**
  * The `pssh` of an HLS-only system, for encryptors that ask for one (MediaPackage sends `<cpix:PSSH/>`
  * for FairPlay, and SPEKE v2 requires every requested element to carry a value, V2-R7): a version 1
- * box with the DRMSystem's own system ID and the KID, no data (as Shaka's FairPlay `pssh`).
+ * box with the DRMSystem's own system ID and the KID, no data (as Shaka's FairPlay `pssh`). Its
+ * payload-only `ContentProtectionData` would be empty: nothing to say there.
  */
 function hlsOnlyPsshSignals(ctx: SignalContext): Pick<SystemSignals, 'pssh' | 'contentProtectionData'> {
   const pssh = lazy(() => buildPsshBox(ctx.systemId, new Uint8Array(0), [ctx.kidBytes]));
   return {
     pssh,
-    // PallyCon's payload-only CPD of an empty-data box would be empty: nothing to say.
-    ...(ctx.dialect === 'cpix-api' ? {} : { contentProtectionData: lazy(() => fragmentBytes(buildPsshContentProtectionFragment(pssh()))) }),
+    ...(ctx.style.contentProtectionData === 'dash-fragment' && {
+      contentProtectionData: lazy(() => fragmentBytes(buildPsshContentProtectionFragment(pssh()))),
+    }),
   };
 }
+
+const utf8Bytes = (uri: () => string) => (): Buffer => Buffer.from(uri(), 'utf8');
 
 /** FairPlay: `skd://` URI from the site template, no IV attribute (the IV travels with the key, §5.3). */
 function fairPlaySignals(ctx: SignalContext): SystemSignals {
   const uri = lazy(() => expandSkdUriTemplate(ctx.options.fairPlaySkdTemplate, { keyId: ctx.kidBytes, contentId: ctx.key.contentId }));
   return {
     ...hlsOnlyPsshSignals(ctx),
-    keyUri: uri,
+    uriExtXKey: utf8Bytes(uri),
     hlsTag: (tagName) => buildFairPlayKeyTag(tagName, uri()),
     hlsKeyFormat: { keyFormat: FAIRPLAY_KEY_FORMAT, keyFormatVersions: KEY_FORMAT_VERSION_1 },
     hlsSignalable: true,
@@ -239,23 +252,36 @@ function fairPlaySignals(ctx: SignalContext): SystemSignals {
 }
 
 /**
- * HLS AES-128 with a key URL: `KEYFORMAT="identity",KEYFORMATVERSIONS="1"` written out (AWS
- * MediaPackage; never the reference server's `KEYFORMAT=""`). SPEKE v2 forbids an IV attribute (the
- * encryptor writes it); on the PallyCon API the packager copies the line, so the explicit IV it
- * encrypts with is stated (RFC 8216 §5.2: without IV the client would use the media sequence number).
+ * HLS with a key URL (`KEYFORMAT="identity",KEYFORMATVERSIONS="1"` written out, as AWS MediaPackage
+ * does; never the reference server's `KEYFORMAT=""`): AES-128 whole-segment encryption or SAMPLE-AES.
+ * The IV attribute as the style says (`hlsIdentityKeyIv`).
  */
-function aes128Signals(ctx: SignalContext): SystemSignals {
+function keyUrlSignals(ctx: SignalContext, method: 'AES-128' | 'SAMPLE-AES'): SystemSignals {
   const uri = lazy(() =>
-    expandKeyUriTemplate(ctx.options.aes128KeyUriTemplate, { keyId: ctx.kidBytes, contentId: ctx.key.contentId }, 'the AES-128 key URI template'),
+    expandKeyUriTemplate(ctx.options.aes128KeyUriTemplate, { keyId: ctx.kidBytes, contentId: ctx.key.contentId }, 'the key-delivery URI template'),
   );
-  const iv = ctx.dialect === 'cpix-api' ? ctx.key.iv : undefined;
+  const iv = ctx.style.hlsIdentityKeyIv ? ctx.key.iv : undefined;
   return {
     ...hlsOnlyPsshSignals(ctx),
-    keyUri: uri,
-    hlsTag: (tagName) => buildAes128KeyTag(tagName, { uri: uri(), explicitIdentityKeyFormat: true, ...(iv === undefined ? {} : { iv }) }),
+    uriExtXKey: utf8Bytes(uri),
+    hlsTag: (tagName) => buildIdentityKeyTag(tagName, { method, uri: uri(), explicitIdentityKeyFormat: true, ...(iv === undefined ? {} : { iv }) }),
     hlsKeyFormat: { keyFormat: IDENTITY_KEY_FORMAT, keyFormatVersions: KEY_FORMAT_VERSION_1 },
     hlsSignalable: true,
   };
+}
+
+/**
+ * PallyCon NCG: `URIExtXKey` carries the 32-byte NCG CEK, the content key followed by its 16-byte IV
+ * (the PallyCon packager guide's "32 bytes key format: KEY (16 bytes) + IV (16 bytes)"), so a file
+ * packaged with it and a stream packaged with the same key agree.
+ */
+function ncgSignals(ctx: SignalContext): SystemSignals {
+  const { key, iv } = ctx.key;
+  const cek = (): Buffer => {
+    if (iv === undefined) throw new Error('an NCG key is signalled with its IV');
+    return Buffer.concat([key, iv]);
+  };
+  return { uriExtXKey: cek, hlsSignalable: false };
 }
 
 /** W3C Common PSSH: v1 box listing the KID (docs/speke.md V1-R8); DASH only, no HLS. */
@@ -263,7 +289,9 @@ function commonSignals(ctx: SignalContext): SystemSignals {
   const pssh = lazy(() => buildCommonPsshBox([ctx.kidBytes]));
   return {
     pssh,
-    ...(ctx.dialect === 'cpix-api' ? {} : { contentProtectionData: lazy(() => fragmentBytes(buildPsshContentProtectionFragment(pssh()))) }),
+    ...(ctx.style.contentProtectionData === 'dash-fragment' && {
+      contentProtectionData: lazy(() => fragmentBytes(buildPsshContentProtectionFragment(pssh()))),
+    }),
     hlsSignalable: false,
   };
 }

@@ -1,28 +1,83 @@
 /**
- * Inputs of the DRM-signaling step of a key exchange: which protocol answers (the dialect), the one
- * content key a `DRMSystem` references, and the per-site options that shape the values.
+ * Inputs of the DRM-signaling step of a key exchange: the rules of the protocol that answers (which
+ * `DRMSystem` children get values, and which flavour of each value), the one content key a
+ * `DRMSystem` references, and the per-site options that shape the values.
  */
 
 import type { KeyId } from '../../keys/key-id';
 
+/** The DRM systems the key exchange can signal; see `systems.ts` for the system IDs of each. */
+export type SystemKind = 'widevine' | 'playready' | 'fairplay' | 'wiseplay' | 'common' | 'aes128' | 'sample-aes' | 'ncg';
+
+/** The `DRMSystem` children a value can go into. */
+export type SignalChild =
+  | 'pssh'
+  | 'contentProtectionData'
+  | 'uriExtXKey'
+  | 'hlsSignalingData'
+  | 'smoothStreaming'
+  | 'spekeKeyFormat'
+  | 'spekeProtectionHeader';
+
 /**
- * Which key-exchange protocol the response belongs to; it decides what a placeholder means and whether
- * missing elements may be added:
- * - `speke-v1`: AWS SPEKE v1 (CPIX 2.0 + `speke:` elements), docs/speke.md §3;
- * - `speke-v2`: AWS SPEKE v2.0/2.1 (CPIX 2.3), docs/speke.md §4;
- * - `cpix-api`: the PallyCon/DoveRunner CPIX API, docs/pallycon.md §1.3 and §5.
+ * How a protocol spells the values it shares with the others. Every field is a convention of one
+ * protocol family, written down where the protocol is defined (SPEKE: docs/speke.md §5; PallyCon:
+ * docs/pallycon.md §1.3, §4).
  */
-export type SignalingDialect = 'speke-v1' | 'speke-v2' | 'cpix-api';
+export interface SignalingStyle {
+  /**
+   * Widevine `pssh` data: PallyCon's (`algorithm=AESCTR`, `track_type`, never `protection_scheme`) or
+   * the common one (no deprecated `algorithm`, `protection_scheme` whenever the key names its scheme).
+   */
+  readonly widevinePsshData: 'pallycon' | 'common';
+  /**
+   * Under rotation, the content ID in a `pssh` (Widevine, WisePlay) is followed by the period index as
+   * 16 lower-case hex digits: PallyCon's license server tells the periods' keys apart by it.
+   */
+  readonly periodContentIdSuffix: boolean;
+  /**
+   * `ContentProtectionData`: the DASH `ContentProtection` children (`<cenc:pssh>`, `<mspr:pro>`),
+   * which is its meaning in CPIX, or PallyCon's "payload only" (the `pssh` data; the PRO for PlayReady).
+   */
+  readonly contentProtectionData: 'dash-fragment' | 'pssh-payload';
+  /** WRMHEADER version for AESCTR (`cenc`) keys when the site sets none; AESCBC always needs 4.3.0.0. */
+  readonly playReadyHeaderVersion: '4.0.0.0' | '4.3.0.0';
+  /** Mark a rotated key's WRMHEADER with `<CUSTOMATTRIBUTES><PERIOD_INDEX>` (PallyCon). */
+  readonly playReadyPeriodIndex: boolean;
+  /**
+   * State the key's IV in AES-128 and SAMPLE-AES key lines. SPEKE v2 forbids it (the encryptor
+   * writes the IV); on the PallyCon API the packager copies the line, so it must name the IV it
+   * encrypts with (RFC 8216 §5.2: without IV a player would use the media sequence number).
+   */
+  readonly hlsIdentityKeyIv: boolean;
+}
+
+/**
+ * What one protocol answers in a `DRMSystem`, per system kind. A kind with no entry in `fills` is
+ * not signalled by that protocol (the request is refused before any key is created).
+ */
+export interface SignalingRules {
+  readonly style: SignalingStyle;
+  /** The children filled when the request has them empty (docs/cpix.md P22: a placeholder asks for a value). */
+  readonly fills: Readonly<Partial<Record<SystemKind, readonly SignalChild[]>>>;
+  /** The children added when the request does not have them (PallyCon answers with its own element set). */
+  readonly adds?: Readonly<Partial<Record<SystemKind, readonly SignalChild[]>>>;
+  /**
+   * A placeholder that is still empty after filling: `drop` it from the answer, or `refuse` the
+   * request (SPEKE v2: "all elements … shall carry a valid value", docs/speke.md V2-R7).
+   */
+  readonly unfilled: 'drop' | 'refuse';
+}
 
 /** The content key a `DRMSystem` references, with what its signaling depends on. */
 export interface SignalingKey {
   /** The key's KID (canonical lower-case UUID). */
   readonly kid: KeyId;
-  /** 16-byte content key; only the PlayReady CHECKSUM reads it (and it never reaches a message). */
+  /** 16-byte content key; read by the PlayReady CHECKSUM and the NCG CEK (and never put in a message). */
   readonly key: Buffer;
   /** `ContentKey@commonEncryptionScheme` (`cenc|cbc1|cens|cbcs`); absent means `cenc` (CPIX 2.3 §5.3.3). */
   readonly scheme?: string;
-  /** The explicit IV (16 bytes), when the ContentKey carries or is given one. */
+  /** The key's IV (16 bytes): the one the request sent, else the stored one. */
   readonly iv?: Buffer;
   /** CPIX `@contentId` (SPEKE v2) or `@id` (SPEKE v1, PallyCon CID). */
   readonly contentId: string;
@@ -40,12 +95,11 @@ export interface SignalingOptions {
   readonly fairPlaySkdTemplate: string;
   /** Widevine `pssh` `provider` (PallyCon: `inkaentworks`). */
   readonly widevineProvider: string;
-  /** HLS AES-128 key URI; the same placeholders as the `skd://` template (`{kid_hex}`, `{kid_uuid}`, `{kid_base64}`, `{content_id}`). */
-  readonly aes128KeyUriTemplate: string;
   /**
-   * WRMHEADER version for AESCTR (`cenc`) keys. Default: 4.3.0.0 for `cpix-api` (what PallyCon's KMS
-   * returns today, V15) and 4.0.0.0 for SPEKE (Shaka, AWS and Kaltura samples; understood by every
-   * PlayReady client). AESCBC (`cbcs`) always uses 4.3.0.0, the only version that can express it.
+   * Key-delivery URI of the HLS systems whose key a player fetches itself (AES-128 and SAMPLE-AES
+   * with `KEYFORMAT="identity"`, PallyCon's NCG-HLS); the placeholders of the `skd://` template.
    */
+  readonly aes128KeyUriTemplate: string;
+  /** WRMHEADER version for AESCTR (`cenc`) keys; the protocol's `playReadyHeaderVersion` when absent. */
   readonly playReadyHeaderVersion?: '4.0.0.0' | '4.3.0.0';
 }

@@ -3,7 +3,7 @@
  * tracks (docs/speke.md §4.4, §4.2 element table). The encryptor defines it and we must never modify it
  * (V2-R10), so all we do is refuse contracts that are absent, malformed or that we cannot honour.
  *
- * The SPEKE v2 route parses with `references: 'skip'` and runs `checkReferences` only after these
+ * Every key request is parsed with `references: 'skip'` and `checkReferences` runs only after these
  * checks, so a broken reference that belongs to the contract (a DRMSystem or rule naming no
  * ContentKey, a `KeyPeriodFilter@periodId` naming no ContentKeyPeriod) is reported here in SPEKE's
  * words. Duplicate kids and `dependsOnKey` stay with `checkReferences` (`CpixInvalid`).

@@ -1,0 +1,130 @@
+/**
+ * A key-exchange dialect: everything that makes one protocol's answer different from another's, in
+ * one object. The key exchange (`key-exchange.ts`) runs the same steps for every dialect and asks the
+ * dialect at each decision; a route only authenticates, hands the raw request to its protocol
+ * (`KeyExchangeProtocol`) and passes what comes back to the exchange. Adding a protocol is adding
+ * objects here, not branches there.
+ */
+
+import type { AuditDialect } from '../audit/ports';
+import { versionProfile, type VersionProfile } from '../cpix/build-context';
+import { parseCpixDocument } from '../cpix/parse';
+import { checkReferences } from '../cpix/parse-references';
+import type { CpixDocument, CpixTargetVersion } from '../cpix/model';
+import { CpixInvalid } from '../errors';
+import type { SiteOptions } from '../sites/site';
+import type { SignalingRules } from './signaling';
+
+export type ExchangeDialect = Exclude<AuditDialect, 'license-export'>;
+
+/** How a protocol writes its errors: SPEKE encryptors read text, PallyCon clients take any JSON for an error. */
+export type ErrorFormat = 'text' | 'json';
+
+export interface Dialect {
+  /** The audit and metrics label. */
+  readonly name: ExchangeDialect;
+  /**
+   * Protocol rules of a parsed request, run before the document's cross-references are checked
+   * (SPEKE v2 words some broken references in its own strings). Refusals throw.
+   */
+  readonly validate?: (document: CpixDocument) => void;
+  /** Where the content ID is; refuses a request without one. */
+  readonly contentIdOf: (document: CpixDocument) => string;
+  /**
+   * Who chooses KIDs. `request`: the encryptor's KID is the stored key's identity and is echoed as
+   * spelled. `server-assigned`: one key per (content, track type[, period]) under a KID of ours
+   * (PallyCon, docs/pallycon-api.md), which replaces the request's KIDs everywhere in the answer.
+   */
+  readonly kids: 'request' | 'server-assigned';
+  /**
+   * A `DRMSystem` whose `kid` names no `ContentKey` is bound to the request's single key (PallyCon's
+   * published requests have them) instead of being refused.
+   */
+  readonly unreferencedSystemsUseSingleKey: boolean;
+  /** Reads `?key-rotation=true` (PallyCon): without it, a period index is not a rotation request. */
+  readonly keyRotationParameter: boolean;
+  /**
+   * `ContentKey@explicitIV` in the answer: the stored IV `always`, or only where a DRM system of the
+   * key needs one (a constant IV handed to a `cenc` packager would invite keystream reuse). An IV
+   * the request sent is echoed either way.
+   */
+  readonly ivs: 'always' | 'when-needed';
+  /** The CPIX version (and vocabulary) of the answer to `document`. */
+  readonly responseProfile: (document: CpixDocument) => VersionProfile;
+  /** Whether answers are XML-DSig signed, by the site's options. */
+  readonly signs: (options: SiteOptions) => boolean;
+  /** What each `DRMSystem` is answered with. */
+  readonly signaling: SignalingRules;
+}
+
+/** The raw request as a route received it; a protocol reads what it needs. */
+export interface KeyRequestInput {
+  readonly body: Buffer;
+  readonly bodyLimitBytes: number;
+  /** A request header (names are case-insensitive). */
+  header(name: string): string | undefined;
+  /** A query parameter as the HTTP layer parsed it (a string, or an array when repeated). */
+  query(name: string): unknown;
+}
+
+/** A parsed, validated key request and the dialect that answers it. */
+export interface KeyRequest {
+  readonly dialect: Dialect;
+  readonly document: CpixDocument;
+  /** PallyCon `?key-rotation=true`: keys per `ContentKeyPeriod@index`. */
+  readonly keyRotation: boolean;
+}
+
+/** One URL family: its error format, the headers of every answer, and how a request picks its dialect. */
+export interface KeyExchangeProtocol {
+  readonly errorFormat: ErrorFormat;
+  /** Headers every answer carries, errors included (SPEKE: user agent, echoed version). */
+  responseHeaders(input: Pick<KeyRequestInput, 'header'>, userAgent: string): Readonly<Record<string, string>>;
+  /** Parses and validates the body; throws the protocol's refusals. */
+  read(input: KeyRequestInput): KeyRequest;
+}
+
+/**
+ * The parse → pick → validate → reference-check sequence every protocol shares: the body is parsed
+ * without reference checks, the dialect (which may depend on the document) validates it in its own
+ * words, and only then are cross-references checked, once, in the dialect's mode.
+ */
+export function readKeyRequest(input: KeyRequestInput, pick: (document: CpixDocument) => Dialect): KeyRequest {
+  const document = parseCpixDocument(input.body, { maxBytes: input.bodyLimitBytes }, { references: 'skip' });
+  const dialect = pick(document);
+  dialect.validate?.(document);
+  checkReferences(document, { allowUnboundDrmSystems: dialect.unreferencedSystemsUseSingleKey });
+  return { dialect, document, keyRotation: dialect.keyRotationParameter && input.query('key-rotation') === 'true' };
+}
+
+/** The content ID of `CPIX@<primary>`, else of the other attribute when `fallback` allows; refused when absent or empty. */
+export function contentIdFrom(primary: 'id' | 'contentId', fallback: boolean): (document: CpixDocument) => string {
+  const other = primary === 'id' ? 'contentId' : 'id';
+  return (document) => {
+    const contentId = document[primary] ?? (fallback ? document[other] : undefined);
+    if (contentId === undefined || contentId.length === 0) throw new CpixInvalid(`CPIX@${primary} (the content ID) is required`);
+    return contentId;
+  };
+}
+
+/** CPIX versions a request may name to get an answer of that version. */
+const NAMEABLE_VERSIONS: readonly CpixTargetVersion[] = ['2.1', '2.2', '2.3', '2.4'];
+
+/** The version `CPIX@version` names, if it is one a request may ask its answer in. */
+export function requestedVersion(document: CpixDocument): CpixTargetVersion | undefined {
+  return NAMEABLE_VERSIONS.find((version) => version === document.version);
+}
+
+/** `responseProfile` of a dialect that answers in the version the request names, else in `fallback`. */
+export function requestedOr(fallback: VersionProfile): (document: CpixDocument) => VersionProfile {
+  return (document) => {
+    const requested = requestedVersion(document);
+    return requested === undefined ? fallback : versionProfile(requested);
+  };
+}
+
+/** `responseProfile` of a dialect that always answers in one version. */
+export function fixedProfile(target: CpixTargetVersion): () => VersionProfile {
+  const profile = versionProfile(target);
+  return () => profile;
+}
