@@ -4,13 +4,13 @@
  * "WisePlay"):
  *
  * ```
- * {"version":"V1.0","contentID":"<base64 of the content ID>","kids":["<base64 of the 16 KID bytes>"],"enschema":"cenc"}
+ * {"version":"V1.0","kids":["<base64 of the 16 KID bytes>"],"contentID":"<base64 of the content ID>","enschema":"cenc"}
  * ```
  *
  * The layout is the one Huawei's own WisePlay samples and the boxes of other WisePlay key servers
- * share; they differ in key order and in how a KID is written. We write Huawei's key order and the
- * 16 raw KID bytes (Huawei's OpenHarmony DRM tests and castLabs' DRMtoday do the same), and the
- * scheme FourCC in lower case, as the ContentKey names it.
+ * share; they differ in key order (JSON readers do not care) and in how a KID is written. We write
+ * the boxes castLabs' DRMtoday serves through Unified Streaming byte for byte: this key order, the 16
+ * raw KID bytes (as Huawei's OpenHarmony DRM tests too), and the scheme FourCC in lower case.
  */
 
 import { assertKeyIdBytes, buildPsshBox } from './pssh';
@@ -30,11 +30,11 @@ export interface WisePlayPsshData {
 /** The JSON data of a WisePlay `pssh` box. Throws `RangeError` for a KID that is not 16 bytes. */
 export function encodeWisePlayPsshData(data: WisePlayPsshData): Buffer {
   assertKeyIdBytes(data.keyIds);
-  // JSON.stringify of a literal keeps insertion order: the key order is part of the format.
+  // JSON.stringify of a literal keeps insertion order, so the bytes are those of the boxes we match.
   const json = JSON.stringify({
     version: WISEPLAY_HEADER_VERSION,
-    contentID: Buffer.from(data.contentId, 'utf8').toString('base64'),
     kids: data.keyIds.map((kid) => Buffer.from(kid).toString('base64')),
+    contentID: Buffer.from(data.contentId, 'utf8').toString('base64'),
     enschema: data.scheme,
   });
   return Buffer.from(json, 'utf8');

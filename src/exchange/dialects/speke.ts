@@ -27,15 +27,16 @@ const SPEKE_STYLE: SignalingStyle = {
 /**
  * SPEKE v1 and plain CPIX: every placeholder we have a value for, SPEKE v1's `speke:` elements
  * included (the builder writes them only into CPIX 2.0); one we have none for is left out of the
- * answer (the reference server meant to remove them too).
+ * answer (the reference server meant to remove them too). The HLS-only systems answer with their key
+ * URI and key format, as the reference server does: a `pssh` box has no reader there.
  */
 const V1_SIGNALING: SignalingRules = {
   style: SPEKE_STYLE,
   fills: {
     widevine: ['pssh', 'contentProtectionData', 'hlsSignalingData'],
     playready: ['pssh', 'contentProtectionData', 'hlsSignalingData', 'smoothStreaming', 'spekeProtectionHeader'],
-    fairplay: ['pssh', 'contentProtectionData', 'uriExtXKey', 'hlsSignalingData', 'spekeKeyFormat'],
-    aes128: ['pssh', 'contentProtectionData', 'uriExtXKey', 'hlsSignalingData', 'spekeKeyFormat'],
+    fairplay: ['uriExtXKey', 'hlsSignalingData', 'spekeKeyFormat'],
+    aes128: ['uriExtXKey', 'hlsSignalingData', 'spekeKeyFormat'],
     common: ['pssh', 'contentProtectionData'],
   },
   unfilled: 'drop',

@@ -1,5 +1,5 @@
 import {
-  buildAes128KeyTag,
+  buildIdentityKeyTag,
   buildFairPlayKeyTag,
   buildHlsKeyTag,
   buildPlayReadyKeyTag,
@@ -43,9 +43,12 @@ describe('skd:// template', () => {
     expect(() => expandSkdUriTemplate('skd://{kid_hex}', { keyId: Buffer.alloc(8) })).toThrow(RangeError);
   });
 
-  it('cannot smuggle a quote through {content_id}: the tag builder refuses it', () => {
-    const uri = expandSkdUriTemplate('skd://{content_id}', { keyId: KID, contentId: 'x",METHOD=NONE' });
-    expect(() => buildFairPlayKeyTag('EXT-X-KEY', uri)).toThrow(RangeError);
+  it('cannot smuggle a quote, a line break or URL syntax through {content_id}: it is percent-encoded (RFC 3986 §2.1)', () => {
+    const uri = expandSkdUriTemplate('skd://{content_id}', { keyId: KID, contentId: 'x",METHOD=NONE\r\n/a?b#c' });
+    expect(uri).toBe('skd://x%22%2CMETHOD%3DNONE%0D%0A%2Fa%3Fb%23c');
+    expect(buildFairPlayKeyTag('EXT-X-KEY', uri)).toBe(
+      '#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://x%22%2CMETHOD%3DNONE%0D%0A%2Fa%3Fb%23c",KEYFORMAT="com.apple.streamingkeydelivery",KEYFORMATVERSIONS="1"',
+    );
   });
 });
 
@@ -77,13 +80,16 @@ describe('HLS key lines (docs/drm-signaling.md §5; docs/speke.md §5.2)', () =>
     );
   });
 
-  it('clear AES-128: key URL and explicit IV, optional identity KEYFORMAT', () => {
+  it('key URL lines (AES-128, SAMPLE-AES): key URL and explicit IV, optional identity KEYFORMAT', () => {
     const iv = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
-    expect(buildAes128KeyTag('EXT-X-KEY', { uri: 'https://keys.example/k/1', iv })).toBe(
+    expect(buildIdentityKeyTag('EXT-X-KEY', { method: 'AES-128', uri: 'https://keys.example/k/1', iv })).toBe(
       '#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example/k/1",IV=0x000102030405060708090A0B0C0D0E0F',
     );
-    expect(buildAes128KeyTag('EXT-X-KEY', { uri: 'https://k', explicitIdentityKeyFormat: true })).toBe(
+    expect(buildIdentityKeyTag('EXT-X-KEY', { method: 'AES-128', uri: 'https://k', explicitIdentityKeyFormat: true })).toBe(
       '#EXT-X-KEY:METHOD=AES-128,URI="https://k",KEYFORMAT="identity",KEYFORMATVERSIONS="1"',
+    );
+    expect(buildIdentityKeyTag('EXT-X-SESSION-KEY', { method: 'SAMPLE-AES', uri: 'https://k', iv, explicitIdentityKeyFormat: true })).toBe(
+      '#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI="https://k",IV=0x000102030405060708090A0B0C0D0E0F,KEYFORMAT="identity",KEYFORMATVERSIONS="1"',
     );
   });
 
@@ -103,7 +109,7 @@ describe('HLS key lines (docs/drm-signaling.md §5; docs/speke.md §5.2)', () =>
 describe('HLS tag builder refuses what RFC 8216 §4.2 cannot carry', () => {
   it.each(['a"b', 'a\rb', 'a\nb', '"', 'x\r\n#EXT-X-KEY:METHOD=NONE'])('refuses the quoted-string %p (RangeError)', (value) => {
     expect(() => new HlsTag('EXT-X-KEY').quoted('URI', value)).toThrow(RangeError);
-    expect(() => buildAes128KeyTag('EXT-X-KEY', { uri: value })).toThrow(RangeError);
+    expect(() => buildIdentityKeyTag('EXT-X-KEY', { method: 'AES-128', uri: value })).toThrow(RangeError);
     expect(() => buildHlsKeyTag('EXT-X-KEY', { method: 'SAMPLE-AES', uri: 'skd://a', keyFormat: value })).toThrow(RangeError);
   });
 

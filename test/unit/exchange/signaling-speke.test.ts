@@ -6,6 +6,7 @@ import { DOMParser, type Element } from '@xmldom/xmldom';
 import type { CpixDocument, DrmSystem } from '../../../src/cpix/model';
 import { parseCpixDocument } from '../../../src/cpix/parse';
 import { CLEAR_AES_128_SYSTEM_ID, COMMON_PSSH_SYSTEM_ID, PLAYREADY_SYSTEM_ID, WIDEVINE_SYSTEM_ID } from '../../../src/drm/system-ids';
+import { SPEKE_V1, SPEKE_V2_0 } from '../../../src/exchange/dialects/speke';
 import { fillDrmSystem, type SignalingKey, type SignalingOptions } from '../../../src/exchange/signaling';
 import { type KeyId, parseKeyId } from '../../../src/keys/key-id';
 import { parsePlayReadyObject, parsePsshBox, parseWidevinePsshData, playReadyKidToUuid } from '../../support/pssh-parser';
@@ -95,7 +96,7 @@ describeWithVectors('SPEKE v2 signaling is self-consistent on the AWS suite requ
   });
 
   it.each(cases)('$name', ({ system, key }) => {
-    const filled = fillDrmSystem(system, key, 'speke-v2', OPTIONS);
+    const filled = fillDrmSystem(system, key, SPEKE_V2_0.signaling, OPTIONS);
     const kidHex = key.kid.replace(/-/g, '');
     const scheme = key.scheme ?? 'cenc';
 
@@ -174,7 +175,7 @@ describeWithVectors('SPEKE v2 signaling is self-consistent on the AWS suite requ
   it('fills the SmoothStreamingProtectionHeaderData placeholder with base64 of the PRO (P13)', () => {
     const kid = parseKeyId('11111111-1111-1111-1111-111111111111');
     const system: DrmSystem = { systemId: PLAYREADY_SYSTEM_ID, kid, pssh: Buffer.alloc(0), smoothStreamingProtectionHeaderData: '', hlsSignalingData: [], extensions: [] };
-    const filled = fillDrmSystem(system, { kid, key: keyFor(kid), scheme: 'cenc', contentId: 'abc123' }, 'speke-v2', OPTIONS);
+    const filled = fillDrmSystem(system, { kid, key: keyFor(kid), scheme: 'cenc', contentId: 'abc123' }, SPEKE_V2_0.signaling, OPTIONS);
     expect(filled.smoothStreamingProtectionHeaderData).toBe(parsePsshBox(filled.pssh!).data.toString('base64'));
   });
 });
@@ -195,16 +196,18 @@ describe('SPEKE v2: ClearKey AES-128 and W3C Common', () => {
   });
 
   it('ClearKey AES-128 (3ea8778f-…): METHOD=AES-128, key URL, KEYFORMAT="identity", no IV attribute', () => {
-    const filled = fillDrmSystem(placeholders(CLEAR_AES_128_SYSTEM_ID), key, 'speke-v2', OPTIONS);
+    const filled = fillDrmSystem(placeholders(CLEAR_AES_128_SYSTEM_ID), key, SPEKE_V2_0.signaling, OPTIONS);
     const attributes = `METHOD=AES-128,URI="https://keys.example/abc123/${kid}",KEYFORMAT="identity",KEYFORMATVERSIONS="1"`;
     expect(filled.hlsSignalingData.map((item) => item.value.toString('utf8'))).toEqual([`#EXT-X-KEY:${attributes}`, `#EXT-X-SESSION-KEY:${attributes}`]);
   });
 
-  it('W3C Common (1077efec-…): v1 pssh with the KID, CPD = its fragment; HLS placeholders stay empty (no HLS form)', () => {
-    const filled = fillDrmSystem(placeholders(COMMON_PSSH_SYSTEM_ID), { ...key, scheme: 'cenc' }, 'speke-v2', OPTIONS);
+  it('W3C Common (1077efec-…): v1 pssh with the KID, CPD = its fragment; HLS placeholders are refused (no HLS form, V2-R7)', () => {
+    const filled = fillDrmSystem({ ...placeholders(COMMON_PSSH_SYSTEM_ID), hlsSignalingData: [] }, { ...key, scheme: 'cenc' }, SPEKE_V2_0.signaling, OPTIONS);
     expect(parsePsshBox(filled.pssh!)).toEqual({ version: 1, systemId: COMMON_PSSH_SYSTEM_ID, keyIds: [kid], data: Buffer.alloc(0) });
     expect(filled.contentProtectionData?.toString('utf8')).toBe(`<cenc:pssh xmlns:cenc="urn:mpeg:cenc:2013">${filled.pssh!.toString('base64')}</cenc:pssh>`);
-    expect(filled.hlsSignalingData.every((item) => item.value.length === 0)).toBe(true);
+    expect(() => fillDrmSystem(placeholders(COMMON_PSSH_SYSTEM_ID), { ...key, scheme: 'cenc' }, SPEKE_V2_0.signaling, OPTIONS)).toThrow(
+      'DRMSystem[systemId=1077efec-c0b2-4d02-ace3-3c1e52e2fb4b]/HLSSignalingData: no value for this DRM system',
+    );
   });
 });
 
@@ -213,20 +216,22 @@ describeWithVectors('SPEKE v1: AWS documentation requests (V1-R4…R9)', () => {
     [['aws-speke-v1-docs', 'live_request_clear.xml']],
     [['aws-speke-v1-docs', 'vod_request_clear.xml']],
     [['awslabs-speke-reference-server', 'tests', 'server_api_body.xml']],
-  ])('%j: every placeholder the system needs is filled, the others stay empty', (parts) => {
+  ])('%j: every placeholder the system has a value for is filled, the others are left out', (parts) => {
     const doc = load('speke', ...parts);
     const systems = doc.drmSystemList?.items ?? [];
     expect(systems.length).toBeGreaterThan(0);
     for (const system of systems) {
       const key = signalingKey(doc, system, doc.id ?? '');
-      const filled = fillDrmSystem(system, key, 'speke-v1', OPTIONS);
+      const filled = fillDrmSystem(system, key, SPEKE_V1.signaling, OPTIONS);
       const id = system.systemId.toLowerCase();
       const text = (bytes: Buffer | undefined): string | undefined => bytes?.toString('utf8');
 
+      for (const value of [filled.pssh, filled.contentProtectionData, filled.uriExtXKey, filled.speke?.keyFormat, filled.speke?.protectionHeader]) {
+        expect(value?.length ?? 'absent').not.toBe(0);
+      }
       if (id === WIDEVINE_SYSTEM_ID || id === PLAYREADY_SYSTEM_ID) {
         expect(kidInPssh(id, filled.pssh!)).toBe(key.kid.replace(/-/g, ''));
-        expect(filled.uriExtXKey?.length ?? 0).toBe(0);
-        expect(filled.contentProtectionData?.length ?? 0).toBe(0);
+        expect(filled.uriExtXKey).toBeUndefined();
       }
       if (id === PLAYREADY_SYSTEM_ID) {
         // v1 ProtectionHeader = the PRO (the builder writes base64); cenc → WRMHEADER 4.0.0.0 AESCTR + CHECKSUM.
@@ -251,7 +256,7 @@ describeWithVectors('SPEKE v1: AWS documentation requests (V1-R4…R9)', () => {
     }
   });
 
-  it('a MediaPackage v1 DRMSystem with all six placeholders: Widevine fills PSSH only (V1-R6, V1-R9)', () => {
+  it('a v1 Widevine DRMSystem with six placeholders: PSSH (V1-R6) and ContentProtectionData (its CPIX meaning) filled, the rest left out', () => {
     const kid = parseKeyId('98ee5596-cd3e-a20d-163a-e382420c6eff');
     const empty = Buffer.alloc(0);
     const system: DrmSystem = {
@@ -264,9 +269,11 @@ describeWithVectors('SPEKE v1: AWS documentation requests (V1-R4…R9)', () => {
       hlsSignalingData: [],
       extensions: [],
     };
-    const filled = fillDrmSystem(system, { kid, key: keyFor(kid), contentId: 'abc123' }, 'speke-v1', OPTIONS);
+    const filled = fillDrmSystem(system, { kid, key: keyFor(kid), contentId: 'abc123' }, SPEKE_V1.signaling, OPTIONS);
     expect(filled.pssh!.length).toBeGreaterThan(0);
-    expect({ ...filled, pssh: empty }).toEqual(system);
+    expect(filled.contentProtectionData?.toString('utf8')).toBe(`<cenc:pssh xmlns:cenc="urn:mpeg:cenc:2013">${filled.pssh!.toString('base64')}</cenc:pssh>`);
+    const { uriExtXKey: _uri, speke: _speke, ...kept } = system;
+    expect({ ...filled, pssh: empty, contentProtectionData: empty }).toEqual(kept);
     // No scheme in a v1 request: no protection_scheme, no guess.
     expect(parseWidevinePsshData(parsePsshBox(filled.pssh!).data).get(9)).toBeUndefined();
   });
