@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs, encodingsOf } from '../support/log-capture';
-import { buildDoveRunnerRequest } from '../support/pallycon-cpix';
+import { buildDoveRunnerRequest } from '../support/doverunner-clients';
 import { testCertificate } from '../support/services';
 import { describeWithVectors, vectorPath } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';

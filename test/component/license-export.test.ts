@@ -6,7 +6,12 @@ import type { CpixDocument } from '../../src/cpix/model';
 import { parseCpixDocument } from '../../src/cpix/parse';
 import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs, encodingsOf } from '../support/log-capture';
-import { buildDoveRunnerRequest, readCpix, signatureCount, type CpixView } from '../support/pallycon-cpix';
+import {
+  readCpix,
+  signatureCount,
+  type CpixView,
+} from '../support/pallycon-cpix';
+import { buildDoveRunnerRequest } from '../support/doverunner-clients';
 import { testSigningIdentity } from '../support/services';
 import { describeWithVectors, vectorPath } from '../support/shared-vectors';
 import { describeWithXmlsec, xmlsecVerify } from '../support/xmlsec';

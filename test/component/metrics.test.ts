@@ -4,7 +4,7 @@ import { createAwsKmsMasterKey, type AwsKmsMasterKey } from '../../src/crypto/km
 import { createTestApp, type TestApp } from '../support/app';
 import { createFakeKms, type FakeKms } from '../support/fake-kms';
 import { captureLogs, encodingsOf } from '../support/log-capture';
-import { buildDoveRunnerRequest } from '../support/pallycon-cpix';
+import { buildDoveRunnerRequest } from '../support/doverunner-clients';
 import { describeWithVectors } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 

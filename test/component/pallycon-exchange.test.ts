@@ -8,7 +8,6 @@ import {
   SYSTEM,
   WV_FIELD,
   base64Of,
-  buildDoveRunnerRequest,
   child,
   children,
   readCpix,
@@ -22,6 +21,7 @@ import {
   type CpixDrmSystem,
   type CpixView,
 } from '../support/pallycon-cpix';
+import { buildDoveRunnerRequest } from '../support/doverunner-clients';
 import { parsePlayReadyObject, parsePsshBox } from '../support/pssh-parser';
 import { testSigningIdentity } from '../support/services';
 import { describeWithVectors, vectorPath } from '../support/shared-vectors';
@@ -362,11 +362,11 @@ describeWithVectors('PallyCon CPIX API', () => {
       exchange(V2, site.token, buildDoveRunnerRequest('live-channel', tracks, { periodIndex }).xml, rotation);
 
     it.each([
-      ['Python client order (usage rules, then periods)', false],
-      ['Java client order (periods, then usage rules)', true],
-    ])('echoes the periods and one usage rule per requested rule with its KeyPeriodFilter: %s', async (_name, periodListFirst) => {
-      const sent = readCpix(buildDoveRunnerRequest('live-channel', TRACKS, { periodIndex: 9, periodListFirst }).xml);
-      const answer = await exchange(V2, site.token, buildDoveRunnerRequest('live-channel', TRACKS, { periodIndex: 9, periodListFirst }).xml, true);
+      ['Python client order (usage rules, then periods)', 'python' as const],
+      ['Java client order (periods, then usage rules)', 'java' as const],
+    ])('echoes the periods and one usage rule per requested rule with its KeyPeriodFilter: %s', async (_name, client) => {
+      const sent = readCpix(buildDoveRunnerRequest('live-channel', TRACKS, { periodIndex: 9, client }).xml);
+      const answer = await exchange(V2, site.token, buildDoveRunnerRequest('live-channel', TRACKS, { periodIndex: 9, client }).xml, true);
       const again = await exchange(V2, site.token, buildDoveRunnerRequest('live-channel', TRACKS, { periodIndex: 9 }).xml, true);
       expect(answer.contentKeys).toEqual(again.contentKeys);
       expect(answer.periods.map((period) => period.index)).toEqual(sent.periods.map((period) => period.index));

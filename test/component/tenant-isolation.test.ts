@@ -7,7 +7,10 @@ import { loadAdminSchemas } from '../../src/http/json-schemas';
 import { adminRoutes as createAdminRouter } from '../../src/http/routes/admin';
 import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs, encodingsOf } from '../support/log-capture';
-import { buildDoveRunnerRequest, readCpix } from '../support/pallycon-cpix';
+import {
+  readCpix,
+} from '../support/pallycon-cpix';
+import { buildDoveRunnerRequest } from '../support/doverunner-clients';
 import { describeWithVectors, vectorPath } from '../support/shared-vectors';
 import { freshContentId, parseResponse, plainKeys, postSpeke, readAwslabs, withContentId } from '../support/speke-http';
 

@@ -31,7 +31,10 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { Store } from '../../src/store/store';
 import { createFakeKms, type FakeKms } from '../support/fake-kms';
 import { findSecretLeaks, type NamedSecret } from '../support/log-capture';
-import { buildDoveRunnerRequest, readCpix } from '../support/pallycon-cpix';
+import {
+  readCpix,
+} from '../support/pallycon-cpix';
+import { buildDoveRunnerRequest } from '../support/doverunner-clients';
 import { keysWithPrefix, openAdminClient, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
 import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
 import { buildServices, testCertificate } from '../support/services';

@@ -16,7 +16,7 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { Store } from '../../src/store/store';
 import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs, findSecretLeaks, type NamedSecret } from '../support/log-capture';
-import { buildDoveRunnerRequest } from '../support/pallycon-cpix';
+import { buildDoveRunnerRequest } from '../support/doverunner-clients';
 import { deleteKeys, dumpKeys, openAdminClient, redisAnswers, sharedRedisConfig, uniqueKeyPrefix } from '../support/redis-server';
 import { buildServices, testCertificate, testMasterKey } from '../support/services';
 

@@ -1,12 +1,12 @@
-import { createCipheriv, randomUUID } from 'node:crypto';
+import { createCipheriv } from 'node:crypto';
 import { childElements, textOf, type XmlElement } from '../../src/xml/tree';
 import { domToTree, parseDom } from './dom-to-tree';
 import { parsePlayReadyObject, parsePsshBox, parseWidevinePsshData, playReadyKidToUuid } from './pssh-parser';
 
 /**
- * Test-side reading and building of PallyCon CPIX API documents, independent of src/cpix: responses
- * are read with xmldom (what the packager's XML library would see), requests are built in the shape
- * the official DoveRunner clients send (../shared/vectors/pallycon/README.md, "Not included").
+ * Test-side reading of PallyCon CPIX API documents, independent of src/cpix: responses are read with
+ * xmldom (what the packager's XML library would see). The official clients' requests, and how they
+ * read answers, are in ./doverunner-clients.ts.
  */
 
 export const NS = {
@@ -215,59 +215,4 @@ export function playReadyChecksum(kid: string, key: Buffer): string {
   const cipher = createCipheriv('aes-128-ecb', key, null);
   cipher.setAutoPadding(false);
   return Buffer.concat([cipher.update(guid), cipher.final()]).subarray(0, 8).toString('base64');
-}
-
-export interface DoveRunnerRequestOptions {
-  /** With a period: one `ContentKeyPeriod` per key (all with this index), a `KeyPeriodFilter` per rule. */
-  readonly periodIndex?: number;
-  readonly systemIds?: readonly string[];
-  /** Request KIDs; random uuid4 per track by default, as the clients do. */
-  readonly kids?: readonly string[];
-  /** Java client order: ContentKeyPeriodList before ContentKeyUsageRuleList (the XSD order). */
-  readonly periodListFirst?: boolean;
-}
-
-export interface DoveRunnerRequest {
-  readonly xml: string;
-  readonly kids: readonly string[];
-}
-
-/**
- * The multi-key (and rotation) request the official DoveRunner clients build (Python client order:
- * ContentKeyList, DRMSystemList, ContentKeyUsageRuleList, ContentKeyPeriodList; upper-case systemIds;
- * one empty DRMSystem per (kid, systemId); one usage rule per track with only a KeyPeriodFilter).
- * Content IDs and track types are test constants (alphanumerics), never caller data with markup.
- */
-export function buildDoveRunnerRequest(contentId: string, trackTypes: readonly string[], options: DoveRunnerRequestOptions = {}): DoveRunnerRequest {
-  const systemIds = options.systemIds ?? [SYSTEM.widevine, SYSTEM.playready];
-  const tracks = trackTypes.map((trackType, i) => ({ trackType, kid: options.kids?.[i] ?? randomUUID(), periodId: `keyPeriod_${randomUUID()}` }));
-  const rotating = options.periodIndex !== undefined;
-  const lines = [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<cpix:CPIX id="${contentId}" xmlns:cpix="${NS.cpix}" xmlns:pskc="${NS.pskc}" xmlns:speke="${NS.speke}">`,
-    '<cpix:ContentKeyList>',
-    ...tracks.map(({ kid }) => `<cpix:ContentKey kid="${kid}"/>`),
-    '</cpix:ContentKeyList>',
-    '<cpix:DRMSystemList>',
-    ...tracks.flatMap(({ kid }) => systemIds.map((systemId) => `<cpix:DRMSystem kid="${kid}" systemId="${systemId}"/>`)),
-    '</cpix:DRMSystemList>',
-  ];
-  const rules = [
-    '<cpix:ContentKeyUsageRuleList>',
-    ...tracks.map(({ kid, trackType, periodId }) =>
-      rotating
-        ? `<cpix:ContentKeyUsageRule kid="${kid}" intendedTrackType="${trackType}"><cpix:KeyPeriodFilter periodId="${periodId}"/></cpix:ContentKeyUsageRule>`
-        : `<cpix:ContentKeyUsageRule kid="${kid}" intendedTrackType="${trackType}"/>`,
-    ),
-    '</cpix:ContentKeyUsageRuleList>',
-  ];
-  const periods = rotating
-    ? [
-        '<cpix:ContentKeyPeriodList>',
-        ...tracks.map(({ periodId }) => `<cpix:ContentKeyPeriod id="${periodId}" index="${options.periodIndex}"/>`),
-        '</cpix:ContentKeyPeriodList>',
-      ]
-    : [];
-  lines.push(...(options.periodListFirst === true ? [...periods, ...rules] : [...rules, ...periods]), '</cpix:CPIX>');
-  return { xml: lines.join('\n'), kids: tracks.map((track) => track.kid) };
 }
