@@ -137,9 +137,10 @@ export function encodeWidevinePsshData(data: WidevinePsshData): Buffer {
 }
 
 /**
- * The Widevine `pssh` box: version 0 with the protobuf as data, as PallyCon, Shaka and Bento4 emit it
- * (docs/drm-signaling.md §2). This is CPIX `<cpix:PSSH>` (base64) and the HLS `data:` URI payload.
+ * The Widevine `pssh` box: version 0 with the protobuf (`encodeWidevinePsshData`) as data, as
+ * PallyCon, Shaka and Bento4 emit it (docs/drm-signaling.md §2). This is CPIX `<cpix:PSSH>` (base64)
+ * and the HLS `data:` URI payload. Takes the encoded data, which PallyCon's answer also carries alone.
  */
-export function buildWidevinePsshBox(data: WidevinePsshData): Buffer {
-  return buildPsshBox(WIDEVINE_SYSTEM_ID, encodeWidevinePsshData(data));
+export function buildWidevinePsshBox(psshData: Uint8Array): Buffer {
+  return buildPsshBox(WIDEVINE_SYSTEM_ID, psshData);
 }

@@ -4,12 +4,13 @@
  * the durability rules:
  *
  * 1. plan one stored key per requested ContentKey (the encryptor's KID, or one the dialect assigns),
- *    bind each DRMSystem to one of them, check the recipients' certificates, and build the whole
- *    answer once against stand-in key bytes — every refusal a request can cause happens there, so a
- *    refused request creates no key (and no key exists without an audit record);
- * 2. get-or-create the keys, durable before anything is answered;
- * 3. derive the answer from the request (echo-and-fill) with the real keys, encrypt them to the
- *    request's DeliveryData certificates, build, sign when the dialect and site want it;
+ *    bind each DRMSystem to one of them, check the recipients' certificates, draw the key bytes and
+ *    IV each key gets if it is new, and build the whole answer with them (echo-and-fill, encryption
+ *    to the request's DeliveryData certificates) — every refusal a request can cause happens there,
+ *    so a refused request creates no key (and no key exists without an audit record);
+ * 2. get-or-create the keys with those candidates, durable before anything is answered;
+ * 3. if every key was new, the answer of step 1 is the answer; otherwise it is built again with the
+ *    stored keys. Signed when the dialect and site want it;
  * 4. write the audit record — if that fails, nothing is returned (fail closed).
  *
  * Work is linear in the request: every lookup by KID or period goes through a map built once.
@@ -18,7 +19,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { NewAuditRecord } from '../audit/ports';
 import type { SigningConfig } from '../config/config';
-import { buildCpix, XML_DECLARATION } from '../cpix/build';
+import { buildCpix, XML_DECLARATION, type BuiltCpix } from '../cpix/build';
 import type { VersionProfile } from '../cpix/build-context';
 import { encryptDocumentKeys } from '../cpix/delivery';
 import type { ContentKey as CpixContentKey, ContentKeyUsageRule, CpixDocument, DrmSystem } from '../cpix/model';
@@ -164,29 +165,35 @@ function recipientsOf(document: CpixDocument): X509Certificate[] {
   return recipients;
 }
 
-/** Key bytes for the check build: the answer's shape never depends on their values. */
-const STAND_IN: KeyMaterial = { key: Buffer.alloc(CONTENT_KEY_LENGTH_BYTES), iv: Buffer.alloc(IV_LENGTH_BYTES) };
-
 export function createKeyExchange(deps: KeyExchangeDeps) {
   const { contentKeys, audit, signing, random, clock } = deps;
 
-  async function obtain(site: SiteView, contentId: string, planned: readonly PlannedKey[]): Promise<{ issued: IssuedKey[]; created: number }> {
-    // Every key gets an IV at creation — the request's, or a random one — persisted with it, so a
-    // later request whose DRM system needs one (FairPlay, HLS AES-128) gets the same IV for the
-    // same key. Never derived from the key (the reference server's IV == key bug).
-    const requests = planned.map((key) => ({
+  /**
+   * The key bytes and IV each planned key gets if it is new. The IV is the request's, or a random
+   * one, persisted with the key, so a later request whose DRM system needs one (FairPlay, HLS
+   * AES-128) gets the same IV for the same key; never derived from the key (the AWS reference
+   * server's IV == key bug).
+   */
+  function candidatesFor(planned: readonly PlannedKey[]): IssuedKey[] {
+    return planned.map((key) => ({ ...key, material: { key: random(CONTENT_KEY_LENGTH_BYTES), iv: key.request.explicitIV ?? random(IV_LENGTH_BYTES) } }));
+  }
+
+  /** Gets or creates every planned key, each created one with its candidate material. */
+  async function obtain(site: SiteView, contentId: string, candidates: readonly IssuedKey[]): Promise<{ issued: IssuedKey[]; created: number }> {
+    const requests = candidates.map((key) => ({
       contentId,
       kid: key.kid,
-      iv: key.request.explicitIV ?? random(IV_LENGTH_BYTES),
+      key: key.material.key,
+      iv: key.material.iv,
       ...withoutUndefined({ trackType: key.trackType, periodIndex: key.periodIndex, scheme: key.request.commonEncryptionScheme }),
     }));
     const obtained = await contentKeys.getOrCreateAll(site.id, site.siteKeyVersion, requests);
     let created = 0;
-    const issued = planned.map((key, i): IssuedKey => {
+    const issued = candidates.map((key, i): IssuedKey => {
       const found = obtained[i];
       if (!found) throw new Error('fewer keys obtained than planned');
       if (found.created) created += 1;
-      return { ...key, material: { key: found.key, iv: found.iv } };
+      return found.created ? key : { ...key, material: { key: found.key, iv: found.iv } };
     });
     return { issued, created };
   }
@@ -241,12 +248,11 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
     };
   }
 
-  /** Encrypts to `recipients` when the request named any, builds, signs. */
-  function serialize(document: CpixDocument, recipients: readonly X509Certificate[], profile: VersionProfile, sign: boolean): string {
+  /** Encrypts to `recipients` when the request named any, and builds (ready to be signed when `sign`). */
+  function build(document: CpixDocument, recipients: readonly X509Certificate[], profile: VersionProfile, sign: boolean): BuiltCpix {
     const { deliveryDataList: _requested, ...withoutDelivery } = document;
     const delivered = recipients.length > 0 ? encryptDocumentKeys(document, recipients, random) : withoutDelivery;
-    const built = buildCpix(delivered, profile, { willBeSigned: sign });
-    return sign ? XML_DECLARATION + signCpix(built.canonical, signing) : built.xml;
+    return buildCpix(delivered, profile, { willBeSigned: sign });
   }
 
   return {
@@ -259,13 +265,16 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       const planned = planKeys(request, index, systemKeys, site.id, contentId);
       const recipients = recipientsOf(document);
       const profile = dialect.responseProfile(document);
-      // The check build: everything but the key bytes is final, so whatever would refuse the real
-      // answer (signaling, what the version can carry) refuses this one — before a key exists.
-      const standIns = planned.map((key): IssuedKey => ({ ...key, material: STAND_IN }));
-      serialize(responseDocument(request, contentId, standIns, systemKeys), recipients, profile, false);
+      const sign = dialect.signs(site.options);
+      // Built before any key exists: whatever would refuse the answer (signaling, what the version
+      // can carry) refuses here. The answer's shape never depends on key bytes, and for new keys
+      // these are the bytes they get.
+      const candidates = candidatesFor(planned);
+      const first = build(responseDocument(request, contentId, candidates, systemKeys), recipients, profile, sign);
 
-      const { issued, created } = await obtain(site, contentId, planned);
-      const xml = serialize(responseDocument(request, contentId, issued, systemKeys), recipients, profile, dialect.signs(site.options));
+      const { issued, created } = await obtain(site, contentId, candidates);
+      const built = created === issued.length ? first : build(responseDocument(request, contentId, issued, systemKeys), recipients, profile, sign);
+      const xml = sign ? XML_DECLARATION + signCpix(built.canonical, signing) : built.xml;
       await audit.record({
         at: clock().toISOString(),
         siteId: site.id,

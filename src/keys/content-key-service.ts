@@ -27,6 +27,11 @@ export type ContentKeyMetadata = Omit<ContentKey, 'key'>;
 export interface ContentKeyRequest extends ContentKeyAttributes {
   readonly contentId: string;
   readonly kid: KeyId;
+  /**
+   * The 16 key bytes the key gets if it is created (a caller that has already used them, e.g. to
+   * build its answer, passes them in); random when absent. An existing key keeps its own.
+   */
+  readonly key?: Buffer;
 }
 
 export interface ContentKeyServiceDeps {
@@ -76,15 +81,19 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
     if (request.iv !== undefined && request.iv.length !== IV_LENGTH_BYTES) {
       throw new RequestInvalid('IV must be 16 bytes');
     }
+    if (request.key !== undefined && request.key.length !== CONTENT_KEY_LENGTH_BYTES) {
+      throw new RequestInvalid('a content key must be 16 bytes');
+    }
     if (request.periodIndex !== undefined && (!Number.isSafeInteger(request.periodIndex) || request.periodIndex < 0)) {
       throw new RequestInvalid('period index must be a non-negative integer');
     }
   }
 
   /**
-   * A fresh random key per request, sealed under `siteKey`, then one atomic get-or-create for all of
-   * them: a request's keys cost one store round trip whether they exist or not. Candidates for keys
-   * that exist are thrown away unused (sealing 16 bytes costs microseconds, a round trip far more).
+   * A candidate key per request (the caller's, or fresh random bytes), sealed under `siteKey`, then
+   * one atomic get-or-create for all of them: a request's keys cost one store round trip whether they
+   * exist or not. Candidates for keys that exist are thrown away unused (sealing 16 bytes costs
+   * microseconds, a round trip far more).
    */
   async function getOrCreateWith(
     siteId: string,
@@ -93,9 +102,9 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
   ): Promise<(ContentKey & { readonly created: boolean })[]> {
     requests.forEach(validate);
     const createdAt = clock().toISOString();
-    const candidates = requests.map((request) => {
+    const candidates = requests.map(({ key: given, ...request }) => {
       const identity = { siteId, ...request };
-      const key = random(CONTENT_KEY_LENGTH_BYTES);
+      const key = given ?? random(CONTENT_KEY_LENGTH_BYTES);
       const record: ContentKeyRecord = {
         ...identity,
         siteKeyVersion: siteKey.version,

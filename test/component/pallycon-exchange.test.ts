@@ -76,10 +76,10 @@ describeWithVectors('PallyCon CPIX API', () => {
   });
   afterAll(() => t.close());
 
-  async function createSite(options: Partial<SiteOptions> = {}): Promise<{ siteId: string; token: string; tokenId: string }> {
+  async function createSite(options: Partial<SiteOptions> = {}): Promise<{ siteId: string; token: string; tokenId: string; accessKey: string }> {
     const created = await t.services.sites.createSite({ name: 'packager', options });
     secrets.push(created.token.token, created.accessKey);
-    return { siteId: created.site.id, token: created.token.token, tokenId: created.token.id };
+    return { siteId: created.site.id, token: created.token.token, tokenId: created.token.id, accessKey: created.accessKey };
   }
 
   function post(path: string, token: string, body: string | Buffer, rotation = false) {
@@ -464,6 +464,22 @@ describeWithVectors('PallyCon CPIX API', () => {
         expect(res.body.error).toEqual({ code, message: expect.any(String), requestId: expect.any(String) });
         expect(res.text).not.toContain(site.token);
       }
+    });
+
+    it("answers the PallyCon packager's legacy path with its legacy token (base64 JSON of site_id and access_key), when the site accepts it", async () => {
+      const legacySite = await createSite({ acceptLegacyToken: true });
+      const json = JSON.stringify({ site_id: legacySite.siteId, access_key: legacySite.accessKey });
+      // Standard base64 may hold '/', which a path segment carries percent-encoded (RFC 3986 §3.3); URL-safe base64 needs nothing.
+      const forms = [encodeURIComponent(Buffer.from(json).toString('base64')), Buffer.from(json).toString('base64url')];
+      secrets.push(...forms);
+      const reference = await exchange(V2, legacySite.token, vod());
+      for (const form of forms) {
+        const answer = await exchange('/cpix/pallycon/getKey', form, vod());
+        expect(answer.contentKeys).toEqual(reference.contentKeys);
+      }
+      const optedOut = await createSite();
+      const refused = await post('/cpix/pallycon/getKey', Buffer.from(JSON.stringify({ site_id: optedOut.siteId, access_key: optedOut.accessKey })).toString('base64url'), vod());
+      expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 401, code: 'ERR_AUTH_REQUIRED' });
     });
 
     it('answers a path without a token with a JSON 404, never 200', async () => {

@@ -1,7 +1,8 @@
 /**
- * The dialects of the SPEKE URLs (docs/speke-api.md): AWS SPEKE v1 (CPIX 2.0 with `speke:` elements),
- * SPEKE v2.0 and v2.1 (CPIX 2.3 / 2.4, selected by `X-Speke-Version`), and a plain CPIX client that
- * names its `CPIX@version` without the SPEKE header. The encryptor chooses every KID; we echo it.
+ * The dialects of the SPEKE URLs: AWS SPEKE v1 (CPIX 2.0 with `speke:` elements), SPEKE v2.0 and v2.1
+ * (CPIX 2.3 / 2.4, selected by `X-Speke-Version`; AWS "SPEKE v2" specification), and a plain CPIX
+ * client that names its `CPIX@version` without the SPEKE header. The encryptor chooses every KID; we
+ * echo it.
  */
 
 import { versionProfile } from '../../cpix/build-context';
@@ -10,7 +11,7 @@ import { contentIdFrom, fixedProfile, readKeyRequest, requestedOr, requestedVers
 import type { SignalingRules, SignalingStyle } from '../signaling';
 
 /**
- * SPEKE's values (docs/speke-api.md, "Signaling"): the common Widevine `pssh` (Shaka, Bento4, Axinom),
+ * SPEKE's values: the common Widevine `pssh` (Shaka Packager, Bento4, Axinom),
  * `ContentProtectionData` in its CPIX meaning (the DASH fragment, whose `<cenc:pssh>` equals `PSSH`),
  * WRMHEADER 4.0.0.0 for AESCTR (AWS, Shaka, Kaltura samples; understood by every PlayReady client),
  * and no IV in AES-128 lines (the encryptor writes it).
@@ -43,9 +44,10 @@ const V1_SIGNALING: SignalingRules = {
 };
 
 /**
- * SPEKE v2 (docs/speke-api.md V2-R7…R9): every element the encryptor sent must carry a value, so the
- * HLS-only systems also fill `PSSH`/`ContentProtectionData`, and a placeholder we have no value for
- * refuses the request. Never `URIExtXKey` or `speke:` elements (V2-R3).
+ * SPEKE v2: "When included in a CPIX request by the encryptor, all elements and attributes shall carry
+ * a valid value in the key provider CPIX response", so the HLS-only systems also fill
+ * `PSSH`/`ContentProtectionData`, and a placeholder we have no value for refuses the request. Never
+ * `URIExtXKey` or `speke:` elements, which SPEKE v2 dropped.
  */
 const V2_SIGNALING: SignalingRules = {
   style: SPEKE_STYLE,
@@ -68,7 +70,7 @@ const SPEKE_COMMON = {
   signs: (options) => options.signSpekeResponses,
 } as const satisfies Partial<Dialect>;
 
-/** SPEKE v1 (docs/speke-api.md §3): CPIX 2.0 with `speke:` elements; the content ID is `CPIX@id`. */
+/** SPEKE v1: CPIX 2.0 with `speke:` elements; the content ID is `CPIX@id`. */
 export const SPEKE_V1: Dialect = {
   ...SPEKE_COMMON,
   name: 'speke-v1',
@@ -105,9 +107,9 @@ export const SPEKE_V2_1: Dialect = spekeV2('2.1', 'speke-v2.1');
 const SPEKE_V2: Readonly<Record<SpekeV2Version, Dialect>> = { '2.0': SPEKE_V2_0, '2.1': SPEKE_V2_1 };
 
 /**
- * The SPEKE URLs: `X-Speke-Version` (2.0 / 2.1) selects SPEKE v2 with its §4.3 checks; without it the
- * request is SPEKE v1, or plain CPIX when it names a CPIX version. Every answer, errors included,
- * carries the user-agent headers and echoes `X-Speke-Version` (V2-R1).
+ * The SPEKE URLs: `X-Speke-Version` (2.0 / 2.1) selects SPEKE v2 with its request checks; without it
+ * the request is SPEKE v1, or plain CPIX when it names a CPIX version. Every answer, errors included,
+ * carries the user-agent headers and echoes `X-Speke-Version`, as SPEKE v2 requires.
  */
 export const SPEKE: KeyExchangeProtocol = {
   errorFormat: 'text',

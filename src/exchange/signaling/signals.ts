@@ -157,12 +157,12 @@ function psshContentProtectionData(ctx: SignalContext, pssh: () => Buffer, paylo
 }
 
 function widevineSignals(ctx: SignalContext): SystemSignals {
-  const data = lazy(() => widevinePsshData(ctx));
+  const data = lazy(() => encodeWidevinePsshData(widevinePsshData(ctx)));
   const pssh = lazy(() => buildWidevinePsshBox(data()));
   const { scheme } = ctx;
   return {
     pssh,
-    contentProtectionData: psshContentProtectionData(ctx, pssh, lazy(() => encodeWidevinePsshData(data()))),
+    contentProtectionData: psshContentProtectionData(ctx, pssh, data),
     hlsTag: (tagName) => {
       if (!isHlsScheme(scheme)) throw unsupportedHlsScheme(ctx);
       return buildWidevineKeyTag(tagName, { psshBox: pssh(), keyId: ctx.kidBytes, scheme });
@@ -200,7 +200,7 @@ function playReadySignals(ctx: SignalContext): SystemSignals {
   const { scheme } = ctx;
   return {
     pssh,
-    // Payload only: the PRO (docs/pallycon.md §1.3). Fragment: <cenc:pssh> + <mspr:pro> ("must contain BOTH").
+    // Payload only: the PRO (docs/pallycon-api.md). Fragment: <cenc:pssh> + <mspr:pro> ("must contain BOTH").
     contentProtectionData:
       ctx.style.contentProtectionData === 'pssh-payload'
         ? pro
@@ -272,8 +272,7 @@ function keyUrlSignals(ctx: SignalContext, method: 'AES-128' | 'SAMPLE-AES'): Sy
 
 /**
  * PallyCon NCG: `URIExtXKey` carries the 32-byte NCG CEK, the content key followed by its 16-byte IV
- * (the PallyCon packager guide's "32 bytes key format: KEY (16 bytes) + IV (16 bytes)"), so a file
- * packaged with it and a stream packaged with the same key agree.
+ * (docs/pallycon-api.md, "NCG"), so a file packaged with it and a stream packaged with the same key agree.
  */
 function ncgSignals(ctx: SignalContext): SystemSignals {
   const { key, iv } = ctx.key;

@@ -1,6 +1,6 @@
 /**
  * The DRM systems the key exchange can signal, by kind, and the content-key properties they need
- * (docs/speke.md §5.1; docs/drm-signaling.md §1; docs/pallycon.md §1.3). System IDs are compared
+ * (docs/speke.md §5.1; docs/drm-signaling.md §1; docs/pallycon-api.md). System IDs are compared
  * case-insensitively and never rewritten: PallyCon sends them upper-case and matches the response by
  * string equality. Which kinds a protocol answers is the protocol's choice (`SignalingRules.fills`).
  */

@@ -21,8 +21,7 @@ export type SignalChild =
 
 /**
  * How a protocol spells the values it shares with the others. Every field is a convention of one
- * protocol family, written down where the protocol is defined (SPEKE: docs/speke.md §5; PallyCon:
- * docs/pallycon.md §1.3, §4).
+ * protocol family (SPEKE: the AWS SPEKE v1 and v2 specifications; PallyCon: docs/pallycon-api.md).
  */
 export interface SignalingStyle {
   /**

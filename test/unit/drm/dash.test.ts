@@ -8,7 +8,7 @@ import {
   MSPR_NAMESPACE,
 } from '../../../src/drm/dash';
 import { buildPlayReadyObject, buildPlayReadyPsshBox, buildWrmHeader } from '../../../src/drm/playready';
-import { buildWidevinePsshBox } from '../../../src/drm/widevine';
+import { buildWidevinePsshBox, encodeWidevinePsshData } from '../../../src/drm/widevine';
 
 /** Parses a fragment the way the SPEKE v2 suite does: wrapped in a neutral root, standalone, namespace-aware. */
 function parseFragment(fragment: string): Element[] {
@@ -27,7 +27,7 @@ function parseFragment(fragment: string): Element[] {
 }
 
 describe('DASH ContentProtectionData fragments (docs/speke.md §5.2; docs/cpix.md §3)', () => {
-  const wvBox = buildWidevinePsshBox({ keyIds: [Buffer.alloc(16, 1)], provider: 'p' });
+  const wvBox = buildWidevinePsshBox(encodeWidevinePsshData({ keyIds: [Buffer.alloc(16, 1)], provider: 'p' }));
   const pro = buildPlayReadyObject(buildWrmHeader({ version: '4.3.0.0', keys: [{ keyId: Buffer.alloc(16, 1), contentKey: Buffer.alloc(16, 2) }] }));
   const prBox = buildPlayReadyPsshBox(pro);
 

@@ -48,19 +48,19 @@ function widevineRow(id: string): { data: WidevinePsshData; expected: string } {
 describeWithVectors('Widevine pssh (docs/drm-signaling.md §3, §6)', () => {
   it.each(['V1', 'V2', 'V3', 'V4', 'V5', 'V6'])('%s: reproduces the cpix:PSSH of the row byte for byte', (id) => {
     const { data, expected } = widevineRow(id);
-    expect(b64(buildWidevinePsshBox(data))).toBe(expected);
+    expect(b64(buildWidevinePsshBox(encodeWidevinePsshData(data)))).toBe(expected);
   });
 
   it('V1 (pallycon-docs-v3 cpix-api.en.md, DASH live): the CID carries the 16-hex-digit period suffix under rotation', () => {
     const row = signalingVector('V1');
-    const box = buildWidevinePsshBox({
+    const box = buildWidevinePsshBox(encodeWidevinePsshData({
       algorithm: 'AESCTR',
       keyIds: [kid('6bac8ec3-0ee3-379f-3d21-290b3a2bc9c3')],
       provider: 'inkaentworks',
       contentId: pallyConRotationContentId('cpix-test-cid', 128),
       trackType: 'HD',
       cryptoPeriodIndex: 128,
-    });
+    }));
     expect(b64(box)).toBe(codeSpan(row, 4));
     // And the same bytes are in the verbatim PallyCon response.
     expect(b64(box)).toBe(pallyConResponsePssh('pallycon-v2-dash-live-keyrotation-multikey.response.xml', WIDEVINE_SYSTEM_ID));
@@ -71,7 +71,7 @@ describeWithVectors('Widevine pssh (docs/drm-signaling.md §3, §6)', () => {
     ['V2', 'pallycon-v2-dash-vod.response.xml'],
     ['V3', 'pallycon-anevia-dash.response.xml'],
   ])('%s: equals the PSSH in the verbatim PallyCon response %s', (id, file) => {
-    expect(b64(buildWidevinePsshBox(widevineRow(id).data))).toBe(pallyConResponsePssh(file, WIDEVINE_SYSTEM_ID.toUpperCase()));
+    expect(b64(buildWidevinePsshBox(encodeWidevinePsshData(widevineRow(id).data)))).toBe(pallyConResponsePssh(file, WIDEVINE_SYSTEM_ID.toUpperCase()));
   });
 
   it.each([
@@ -86,7 +86,7 @@ describeWithVectors('Widevine pssh (docs/drm-signaling.md §3, §6)', () => {
       provider: 'inkaentworks',
       contentId: capture.content_id,
     };
-    expect(b64(buildWidevinePsshBox(data))).toBe(key.widevine.pssh);
+    expect(b64(buildWidevinePsshBox(encodeWidevinePsshData(data)))).toBe(key.widevine.pssh);
     expect(b64(encodeWidevinePsshData(data))).toBe(key.widevine.pssh_payload_only);
     expect(signalingVector(id).text).toContain(key.widevine.pssh);
   });
@@ -99,13 +99,15 @@ describeWithVectors('Widevine pssh (docs/drm-signaling.md §3, §6)', () => {
   it('V7 (Hulu, annotated CDM-proxy dump): KID without dashes, track_type HD', () => {
     const row = signalingVector('V7');
     expect(row.text).toContain('`2689984b4c705437a9819021fcb10ae0`');
-    const box = buildWidevinePsshBox({
-      algorithm: 'AESCTR',
-      keyIds: [Buffer.from(codeSpan(row, 0), 'hex')],
-      provider: codeSpan(row, 1),
-      contentId: codeSpan(row, 2),
-      trackType: codeSpan(row, 3),
-    });
+    const box = buildWidevinePsshBox(
+      encodeWidevinePsshData({
+        algorithm: 'AESCTR',
+        keyIds: [Buffer.from(codeSpan(row, 0), 'hex')],
+        provider: codeSpan(row, 1),
+        contentId: codeSpan(row, 2),
+        trackType: codeSpan(row, 3),
+      }),
+    );
     expect(hex(box)).toBe(codeSpan(row, 4));
   });
 
@@ -114,26 +116,26 @@ describeWithVectors('Widevine pssh (docs/drm-signaling.md §3, §6)', () => {
   it('V8 (shaka pssh_generator_unittest.cc kExpectedWidevinePssh): two key_ids, nothing else', () => {
     const row = signalingVector('V8');
     expect([codeSpan(row, 0), codeSpan(row, 1)]).toEqual(['keyid1~~~~~~~~~~', 'keyid2~~~~~~~~~~']);
-    expect(hex(buildWidevinePsshBox({ keyIds: shakaKids }))).toBe(codeSpan(row, 2));
+    expect(hex(buildWidevinePsshBox(encodeWidevinePsshData({ keyIds: shakaKids })))).toBe(codeSpan(row, 2));
   });
 
   it('V9 (shaka kExpectedWidevinePsshCbcs): protection_scheme cbcs as the FourCC integer', () => {
     const expected = checkerExpected('V9');
     expect(expected).toMatch(/^0000004a/); // "size 0x4a" in the doc row
     expect(signalingVector('V9').text).toContain('48f3c6899b06');
-    const box = buildWidevinePsshBox({ keyIds: shakaKids, protectionScheme: 'cbcs' });
+    const box = buildWidevinePsshBox(encodeWidevinePsshData({ keyIds: shakaKids, protectionScheme: 'cbcs' }));
     expect(hex(box)).toBe(expected);
     expect(hex(box)).toMatch(/48f3c6899b06$/);
   });
 
   it('V17 (Bento4 mp4utils.ComputeWidevineHeader): provider, binary content_id, scheme cenc, no algorithm', () => {
     const row = signalingVector('V17');
-    const box = buildWidevinePsshBox({
+    const box = buildWidevinePsshBox(encodeWidevinePsshData({
       keyIds: [Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex')],
       provider: codeSpan(row, 1),
       contentId: Buffer.from([0x2a]), // "content_id 0x2a" in the row
       protectionScheme: 'cenc',
-    });
+    }));
     expect(row.text).toContain('`000102030405060708090a0b0c0d0e0f`');
     expect(b64(box)).toBe(codeSpan(row, 2));
   });
@@ -160,7 +162,7 @@ describe('WidevinePsshData encoding', () => {
 
   it('is a v0 pssh box around the protobuf, sized from its parts', () => {
     const data = encodeWidevinePsshData({ keyIds: [Buffer.alloc(16, 1)] });
-    const box = buildWidevinePsshBox({ keyIds: [Buffer.alloc(16, 1)] });
+    const box = buildWidevinePsshBox(encodeWidevinePsshData({ keyIds: [Buffer.alloc(16, 1)] }));
     expect(box).toEqual(buildPsshBox(WIDEVINE_SYSTEM_ID, data));
     expect(box.readUInt32BE(0)).toBe(box.length);
     expect(box.length).toBe(32 + data.length);
