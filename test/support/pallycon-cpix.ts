@@ -225,6 +225,8 @@ export interface DoveRunnerRequestOptions {
   readonly kids?: readonly string[];
   /** Java client order: ContentKeyPeriodList before ContentKeyUsageRuleList (the XSD order). */
   readonly periodListFirst?: boolean;
+  /** `ContentKey@commonEncryptionScheme` on every key (the clients' optional encryption scheme). */
+  readonly commonEncryptionScheme?: 'cenc' | 'cbc1' | 'cens' | 'cbcs';
 }
 
 export interface DoveRunnerRequest {
@@ -242,11 +244,12 @@ export function buildDoveRunnerRequest(contentId: string, trackTypes: readonly s
   const systemIds = options.systemIds ?? [SYSTEM.widevine, SYSTEM.playready];
   const tracks = trackTypes.map((trackType, i) => ({ trackType, kid: options.kids?.[i] ?? randomUUID(), periodId: `keyPeriod_${randomUUID()}` }));
   const rotating = options.periodIndex !== undefined;
+  const scheme = options.commonEncryptionScheme === undefined ? '' : ` commonEncryptionScheme="${options.commonEncryptionScheme}"`;
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<cpix:CPIX id="${contentId}" xmlns:cpix="${NS.cpix}" xmlns:pskc="${NS.pskc}" xmlns:speke="${NS.speke}">`,
     '<cpix:ContentKeyList>',
-    ...tracks.map(({ kid }) => `<cpix:ContentKey kid="${kid}"/>`),
+    ...tracks.map(({ kid }) => `<cpix:ContentKey kid="${kid}"${scheme}/>`),
     '</cpix:ContentKeyList>',
     '<cpix:DRMSystemList>',
     ...tracks.flatMap(({ kid }) => systemIds.map((systemId) => `<cpix:DRMSystem kid="${kid}" systemId="${systemId}"/>`)),
