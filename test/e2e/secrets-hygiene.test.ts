@@ -38,31 +38,13 @@ import { buildDoveRunnerRequest } from '../support/doverunner-clients';
 import { keysWithPrefix, openAdminClient, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
 import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
 import { buildServices, testCertificate } from '../support/services';
+import { buildSpekeV2Request } from '../support/speke-request';
 
 const NS = 'xmlns:cpix="urn:dashif:org:cpix" xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc"';
 const SPEKE_NS = 'xmlns:speke="urn:aws:amazon:com:speke"';
 const WIDEVINE = 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed';
 const PLAYREADY = '9a04f079-9840-4286-ab92-e65be0885f95';
 const FAIRPLAY = '94ce86fb-07ff-4f43-adb8-93d2fa968ca2';
-const V2_SIGNALING = '<cpix:PSSH/><cpix:ContentProtectionData/><cpix:HLSSignalingData playlist="media"/><cpix:HLSSignalingData playlist="master"/>';
-
-/** A SPEKE v2 request (CPIX 2.3, or 2.4 for v2.1): one key per track, every DRM system per key. */
-function spekeV2Request(contentId: string, scheme: 'cenc' | 'cbcs', systems: readonly string[], cpixVersion = '2.3'): string {
-  const tracks = [
-    { kid: randomUUID(), type: 'VIDEO', filter: '<cpix:VideoFilter/>' },
-    { kid: randomUUID(), type: 'AUDIO', filter: '<cpix:AudioFilter/>' },
-  ];
-  return [
-    `<?xml version="1.0" encoding="UTF-8"?><cpix:CPIX ${NS} contentId="${contentId}" version="${cpixVersion}">`,
-    `<cpix:ContentKeyList>${tracks.map((t) => `<cpix:ContentKey kid="${t.kid}" commonEncryptionScheme="${scheme}"/>`).join('')}</cpix:ContentKeyList>`,
-    '<cpix:DRMSystemList>',
-    ...tracks.flatMap((t) => systems.map((system) => `<cpix:DRMSystem kid="${t.kid}" systemId="${system}">${V2_SIGNALING}</cpix:DRMSystem>`)),
-    '</cpix:DRMSystemList><cpix:ContentKeyUsageRuleList>',
-    ...tracks.map((t) => `<cpix:ContentKeyUsageRule kid="${t.kid}" intendedTrackType="${t.type}">${t.filter}</cpix:ContentKeyUsageRule>`),
-    '</cpix:ContentKeyUsageRuleList></cpix:CPIX>',
-  ].join('');
-}
-
 /** A SPEKE v1 request (CPIX 2.0 with speke: placeholders) for one key and three DRM systems. */
 function spekeV1Request(contentId: string): string {
   const kid = randomUUID();
@@ -209,15 +191,15 @@ async function driveLifecycle(http: Http, adminToken: string, recipient: Recipie
   const contentId = id('vod');
   const speke = async (what: string, path: string, headers: Record<string, string>, body: string, status = 200) =>
     expectStatus(await http('POST', path, { ...XML, ...headers }, body), status, what);
-  const v2 = spekeV2Request(contentId, 'cenc', [WIDEVINE, PLAYREADY]);
+  const v2 = buildSpekeV2Request(contentId, 'cenc', [WIDEVINE, PLAYREADY]);
   secrets.push(...plainSecretsOf(await speke('SPEKE v2.0, Bearer', '/speke/copyProtection', { ...bearer(token), 'X-Speke-Version': '2.0' }, v2), 'SPEKE v2.0'));
   secrets.push(...plainSecretsOf(await speke('SPEKE v2.0, X-KMS-Token', '/speke/v2.0/copyProtection', { 'X-KMS-Token': second, 'X-Speke-Version': '2.0' }, v2), 'SPEKE v2.0 again'));
-  const cbcs = spekeV2Request(id('hls'), 'cbcs', [FAIRPLAY, WIDEVINE]);
+  const cbcs = buildSpekeV2Request(id('hls'), 'cbcs', [FAIRPLAY, WIDEVINE]);
   secrets.push(...plainSecretsOf(await speke('SPEKE v2.0, enc-token', `/cpix/getKey?enc-token=${token}`, { 'X-Speke-Version': '2.0' }, cbcs), 'SPEKE cbcs'));
-  const v21 = spekeV2Request(id('v21'), 'cenc', [WIDEVINE, PLAYREADY], '2.4');
+  const v21 = buildSpekeV2Request(id('v21'), 'cenc', [WIDEVINE, PLAYREADY], { cpixVersion: '2.4' });
   secrets.push(...plainSecretsOf(await speke('SPEKE v2.1', '/speke/hygiene/copyProtection', { ...bearer(token), 'X-Speke-Version': '2.1' }, v21), 'SPEKE v2.1'));
   secrets.push(...plainSecretsOf(await speke('SPEKE v1', '/speke/copyProtection', bearer(token), spekeV1Request(id('v1'))), 'SPEKE v1'));
-  const encrypted = await speke('SPEKE encrypted delivery', '/speke/copyProtection', { ...bearer(token), 'X-Speke-Version': '2.0' }, withDeliveryData(spekeV2Request(id('enc'), 'cbcs', [FAIRPLAY]), recipient.certificate));
+  const encrypted = await speke('SPEKE encrypted delivery', '/speke/copyProtection', { ...bearer(token), 'X-Speke-Version': '2.0' }, withDeliveryData(buildSpekeV2Request(id('enc'), 'cbcs', [FAIRPLAY]), recipient.certificate));
   secrets.push(...encryptedSecretsOf(encrypted, 'SPEKE encrypted delivery', recipient));
   expectStatus(await http('GET', '/speke/heartbeat'), 200, 'heartbeat');
 
@@ -241,7 +223,7 @@ async function driveLifecycle(http: Http, adminToken: string, recipient: Recipie
   expectStatus(await http('PATCH', `/admin/v1/sites/${siteId}`, admin, '{"options":{"acceptLegacyToken":true}}'), 200, 'enable legacy tokens');
   secrets.push(...plainSecretsOf(await pallycon('legacy token in path', `/v1/cpix/pallycon/getKey/${legacyUrl}`, single()), 'legacy token'));
   const legacyQuery = `/cpix/getKey?enc-token=${encodeURIComponent(legacy)}`;
-  secrets.push(...plainSecretsOf(await speke('legacy token in enc-token', legacyQuery, { 'X-Speke-Version': '2.0' }, spekeV2Request(id('legacy'), 'cenc', [WIDEVINE])), 'legacy SPEKE'));
+  secrets.push(...plainSecretsOf(await speke('legacy token in enc-token', legacyQuery, { 'X-Speke-Version': '2.0' }, buildSpekeV2Request(id('legacy'), 'cenc', [WIDEVINE])), 'legacy SPEKE'));
 
   // The license export and the admin views of what was issued.
   const exported = expectStatus(await http('GET', `/license/v1/sites/${siteId}/contents/${contentId}`, bearer(lsc)), 200, 'license export');
@@ -250,7 +232,7 @@ async function driveLifecycle(http: Http, adminToken: string, recipient: Recipie
 
   await beforeRotation();
   expectStatus(await http('POST', `/admin/v1/sites/${siteId}/site-key/rotate`, admin), 200, 'rotate site key');
-  secrets.push(...plainSecretsOf(await speke('SPEKE after rotation', '/speke/copyProtection', { ...bearer(token), 'X-Speke-Version': '2.0' }, spekeV2Request(id('rotated'), 'cenc', [WIDEVINE])), 'after rotation'));
+  secrets.push(...plainSecretsOf(await speke('SPEKE after rotation', '/speke/copyProtection', { ...bearer(token), 'X-Speke-Version': '2.0' }, buildSpekeV2Request(id('rotated'), 'cenc', [WIDEVINE])), 'after rotation'));
   const page = json<{ next?: string }>(expectStatus(await http('GET', `/admin/v1/sites/${siteId}/audit?limit=3`, admin), 200, 'audit'));
   expectStatus(await http('GET', `/admin/v1/sites/${siteId}/audit?limit=3&before=${page.next ?? ''}`, admin), 200, 'audit page 2');
 
@@ -261,7 +243,7 @@ async function driveLifecycle(http: Http, adminToken: string, recipient: Recipie
   keep('unknown KMS token', unknown);
   keep('tampered KMS token', tampered);
   keep('wrong license-server credential', wrongLsc);
-  const fresh = () => spekeV2Request(id('refused'), 'cenc', [WIDEVINE]);
+  const fresh = () => buildSpekeV2Request(id('refused'), 'cenc', [WIDEVINE]);
   const v2Headers = { 'X-Speke-Version': '2.0' };
   await speke('unknown token', '/speke/copyProtection', { ...bearer(unknown), ...v2Headers }, fresh(), 401);
   await speke('tampered token', '/speke/copyProtection', { 'X-KMS-Token': tampered, ...v2Headers }, fresh(), 401);
@@ -541,7 +523,7 @@ describe('secrets hygiene: no log line of a full run holds a secret in any encod
 
     // Store outage: 503s (logged with the driver's message), then the service recovers by itself.
     const spekeV2 = (contentId: string) =>
-      http('POST', '/speke/copyProtection', { ...XML, ...bearer(run.token), 'X-Speke-Version': '2.0' }, spekeV2Request(contentId, 'cenc', [WIDEVINE]));
+      http('POST', '/speke/copyProtection', { ...XML, ...bearer(run.token), 'X-Speke-Version': '2.0' }, buildSpekeV2Request(contentId, 'cenc', [WIDEVINE]));
     await redis.kill();
     expectStatus(await spekeV2(`outage-${randomUUID()}`), 503, 'SPEKE while Redis is down');
     expectStatus(await http('GET', '/readyz'), 503, 'readyz while Redis is down');

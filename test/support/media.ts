@@ -82,6 +82,15 @@ export async function videoFrameMd5(input: string, output: string, options: { ke
   await (options.tolerateErrors === true ? decoding.catch(() => undefined) : decoding);
 }
 
+/**
+ * Writes the per-packet MD5s of the audio of `input` to `output` without decoding it (`-c copy -f
+ * framemd5`): decrypted samples must be the clear clip's bytes exactly, and comparing packets keeps
+ * the comparison independent of how a repackaged file's edit list trims the decoded AAC priming.
+ */
+export async function audioPacketMd5(input: string, output: string): Promise<void> {
+  await run('ffmpeg', [...FFMPEG, '-i', input, '-map', '0:a', '-c', 'copy', '-f', 'framemd5', output], { maxBuffer: MAX_TOOL_OUTPUT_BYTES });
+}
+
 /** An all-zero content key, for the wrong-key control. */
 export const WRONG_KEY_HEX = '00'.repeat(16);
 
