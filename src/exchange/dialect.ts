@@ -11,7 +11,8 @@ import { versionProfile, type VersionProfile } from '../cpix/build-context';
 import { parseCpixDocument } from '../cpix/parse';
 import { checkReferences } from '../cpix/parse-references';
 import type { CpixDocument, CpixTargetVersion } from '../cpix/model';
-import { CpixInvalid } from '../errors';
+import { shownValue } from '../cpix/shown';
+import { CpixInvalid, CpixUnsupported } from '../errors';
 import type { SiteOptions } from '../sites/site';
 import type { SignalingRules } from './signaling';
 
@@ -107,12 +108,22 @@ export function contentIdFrom(primary: 'id' | 'contentId', fallback: boolean): (
   };
 }
 
-/** CPIX versions a request may name to get an answer of that version. */
-const NAMEABLE_VERSIONS: readonly CpixTargetVersion[] = ['2.1', '2.2', '2.3', '2.4'];
+/** CPIX versions a request may name to get an answer of that version: those that have `CPIX@version`. */
+const NAMEABLE_VERSIONS: readonly CpixTargetVersion[] = ['2.3', '2.4'];
 
 /** The version `CPIX@version` names, if it is one a request may ask its answer in. */
 export function requestedVersion(document: CpixDocument): CpixTargetVersion | undefined {
   return NAMEABLE_VERSIONS.find((version) => version === document.version);
+}
+
+/**
+ * Refuses a `CPIX@version` no answer can carry: the attribute exists from CPIX 2.3 on, so a request
+ * naming anything but 2.3 or 2.4 names no version we could answer in.
+ */
+export function refuseUnnameableVersion(document: CpixDocument): void {
+  if (document.version !== undefined && requestedVersion(document) === undefined) {
+    throw new CpixUnsupported(`CPIX@version${shownValue(document.version)}: a request names 2.3 or 2.4, or no version`);
+  }
 }
 
 /** `responseProfile` of a dialect that answers in the version the request names, else in `fallback`. */

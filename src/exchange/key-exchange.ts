@@ -24,7 +24,8 @@ import type { VersionProfile } from '../cpix/build-context';
 import { encryptDocumentKeys } from '../cpix/delivery';
 import type { ContentKey as CpixContentKey, ContentKeyUsageRule, CpixDocument, DrmSystem } from '../cpix/model';
 import { signCpix } from '../cpix/signature';
-import { CpixInvalid } from '../errors';
+import { UINT32_MAX } from '../drm/byte-writer';
+import { CpixInvalid, CpixUnsupported } from '../errors';
 import { assertCertificatePolicy, DEFAULT_CERTIFICATE_POLICY, parseCertificate } from '../crypto/certificates';
 import type { Clock, RandomSource } from '../crypto/random';
 import type { ContentKeyService } from '../keys/content-key-service';
@@ -137,6 +138,10 @@ function planKeys(request: KeyRequest, index: RequestIndex, systemKeys: readonly
     const trackType = rule?.intendedTrackType;
     const periodId = rule?.keyPeriodFilters[0]?.periodId;
     const periodIndex = periodId === undefined ? undefined : index.periodIndexById.get(periodId);
+    if (periodIndex !== undefined && periodIndex > UINT32_MAX) {
+      // Widevine `crypto_period_index` and the other period signals are 32-bit fields.
+      throw new CpixUnsupported(`ContentKeyPeriod@index above ${UINT32_MAX} cannot be signalled`);
+    }
     const shared = { request: key, needsIv: needsIv[i] === true, ...withoutUndefined({ trackType }) };
     if (dialect.kids === 'request') return { ...shared, kid: parseKeyId(key.kid), responseKid: key.kid, ...withoutUndefined({ periodIndex }) };
     const rotatingIndex = request.keyRotation ? periodIndex : undefined;

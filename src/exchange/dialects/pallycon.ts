@@ -10,7 +10,7 @@ import { versionProfile, type VersionProfile } from '../../cpix/build-context';
 import type { CpixDocument } from '../../cpix/model';
 import { CpixInvalid, CpixUnsupported } from '../../errors';
 import type { ProtectionScheme } from '../../drm/widevine';
-import { contentIdFrom, readKeyRequest, requestedOr, type Dialect, type KeyExchangeProtocol } from '../dialect';
+import { contentIdFrom, readKeyRequest, refuseUnnameableVersion, requestedOr, type Dialect, type KeyExchangeProtocol } from '../dialect';
 import { protectionSchemeOf, systemKindOf, type SignalingRules, type SystemKind } from '../signaling';
 
 /**
@@ -77,10 +77,12 @@ const SCHEMES: Readonly<Partial<Record<SystemKind, { readonly name: string; read
 const PALLYCON_PROFILE: VersionProfile = { ...versionProfile('2.0'), commonEncryptionScheme: 'any' };
 
 /**
- * Every key names a FourCC scheme or none; every DRM system suits its key's scheme; a multi-key
- * request names a track type per key (it is what the server assigns KIDs by).
+ * A version the answer can carry, or none; every key names a FourCC scheme or none; every DRM system
+ * suits its key's scheme; a multi-key request names a track type per key (it is what the server
+ * assigns KIDs by).
  */
 function validate(document: CpixDocument): void {
+  refuseUnnameableVersion(document);
   const keys = document.contentKeyList?.items ?? [];
   const schemeByKid = new Map<string, ProtectionScheme | undefined>();
   for (const key of keys) {

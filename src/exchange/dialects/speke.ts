@@ -7,7 +7,16 @@
 
 import { versionProfile } from '../../cpix/build-context';
 import { parseSpekeVersionHeader, validateSpekeV2, type SpekeV2Version } from '../speke/validate-v2';
-import { contentIdFrom, fixedProfile, readKeyRequest, requestedOr, requestedVersion, type Dialect, type KeyExchangeProtocol } from '../dialect';
+import {
+  contentIdFrom,
+  fixedProfile,
+  readKeyRequest,
+  refuseUnnameableVersion,
+  requestedOr,
+  requestedVersion,
+  type Dialect,
+  type KeyExchangeProtocol,
+} from '../dialect';
 import type { SignalingRules, SignalingStyle } from '../signaling';
 
 /**
@@ -70,17 +79,21 @@ const SPEKE_COMMON = {
   signs: (options) => options.signSpekeResponses,
 } as const satisfies Partial<Dialect>;
 
-/** SPEKE v1: CPIX 2.0 with `speke:` elements; the content ID is `CPIX@id`. */
+/**
+ * SPEKE v1: CPIX 2.0 with `speke:` elements; the content ID is `CPIX@id`. Chosen for a request that
+ * names no version, or one no answer can carry (refused).
+ */
 export const SPEKE_V1: Dialect = {
   ...SPEKE_COMMON,
   name: 'speke-v1',
+  validate: refuseUnnameableVersion,
   contentIdOf: contentIdFrom('id', true),
   responseProfile: fixedProfile('2.0'),
   signaling: V1_SIGNALING,
 };
 
 /**
- * A CPIX client that names `CPIX@version` (2.1–2.4) on a SPEKE URL without `X-Speke-Version`:
+ * A CPIX client that names `CPIX@version` (2.3 or 2.4) on a SPEKE URL without `X-Speke-Version`:
  * answered in that version, every placeholder filled in its CPIX meaning.
  */
 export const PLAIN_CPIX: Dialect = {

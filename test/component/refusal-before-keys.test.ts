@@ -1,0 +1,211 @@
+import request from 'supertest';
+import { createTestApp, type TestApp } from '../support/app';
+import { DRM_TYPES, buildClientRequest, buildDoveRunnerRequest } from '../support/doverunner-clients';
+import { captureLogs } from '../support/log-capture';
+import { readCpix } from '../support/pallycon-cpix';
+import { buildSpekeV2Request } from '../support/speke-request';
+
+/**
+ * What a hostile (or merely wrong) tenant can send to the key routes, in every dialect: each request
+ * is refused with a 4xx in the route's error format, echoes none of its markup, and leaves no key and
+ * no audit record behind — the refusal happens before any key is created, wherever in the answer the
+ * problem is found (protocol rules, signaling, what the answer's CPIX version can carry).
+ */
+
+const WIDEVINE = 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed';
+const COMMON = '1077efec-c0b2-4d02-ace3-3c1e52e2fb4b';
+const CPIX_ROOT = '<cpix:CPIX xmlns:cpix="urn:dashif:org:cpix" xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc"';
+const KID = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
+
+type Route = 'speke-v2.0' | 'speke' | 'pallycon-v2' | 'pallycon-v2-rotation' | 'pallycon-v1';
+
+interface HostileCase {
+  readonly name: string;
+  readonly route: Route;
+  /** The request, for the content `contentId`. */
+  readonly body: (contentId: string) => string;
+  readonly status: number;
+  /** The stable error code of a JSON error, or a text the SPEKE text body contains. */
+  readonly error: string;
+}
+
+/** A one-key request on a SPEKE URL without `X-Speke-Version`; `attributes` go on the root, `key` on the ContentKey. */
+const plainRequest = (contentId: string, attributes: string, key: string, systems: string) =>
+  `${CPIX_ROOT} id="${contentId}" contentId="${contentId}" ${attributes}><cpix:ContentKeyList><cpix:ContentKey kid="${KID}" ${key}/></cpix:ContentKeyList><cpix:DRMSystemList>${systems}</cpix:DRMSystemList></cpix:CPIX>`;
+
+const CASES: readonly HostileCase[] = [
+  {
+    name: 'SPEKE v2.0: a placeholder the DRM system has no value for (Widevine URIExtXKey)',
+    route: 'speke-v2.0',
+    body: (contentId) => buildSpekeV2Request(contentId, 'cenc', [WIDEVINE], { placeholders: '<cpix:PSSH/><cpix:URIExtXKey/>' }),
+    status: 400,
+    error: 'URIExtXKey: no value for this DRM system',
+  },
+  {
+    name: 'SPEKE v2.0: W3C Common with HLS placeholders (it has no HLS form)',
+    route: 'speke-v2.0',
+    body: (contentId) => buildSpekeV2Request(contentId, 'cenc', [COMMON]),
+    status: 400,
+    error: 'HLSSignalingData: no value for this DRM system',
+  },
+  {
+    name: 'SPEKE v1: commonEncryptionScheme, which CPIX 2.0 cannot carry',
+    route: 'speke',
+    body: (contentId) => plainRequest(contentId, '', 'commonEncryptionScheme="cbcs"', `<cpix:DRMSystem kid="${KID}" systemId="${WIDEVINE}"><cpix:PSSH/></cpix:DRMSystem>`),
+    status: 400,
+    error: 'commonEncryptionScheme cannot be expressed in CPIX 2.0',
+  },
+  {
+    name: 'SPEKE v1: a DRM system only the PallyCon API signals (WisePlay)',
+    route: 'speke',
+    body: (contentId) => plainRequest(contentId, '', '', `<cpix:DRMSystem kid="${KID}" systemId="${DRM_TYPES.WISEPLAY}"><cpix:PSSH/></cpix:DRMSystem>`),
+    status: 400,
+    error: 'DRM system not supported',
+  },
+  {
+    name: 'plain CPIX 2.4: FairPlay, whose key URI CPIX 2.4 cannot carry',
+    route: 'speke',
+    body: (contentId) => plainRequest(contentId, 'version="2.4"', '', `<cpix:DRMSystem kid="${KID}" systemId="94ce86fb-07ff-4f43-adb8-93d2fa968ca2"><cpix:URIExtXKey/></cpix:DRMSystem>`),
+    status: 400,
+    error: 'URIExtXKey cannot be expressed in CPIX 2.4',
+  },
+  {
+    name: 'no SPEKE header: a CPIX@version no answer can carry (2.1 has no such attribute)',
+    route: 'speke',
+    body: (contentId) => plainRequest(contentId, 'version="2.1"', '', `<cpix:DRMSystem kid="${KID}" systemId="${WIDEVINE}"><cpix:PSSH/></cpix:DRMSystem>`),
+    status: 400,
+    error: 'CPIX@version="2.1": a request names 2.3 or 2.4, or no version',
+  },
+  {
+    name: 'PallyCon: a CPIX@version no answer can carry, with markup in it',
+    route: 'pallycon-v2',
+    body: (contentId) => buildDoveRunnerRequest(contentId, ['HD']).xml.replace('<cpix:CPIX id=', '<cpix:CPIX version="&lt;script&gt;" id='),
+    status: 400,
+    error: 'ERR_CPIX_UNSUPPORTED',
+  },
+  {
+    name: 'PallyCon: FairPlay with cenc',
+    route: 'pallycon-v2',
+    body: (contentId) => buildClientRequest('python', { contentId, drmTypes: ['FAIRPLAY'], scheme: 'CENC', tracks: 'ALL_TRACKS', periodIndex: 0 }).xml,
+    status: 400,
+    error: 'ERR_CPIX_UNSUPPORTED',
+  },
+  {
+    name: 'PallyCon: clear SAMPLE-AES with cens',
+    route: 'pallycon-v2',
+    body: (contentId) => buildClientRequest('java', { contentId, drmTypes: ['SAMPLEAES'], scheme: 'CENS', tracks: 'ALL_TRACKS', periodIndex: 0 }).xml,
+    status: 400,
+    error: 'ERR_CPIX_UNSUPPORTED',
+  },
+  {
+    name: 'PallyCon: PlayReady with cbc1',
+    route: 'pallycon-v2',
+    body: (contentId) => buildClientRequest('python', { contentId, drmTypes: ['WIDEVINE', 'PLAYREADY'], scheme: 'CBC1', tracks: ['SD', 'HD'], periodIndex: 0 }).xml,
+    status: 400,
+    error: 'ERR_CPIX_UNSUPPORTED',
+  },
+  {
+    name: 'PallyCon: a scheme that is no FourCC, with markup in it',
+    route: 'pallycon-v2',
+    body: (contentId) =>
+      buildDoveRunnerRequest(contentId, ['HD'], { systemIds: [DRM_TYPES.WIDEVINE] }).xml.replace('<cpix:ContentKey kid=', '<cpix:ContentKey commonEncryptionScheme="&lt;script&gt;" kid='),
+    status: 400,
+    error: 'ERR_CPIX_UNSUPPORTED',
+  },
+  {
+    name: 'PallyCon: an upper-case scheme (FourCCs are case-sensitive)',
+    route: 'pallycon-v2',
+    body: (contentId) => buildDoveRunnerRequest(contentId, ['HD'], { systemIds: [DRM_TYPES.WIDEVINE] }).xml.replace('<cpix:ContentKey kid=', '<cpix:ContentKey commonEncryptionScheme="CENC" kid='),
+    status: 400,
+    error: 'ERR_CPIX_UNSUPPORTED',
+  },
+  {
+    name: 'PallyCon: CPIX@version 2.4, which has no URIExtXKey for FairPlay',
+    route: 'pallycon-v2',
+    body: (contentId) =>
+      buildClientRequest('python', { contentId, drmTypes: ['FAIRPLAY'], scheme: 'CBCS', tracks: 'ALL_TRACKS', periodIndex: 0 }).xml.replace('<cpix:CPIX id=', '<cpix:CPIX version="2.4" id='),
+    status: 400,
+    error: 'ERR_CPIX_UNSUPPORTED',
+  },
+  {
+    name: 'PallyCon: multi-key without a track type per key',
+    route: 'pallycon-v2',
+    body: (contentId) => buildDoveRunnerRequest(contentId, ['SD', 'HD']).xml.replace(/ intendedTrackType="SD"/, ''),
+    status: 400,
+    error: 'ERR_CPIX_INVALID',
+  },
+  {
+    name: 'PallyCon: two keys for one track type',
+    route: 'pallycon-v2',
+    body: (contentId) => buildDoveRunnerRequest(contentId, ['HD', 'HD']).xml,
+    status: 400,
+    error: 'ERR_CPIX_INVALID',
+  },
+  {
+    name: 'PallyCon: a rotation period beyond what a Widevine pssh can carry (uint32)',
+    route: 'pallycon-v2-rotation',
+    body: (contentId) => buildDoveRunnerRequest(contentId, ['HD'], { periodIndex: 2 ** 32 }).xml,
+    status: 400,
+    error: 'ERR_CPIX_UNSUPPORTED',
+  },
+  {
+    name: 'PallyCon v1: two keys',
+    route: 'pallycon-v1',
+    body: (contentId) => buildDoveRunnerRequest(contentId, ['SD', 'HD']).xml,
+    status: 400,
+    error: 'ERR_CPIX_INVALID',
+  },
+];
+
+describe('refusals happen before any key is created, in every dialect', () => {
+  const logs = captureLogs();
+  let t: TestApp;
+  let site: { siteId: string; token: string };
+
+  beforeAll(async () => {
+    t = createTestApp(logs.logger);
+    const created = await t.services.sites.createSite({ name: 'hostile', options: {} });
+    site = { siteId: created.site.id, token: created.token.token };
+  });
+  afterAll(() => t.close());
+
+  function post(route: Route, body: string) {
+    const path = {
+      'speke-v2.0': '/speke/copyProtection',
+      speke: '/speke/copyProtection',
+      'pallycon-v2': `/v2/cpix/pallycon/getKey/${site.token}`,
+      'pallycon-v2-rotation': `/v2/cpix/pallycon/getKey/${site.token}?key-rotation=true`,
+      'pallycon-v1': `/v1/cpix/pallycon/getKey/${site.token}`,
+    }[route];
+    const req = request(t.app).post(path).set('Content-Type', 'application/xml');
+    if (route.startsWith('speke')) req.set('Authorization', `Bearer ${site.token}`);
+    if (route === 'speke-v2.0') req.set('X-Speke-Version', '2.0');
+    return req.send(Buffer.from(body, 'utf8'));
+  }
+
+  it.each(CASES.map((c, i) => ({ ...c, contentId: `hostile-${i}` })))('$name: $status, no key, no audit record', async ({ route, body, status, error, contentId }) => {
+    const res = await post(route, body(contentId));
+    expect(res.status).toBe(status);
+    if (route.startsWith('pallycon')) expect(res.body.error.code).toBe(error);
+    else expect(res.text).toContain(error);
+    expect(res.text).not.toMatch(/<script|&lt;script/);
+    expect(await t.services.contentKeys.listMetadata(site.siteId, contentId)).toEqual([]);
+    const { records } = await t.services.audit.list(site.siteId, { limit: 500 });
+    expect(records.filter((record) => record.contentId === contentId)).toEqual([]);
+  });
+
+  it('accepts a content ID with a quote and a line break: its key URL is percent-encoded, the HLS line well-formed', async () => {
+    const contentId = 'movie "1"\r\n/a?b#c';
+    const xml = buildClientRequest('python', { contentId: 'placeholder', drmTypes: ['AES128'], scheme: 'NONE', tracks: 'ALL_TRACKS', periodIndex: 0 }).xml.replace(
+      'id="placeholder"',
+      'id="movie &quot;1&quot;&#13;&#10;/a?b#c"',
+    );
+    const res = await post('pallycon-v2', xml);
+    expect(res.status).toBe(200);
+    const [system] = readCpix(res.text).drmSystems;
+    const lines = system?.element.children.flatMap((child) => (child.kind === 'element' && child.localName === 'HLSSignalingData' ? [child] : [])) ?? [];
+    expect(lines).toHaveLength(2);
+    expect(res.text).toContain(Buffer.from('https://key-delivery.invalid/movie%20%221%22%0D%0A%2Fa%3Fb%23c/', 'utf8').toString('base64').slice(0, 40));
+    expect((await t.services.contentKeys.listMetadata(site.siteId, contentId)).length).toBe(1);
+  });
+});
