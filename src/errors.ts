@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'ERR_RATE_LIMITED'
   | 'ERR_NOT_FOUND'
   | 'ERR_ALREADY_EXISTS'
+  | 'ERR_KEY_CONFLICT'
   | 'ERR_KEY_UNWRAP_FAILED'
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_KMS_UNAVAILABLE'
@@ -116,16 +117,18 @@ export class Unauthenticated extends ServiceError {
 }
 
 /**
- * Too many failed authentications from this client address or for this credential in the current
- * window. `retryAfterSeconds` is when the window closes (sent as `Retry-After`).
+ * A rate limit is used up for the current window: failed authentications from this client address
+ * or for this credential, or keys created by a site. `retryAfterSeconds` is when the window closes
+ * (sent as `Retry-After`).
  */
 export class TooManyRequests extends ServiceError {
   readonly code = 'ERR_RATE_LIMITED';
   constructor(
     readonly retryAfterSeconds: number,
     options: ServiceErrorOptions = {},
+    message = 'too many failed authentications; retry later',
   ) {
-    super('too many failed authentications; retry later', options);
+    super(message, options);
   }
 }
 
@@ -142,6 +145,11 @@ export class NotFound extends ServiceError {
 /** Creating something whose identifier is already taken (a site ID given by the caller). */
 export class Conflict extends ServiceError {
   readonly code = 'ERR_ALREADY_EXISTS';
+}
+
+/** A request contradicts a stored key it cannot change (another IV for an existing key). */
+export class KeyConflict extends ServiceError {
+  readonly code = 'ERR_KEY_CONFLICT';
 }
 
 /**

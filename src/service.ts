@@ -13,7 +13,7 @@ import { createKeyExchange } from './exchange/key-exchange';
 import { createLicenseExport } from './exchange/license-export';
 import { createApp } from './http/app';
 import { loadAdminSchemas } from './http/json-schemas';
-import { createContentKeyService } from './keys/content-key-service';
+import { createContentKeyService, KEY_CREATION_WINDOW_MS } from './keys/content-key-service';
 import { createLicenseServerService } from './license-servers/license-server-service';
 import { errorSummary, type Logger } from './log';
 import { instrumentMasterKey, instrumentStore } from './metrics/instrument';
@@ -75,7 +75,13 @@ export async function startService(config: Config, logger: Logger, options: { re
     onBestEffortError: (error, what) =>
       logger.warn({ err: errorSummary(error) }, `${what} failed`),
   });
-  const contentKeys = createContentKeyService({ repository: store.contentKeys, siteKeys, random: cryptoRandom, clock: systemClock });
+  const contentKeys = createContentKeyService({
+    repository: store.contentKeys,
+    siteKeys,
+    random: cryptoRandom,
+    clock: systemClock,
+    creationLimit: { perWindow: config.keyLimits.createdPerMinute, windowMs: KEY_CREATION_WINDOW_MS },
+  });
   const licenseServers = createLicenseServerService({
     repository: store.licenseServers,
     sites: store.sites,
@@ -95,7 +101,7 @@ export async function startService(config: Config, logger: Logger, options: { re
     audit,
     keyExchange: createKeyExchange(exchangeDeps),
     licenseExport: createLicenseExport(exchangeDeps),
-    bodyLimitBytes: config.bodyLimitBytes,
+    keyRequestLimits: { bodyBytes: config.bodyLimitBytes, keys: config.keyLimits.perRequest },
     trustProxyHops: config.trustProxyHops,
     adminToken: adminToken.value,
     authFailures: createAuthFailureLimiter({ repository: store.authFailures, clock: systemClock, limits: config.authFailures }),

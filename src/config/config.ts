@@ -54,6 +54,12 @@ export interface Config {
    */
   readonly signing: SecretSource<SigningConfig>;
   readonly bodyLimitBytes: number;
+  /**
+   * Per-request and per-site bounds of key creation: the keys one request may ask for, and the keys
+   * one site may create per minute (0 = no limit), so that one tenant cannot hold the store or the
+   * service for everyone.
+   */
+  readonly keyLimits: { readonly perRequest: number; readonly createdPerMinute: number };
   /** Reverse proxies in front of the service whose X-Forwarded-For is believed (express `trust proxy` hops). */
   readonly trustProxyHops: number;
   /** Failed authentications allowed per client address / per credential ID in one window (0 = no limit). */
@@ -213,6 +219,15 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
       ? { kind: 'dev-file', path: resolve(dataDir, 'signing') }
       : { kind: 'configured', value: configuredSigning };
 
+  const keyLimits = {
+    perRequest: integer('MAX_KEYS_PER_REQUEST', 1000, 1, 5000),
+    createdPerMinute: integer('MAX_KEYS_CREATED_PER_MINUTE', 10_000, 0, 10_000_000),
+  };
+  if (keyLimits.createdPerMinute !== 0 && keyLimits.createdPerMinute < keyLimits.perRequest) {
+    // Otherwise a request for a content's first keys could never be answered.
+    throw new ConfigError('MAX_KEYS_CREATED_PER_MINUTE must be 0 or at least MAX_KEYS_PER_REQUEST');
+  }
+
   const metricsToken = secret('METRICS_TOKEN');
   if (metricsToken !== undefined && metricsToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new ConfigError(`METRICS_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
@@ -230,6 +245,7 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
     adminToken,
     signing,
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    keyLimits,
     trustProxyHops: integer('TRUST_PROXY_HOPS', 0, 0, 10),
     authFailures: {
       perAddress: integer('AUTH_FAILURES_PER_ADDRESS', 20, 0, 1_000_000),

@@ -12,7 +12,7 @@ import { parseCpixDocument } from '../cpix/parse';
 import { checkReferences } from '../cpix/parse-references';
 import type { CpixDocument, CpixTargetVersion } from '../cpix/model';
 import { shownValue } from '../cpix/shown';
-import { CpixInvalid, CpixUnsupported } from '../errors';
+import { CpixInvalid, CpixUnsupported, PayloadTooLarge } from '../errors';
 import type { SiteOptions } from '../sites/site';
 import type { SignalingRules } from './signaling';
 
@@ -58,10 +58,16 @@ export interface Dialect {
   readonly signaling: SignalingRules;
 }
 
+/** What one key request may hold (BODY_LIMIT_BYTES, MAX_KEYS_PER_REQUEST). */
+export interface KeyRequestLimits {
+  readonly bodyBytes: number;
+  readonly keys: number;
+}
+
 /** The raw request as a route received it; a protocol reads what it needs. */
 export interface KeyRequestInput {
   readonly body: Buffer;
-  readonly bodyLimitBytes: number;
+  readonly limits: KeyRequestLimits;
   /** A request header (names are case-insensitive). */
   header(name: string): string | undefined;
   /** A query parameter as the HTTP layer parsed it (a string, or an array when repeated). */
@@ -86,12 +92,15 @@ export interface KeyExchangeProtocol {
 }
 
 /**
- * The parse → pick → validate → reference-check sequence every protocol shares: the body is parsed
- * without reference checks, the dialect (which may depend on the document) validates it in its own
- * words, and only then are cross-references checked, once, in the dialect's mode.
+ * The parse → count → pick → validate → reference-check sequence every protocol shares: the body is
+ * parsed without reference checks, a request for more keys than allowed is refused before anything
+ * else looks at them, the dialect (which may depend on the document) validates it in its own words,
+ * and only then are cross-references checked, once, in the dialect's mode.
  */
 export function readKeyRequest(input: KeyRequestInput, pick: (document: CpixDocument) => Dialect): KeyRequest {
-  const document = parseCpixDocument(input.body, { maxBytes: input.bodyLimitBytes }, { references: 'skip' });
+  const document = parseCpixDocument(input.body, { maxBytes: input.limits.bodyBytes }, { references: 'skip' });
+  const keys = document.contentKeyList?.items.length ?? 0;
+  if (keys > input.limits.keys) throw new PayloadTooLarge(`ContentKeyList: ${keys} keys, at most ${input.limits.keys} per request`);
   const dialect = pick(document);
   dialect.validate?.(document);
   checkReferences(document, { allowUnboundDrmSystems: dialect.unreferencedSystemsUseSingleKey });

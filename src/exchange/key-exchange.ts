@@ -190,6 +190,7 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       kid: key.kid,
       key: key.material.key,
       iv: key.material.iv,
+      ivMustMatch: key.request.explicitIV !== undefined,
       ...withoutUndefined({ trackType: key.trackType, periodIndex: key.periodIndex, scheme: key.request.commonEncryptionScheme }),
     }));
     const obtained = await contentKeys.getOrCreateAll(site.id, site.siteKeyVersion, requests);

@@ -13,6 +13,7 @@ import type { AdminSchemas } from './json-schemas';
 import { requestContext } from './request-context';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
+import type { KeyRequestLimits } from '../exchange/dialect';
 import { keyExchangeRoutes } from './routes/key-exchange';
 import { licenseRoutes } from './routes/license';
 import { metricsRoutes, requestMetrics } from './routes/metrics';
@@ -27,8 +28,8 @@ export interface AppDeps {
   readonly audit: AuditService;
   readonly keyExchange: KeyExchange;
   readonly licenseExport: LicenseExport;
-  /** Largest CPIX request body (BODY_LIMIT_BYTES); the XML parser gets the same byte limit. */
-  readonly bodyLimitBytes: number;
+  /** Largest CPIX request body (BODY_LIMIT_BYTES; the XML parser gets the same byte limit) and most keys per request. */
+  readonly keyRequestLimits: KeyRequestLimits;
   /**
    * Proxies in front of us whose X-Forwarded-For is believed; 0 = the socket address is the client.
    * Audit records and authentication-failure limits use the resulting address, so never trust more hops than exist.
@@ -79,7 +80,7 @@ export function createApp(deps: AppDeps): Express {
     sites: deps.sites,
     authFailures: deps.authFailures,
     keyExchange: deps.keyExchange,
-    bodyLimitBytes: deps.bodyLimitBytes,
+    limits: deps.keyRequestLimits,
     userAgent: SERVICE_USER_AGENT,
   };
   app.use(keyExchangeRoutes(keyRoutes));

@@ -1,12 +1,14 @@
 import { encodeContext, open, seal } from '../crypto/aead';
 import type { Clock, RandomSource } from '../crypto/random';
-import { RequestInvalid } from '../errors';
+import { KeyConflict, RequestInvalid, TooManyRequests } from '../errors';
 import type { KeyId } from './key-id';
 import type { ContentKeyAttributes, ContentKeyRecord, ContentKeyRepository, SiteKeyProvider } from './ports';
 
 /** CENC content keys are AES-128 (ISO/IEC 23001-7). */
 export const CONTENT_KEY_LENGTH_BYTES = 128 / 8;
 export const IV_LENGTH_BYTES = 128 / 8;
+/** The window of the per-site key-creation limit (MAX_KEYS_CREATED_PER_MINUTE). */
+export const KEY_CREATION_WINDOW_MS = 60_000;
 /** MediaPackage allows resource IDs up to 256 characters; PallyCon CIDs up to 200. */
 export const MAX_CONTENT_ID_LENGTH = 256;
 
@@ -32,6 +34,8 @@ export interface ContentKeyRequest extends ContentKeyAttributes {
    * build its answer, passes them in); random when absent. An existing key keeps its own.
    */
   readonly key?: Buffer;
+  /** `iv` is the client's own (`explicitIV`): an existing key with another IV is a conflict. */
+  readonly ivMustMatch?: boolean;
 }
 
 export interface ContentKeyServiceDeps {
@@ -39,6 +43,8 @@ export interface ContentKeyServiceDeps {
   readonly siteKeys: SiteKeyProvider;
   readonly random: RandomSource;
   readonly clock: Clock;
+  /** Keys one site may create per window; none when absent or 0 (MAX_KEYS_CREATED_PER_MINUTE). */
+  readonly creationLimit?: { readonly perWindow: number; readonly windowMs: number };
 }
 
 /**
@@ -66,7 +72,7 @@ function toMetadata(record: ContentKeyRecord): ContentKeyMetadata {
 
 /** Content-key lifecycle: get-or-create, unwrap, list, re-wrap on site-key rotation. */
 export function createContentKeyService(deps: ContentKeyServiceDeps) {
-  const { repository, siteKeys, random, clock } = deps;
+  const { repository, siteKeys, random, clock, creationLimit } = deps;
 
   async function unwrap(record: ContentKeyRecord): Promise<ContentKey> {
     const siteKey = await siteKeys.siteKey(record.siteId, record.siteKeyVersion);
@@ -101,8 +107,9 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
     requests: readonly ContentKeyRequest[],
   ): Promise<(ContentKey & { readonly created: boolean })[]> {
     requests.forEach(validate);
-    const createdAt = clock().toISOString();
-    const candidates = requests.map(({ key: given, ...request }) => {
+    const now = clock();
+    const createdAt = now.toISOString();
+    const candidates = requests.map(({ key: given, ivMustMatch: _insists, ...request }) => {
       const identity = { siteId, ...request };
       const key = given ?? random(CONTENT_KEY_LENGTH_BYTES);
       const record: ContentKeyRecord = {
@@ -113,9 +120,19 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
       };
       return { record, key };
     });
-    const stored = await repository.getOrCreateAll(candidates.map(({ record }) => record));
+    const limit = creationLimit !== undefined && creationLimit.perWindow > 0 ? { ...creationLimit, nowMs: now.getTime() } : undefined;
+    const outcome = await repository.getOrCreateAll(
+      candidates.map(({ record }, i) => ({ record, ivMustMatch: requests[i]?.ivMustMatch === true })),
+      limit,
+    );
+    if (outcome.kind === 'iv-differs') {
+      throw new KeyConflict(`ContentKey[kid=${requests[outcome.index]?.kid ?? '?'}]@explicitIV differs from the IV this key was created with`);
+    }
+    if (outcome.kind === 'over-limit') {
+      throw new TooManyRequests(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)), { detail: 'site key-creation limit' }, `this site has created its ${limit?.perWindow ?? 0} keys of the current window; retry later`);
+    }
     return Promise.all(
-      stored.map(async ({ record, created }, i) => {
+      outcome.results.map(async ({ record, created }, i) => {
         const candidate = candidates[i];
         if (!candidate) throw new Error('store answered more records than were asked for');
         // Lost a race with a concurrent first request, or the key existed: the stored key is the one that counts.
@@ -157,10 +174,6 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
 
     async listByContent(siteId: string, contentId: string): Promise<ContentKey[]> {
       return Promise.all((await repository.listByContent(siteId, contentId)).map(unwrap));
-    },
-
-    async listByKid(siteId: string, kid: KeyId): Promise<ContentKey[]> {
-      return Promise.all((await repository.listByKid(siteId, kid)).map(unwrap));
     },
 
     /** Metadata only: the admin API's view, which never unwraps anything. */

@@ -25,22 +25,46 @@ export interface ContentKeyRecord extends ContentKeyAttributes {
   readonly createdAt: string;
 }
 
+/** One record for `getOrCreateAll`. */
+export interface GetOrCreateRequest {
+  readonly record: ContentKeyRecord;
+  /** The record's IV is the client's: an existing record with another IV is a conflict, not an answer. */
+  readonly ivMustMatch: boolean;
+}
+
+/** Keys one site may create per fixed window (a window opens with its first creation). */
+export interface CreationLimit {
+  readonly perWindow: number;
+  readonly windowMs: number;
+  readonly nowMs: number;
+}
+
+export type GetOrCreateOutcome =
+  | { readonly kind: 'obtained'; readonly results: readonly { readonly record: ContentKeyRecord; readonly created: boolean }[] }
+  /** `requests[index]` insists on an IV its stored record does not have. */
+  | { readonly kind: 'iv-differs'; readonly index: number }
+  /** The site's window would overflow; it closes in `retryAfterMs`. */
+  | { readonly kind: 'over-limit'; readonly retryAfterMs: number };
+
 /**
  * Persistence of content keys, keyed by (site ID, content ID, KID). Every write is durable before
  * its promise resolves. Implementations throw `DependencyUnavailable` when the store is unreachable.
  */
 export interface ContentKeyRepository {
   /**
-   * Inserts each of `records` (all of one site) unless a record for its (site, content, KID) exists,
-   * in one atomic step; returns, in the same order, the stored record and whether it was this call
-   * that created it. Concurrent calls for one identity all resolve to the same single record.
+   * Inserts each requested record (all of one site) unless a record for its (site, content, KID)
+   * exists, in one atomic step; answers, in the same order, the stored record and whether it was
+   * this call that created it. Concurrent calls for one identity all resolve to the same single
+   * record. The step creates nothing and answers why instead when an existing record holds another
+   * IV than a request that insists on its IV (`ivMustMatch`), or when the new records would take
+   * the site past `limit`'s keys created in the current window (a repeat, creating none, always
+   * passes).
    */
-  getOrCreateAll(records: readonly ContentKeyRecord[]): Promise<{ readonly record: ContentKeyRecord; readonly created: boolean }[]>;
+  getOrCreateAll(requests: readonly GetOrCreateRequest[], limit?: CreationLimit): Promise<GetOrCreateOutcome>;
   get(siteId: string, contentId: string, kid: KeyId): Promise<ContentKeyRecord | undefined>;
   /** All keys of one content, oldest first. */
   listByContent(siteId: string, contentId: string): Promise<ContentKeyRecord[]>;
   /** All records of a site carrying this KID (one KID may be used by several contents). */
-  listByKid(siteId: string, kid: KeyId): Promise<ContentKeyRecord[]>;
   /** Every record of a site, in no particular order (site-key rotation walks it). */
   listBySite(siteId: string): AsyncIterable<ContentKeyRecord>;
   /**

@@ -180,6 +180,7 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   ERR_RATE_LIMITED: true,
   ERR_NOT_FOUND: true,
   ERR_ALREADY_EXISTS: true,
+  ERR_KEY_CONFLICT: true,
   ERR_KEY_UNWRAP_FAILED: true,
   ERR_STORE_UNAVAILABLE: true,
   ERR_KMS_UNAVAILABLE: true,

@@ -169,16 +169,17 @@ describe('refusals happen before any key is created, in every dialect', () => {
   });
   afterAll(() => t.close());
 
-  function post(route: Route, body: string) {
+  /** Posts to `route` on the app and site given (this suite's by default). */
+  function post(route: Route, body: string, on: { readonly app: TestApp; readonly token: string } = { app: t, token: site.token }) {
     const path = {
       'speke-v2.0': '/speke/copyProtection',
       speke: '/speke/copyProtection',
-      'pallycon-v2': `/v2/cpix/pallycon/getKey/${site.token}`,
-      'pallycon-v2-rotation': `/v2/cpix/pallycon/getKey/${site.token}?key-rotation=true`,
-      'pallycon-v1': `/v1/cpix/pallycon/getKey/${site.token}`,
+      'pallycon-v2': `/v2/cpix/pallycon/getKey/${on.token}`,
+      'pallycon-v2-rotation': `/v2/cpix/pallycon/getKey/${on.token}?key-rotation=true`,
+      'pallycon-v1': `/v1/cpix/pallycon/getKey/${on.token}`,
     }[route];
-    const req = request(t.app).post(path).set('Content-Type', 'application/xml');
-    if (route.startsWith('speke')) req.set('Authorization', `Bearer ${site.token}`);
+    const req = request(on.app.app).post(path).set('Content-Type', 'application/xml');
+    if (route.startsWith('speke')) req.set('Authorization', `Bearer ${on.token}`);
     if (route === 'speke-v2.0') req.set('X-Speke-Version', '2.0');
     return req.send(Buffer.from(body, 'utf8'));
   }
@@ -194,6 +195,34 @@ describe('refusals happen before any key is created, in every dialect', () => {
     expect(records.filter((record) => record.contentId === contentId)).toEqual([]);
   });
 
+  it('refuses another explicitIV for an existing key with 409 (SPEKE text, PallyCon JSON), creating nothing, and answers the stored one again', async () => {
+    const kid = '11111111-2222-4333-8444-555555555555';
+    const other = '66666666-7777-4888-8999-aaaaaaaaaaaa';
+    const iv = (byte: number) => Buffer.alloc(16, byte).toString('base64');
+    const speke = (keys: readonly (readonly [string, number])[]) =>
+      plainRequest('iv-content', '', '', `<cpix:DRMSystem kid="${kid}" systemId="94ce86fb-07ff-4f43-adb8-93d2fa968ca2"><cpix:URIExtXKey/></cpix:DRMSystem>`).replace(
+        `<cpix:ContentKey kid="${KID}" />`,
+        keys.map(([id, byte]) => `<cpix:ContentKey kid="${id}" explicitIV="${iv(byte)}"/>`).join(''),
+      );
+    expect((await post('speke', speke([[kid, 1]]))).status).toBe(200);
+    const refused = await post('speke', speke([[other, 3], [kid, 2]]));
+    expect({ status: refused.status, type: refused.headers['content-type'], text: refused.text }).toEqual({
+      status: 409,
+      type: 'text/plain; charset=utf-8',
+      text: `ContentKey[kid=${kid}]@explicitIV differs from the IV this key was created with`,
+    });
+    expect((await t.services.contentKeys.listMetadata(site.siteId, 'iv-content')).map((key) => key.kid)).toEqual([kid]);
+    const again = await post('speke', speke([[kid, 1]]));
+    expect(readCpix(again.text).contentKeys.map((key) => key.explicitIV?.toString('base64'))).toEqual([iv(1)]);
+
+    // PallyCon assigns its KIDs, so the same content and track asked with another IV is the same key.
+    const pallycon = (byte: number) =>
+      buildDoveRunnerRequest('iv-pallycon', ['HD'], { systemIds: [DRM_TYPES.FAIRPLAY], scheme: 'CBCS' }).xml.replace('<cpix:ContentKey kid=', `<cpix:ContentKey explicitIV="${iv(byte)}" kid=`);
+    expect((await post('pallycon-v2', pallycon(1))).status).toBe(200);
+    const json = await post('pallycon-v2', pallycon(2));
+    expect({ status: json.status, code: json.body.error.code }).toEqual({ status: 409, code: 'ERR_KEY_CONFLICT' });
+  });
+
   it('accepts a content ID with a quote and a line break: its key URL is percent-encoded, the HLS line well-formed', async () => {
     const contentId = 'movie "1"\r\n/a?b#c';
     const xml = buildClientRequest('python', { contentId: 'placeholder', drmTypes: ['AES128'], scheme: 'NONE', tracks: 'ALL_TRACKS', periodIndex: 0 }).xml.replace(
@@ -207,5 +236,38 @@ describe('refusals happen before any key is created, in every dialect', () => {
     expect(lines).toHaveLength(2);
     expect(res.text).toContain(Buffer.from('https://key-delivery.invalid/movie%20%221%22%0D%0A%2Fa%3Fb%23c/', 'utf8').toString('base64').slice(0, 40));
     expect((await t.services.contentKeys.listMetadata(site.siteId, contentId)).length).toBe(1);
+  });
+
+  describe('MAX_KEYS_PER_REQUEST (here 3) and MAX_KEYS_CREATED_PER_MINUTE (here 4)', () => {
+    let limited: { app: TestApp; token: string; siteId: string };
+    beforeAll(async () => {
+      const app = createTestApp(logs.logger, undefined, { keyLimits: { perRequest: 3, createdPerMinute: 4 } });
+      const created = await app.services.sites.createSite({ name: 'limited', options: {} });
+      limited = { app, token: created.token.token, siteId: created.site.id };
+    });
+    afterAll(() => limited.app.close());
+
+    it('refuses a request for more keys than allowed with 413 before any work, on every route', async () => {
+      const res = await post('pallycon-v2', buildDoveRunnerRequest('too-many', ['AUDIO', 'SD', 'HD', 'UHD1']).xml, limited);
+      expect({ status: res.status, code: res.body.error.code, message: res.body.error.message }).toEqual({
+        status: 413,
+        code: 'ERR_PAYLOAD_TOO_LARGE',
+        message: 'ContentKeyList: 4 keys, at most 3 per request',
+      });
+      const speke = await post('speke-v2.0', buildSpekeV2Request('too-many-speke', 'cenc', [WIDEVINE]).replace(/(<cpix:ContentKeyList>)/, `$1<cpix:ContentKey kid="${KID}" commonEncryptionScheme="cenc"/><cpix:ContentKey kid="${KID.replace('0f', '1f')}" commonEncryptionScheme="cenc"/>`), limited);
+      expect(speke.status).toBe(413);
+      expect(await limited.app.services.contentKeys.listMetadata(limited.siteId, 'too-many')).toEqual([]);
+    });
+
+    it("answers 429 with Retry-After once the site's new keys of the minute are used up, creating nothing; repeats still pass", async () => {
+      expect((await post('pallycon-v2', buildDoveRunnerRequest('budget-1', ['SD', 'HD', 'UHD1']).xml, limited)).status).toBe(200);
+      const refused = await post('pallycon-v2', buildDoveRunnerRequest('budget-2', ['SD', 'HD']).xml, limited);
+      expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 429, code: 'ERR_RATE_LIMITED' });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
+      expect(await limited.app.services.contentKeys.listMetadata(limited.siteId, 'budget-2')).toEqual([]);
+      expect((await post('pallycon-v2', buildDoveRunnerRequest('budget-1', ['SD', 'HD', 'UHD1']).xml, limited)).status).toBe(200);
+      expect((await post('pallycon-v2', buildDoveRunnerRequest('budget-3', ['SD']).xml, limited)).status).toBe(200);
+    });
   });
 });

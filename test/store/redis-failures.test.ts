@@ -65,7 +65,7 @@ describe('Redis store failures', () => {
         for (const call of [
           () => store.ping(),
           () => store.contentKeys.get(site.id, 'outage', kid),
-          () => store.contentKeys.getOrCreateAll([{ ...before, siteKeyVersion: 1, wrappedKey: Buffer.alloc(44) }]),
+          () => store.contentKeys.getOrCreateAll([{ record: { ...before, siteKeyVersion: 1, wrappedKey: Buffer.alloc(44) }, ivMustMatch: false }]),
           () => store.sites.getToken('no-such-token'),
         ]) {
           const { ms, error } = await elapsedMs(call);

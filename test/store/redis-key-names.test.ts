@@ -41,7 +41,8 @@ describe('Redis key names', () => {
         site.licenseServers,
         site.audit,
         site.contents,
-        ...TRICKY_IDS.flatMap((id) => [site.content(id), site.kid(id), site.contentKey(id, id), site.contentKey(id, 'kid')]),
+        site.createdWindow,
+        ...TRICKY_IDS.flatMap((id) => [site.content(id), site.contentKey(id, id), site.contentKey(id, 'kid')]),
       ];
       for (const key of keys) expect(hashTagOf(key)).toBe(expectedTag);
       expect(new Set(keys).size).toBe(keys.length);

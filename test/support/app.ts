@@ -46,6 +46,8 @@ export interface TestAppOptions {
   readonly processMetrics?: boolean;
   /** METRICS_TOKEN: the bearer token `/metrics` then requires. */
   readonly metricsToken?: string;
+  /** MAX_KEYS_PER_REQUEST (default 1000) and MAX_KEYS_CREATED_PER_MINUTE (default: no limit). */
+  readonly keyLimits?: { readonly perRequest?: number; readonly createdPerMinute?: number };
 }
 
 /** The real app on a real SQLite file in a temp folder, as main wires it. */
@@ -55,7 +57,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
   const sqlite = openSqliteStore(storePath);
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
   const store = instrumentStore(options.wrapStore ? options.wrapStore(sqlite) : sqlite, metrics);
-  const services = buildServices(store, instrumentMasterKey(masterKey, metrics));
+  const services = buildServices(store, instrumentMasterKey(masterKey, metrics), { keysCreatedPerMinute: options.keyLimits?.createdPerMinute ?? 0 });
   const adminToken = randomBytes(32).toString('base64url');
   const exchangeDeps = {
     contentKeys: services.contentKeys,
@@ -77,7 +79,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     audit: services.audit,
     keyExchange: createKeyExchange(exchangeDeps),
     licenseExport: createLicenseExport(exchangeDeps),
-    bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+    keyRequestLimits: { bodyBytes: options.bodyLimitBytes ?? 1024 * 1024, keys: options.keyLimits?.perRequest ?? 1000 },
     adminToken,
     authFailures,
     adminSchemas: loadAdminSchemas(),

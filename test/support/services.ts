@@ -7,7 +7,7 @@ import { createSelfSignedIdentityPem, signingConfigFromPem } from '../../src/dev
 import { createLocalMasterKey } from '../../src/crypto/kms/local-master-key';
 import type { MasterKeyProvider } from '../../src/crypto/kms/master-key';
 import { cryptoRandom, systemClock } from '../../src/crypto/random';
-import { createContentKeyService } from '../../src/keys/content-key-service';
+import { createContentKeyService, KEY_CREATION_WINDOW_MS } from '../../src/keys/content-key-service';
 import { createLicenseServerService } from '../../src/license-servers/license-server-service';
 import { createSiteKeyRing } from '../../src/sites/site-key-ring';
 import { createSiteService } from '../../src/sites/site-service';
@@ -19,7 +19,7 @@ export function testMasterKey(): MasterKeyProvider {
 }
 
 /** The domain services wired on a store, as main.ts wires them (fresh caches each call). */
-export function buildServices(store: Store, masterKey: MasterKeyProvider) {
+export function buildServices(store: Store, masterKey: MasterKeyProvider, options: { readonly keysCreatedPerMinute?: number } = {}) {
   const siteKeys = createSiteKeyRing({
     repository: store.sites,
     masterKey,
@@ -35,6 +35,7 @@ export function buildServices(store: Store, masterKey: MasterKeyProvider) {
       siteKeys,
       random: cryptoRandom,
       clock: systemClock,
+      creationLimit: { perWindow: options.keysCreatedPerMinute ?? 0, windowMs: KEY_CREATION_WINDOW_MS },
     }),
     licenseServers: createLicenseServerService({
       repository: store.licenseServers,

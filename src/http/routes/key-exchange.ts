@@ -5,7 +5,7 @@
  */
 
 import { Router, type Request, type RequestHandler } from 'express';
-import type { KeyExchangeProtocol, KeyRequestInput } from '../../exchange/dialect';
+import type { KeyExchangeProtocol, KeyRequestInput, KeyRequestLimits } from '../../exchange/dialect';
 import { PALLYCON_API_V1, PALLYCON_API_V2 } from '../../exchange/dialects/pallycon';
 import { SPEKE } from '../../exchange/dialects/speke';
 import type { KeyExchange } from '../../exchange/key-exchange';
@@ -22,7 +22,7 @@ export interface KeyExchangeRouteDeps {
   readonly sites: SiteService;
   readonly authFailures: AuthFailureLimiter;
   readonly keyExchange: KeyExchange;
-  readonly bodyLimitBytes: number;
+  readonly limits: KeyRequestLimits;
   /** `X-Speke-User-Agent` / `Speke-User-Agent` value, e.g. `cpix-kms/0.1.0`. */
   readonly userAgent: string;
 }
@@ -38,11 +38,11 @@ const ROUTES: readonly { readonly paths: readonly string[]; readonly protocol: K
   { paths: ['/v2/cpix/pallycon/getKey/:token', '/v2/cpix/doverunner/getKey/:token'], protocol: PALLYCON_API_V2 },
 ];
 
-function inputOf(req: Request, bodyLimitBytes: number): KeyRequestInput {
+function inputOf(req: Request, limits: KeyRequestLimits): KeyRequestInput {
   if (!Buffer.isBuffer(req.body)) throw new Error('readCpixBody must run before this handler');
   return {
     body: req.body,
-    bodyLimitBytes,
+    limits,
     header: (name) => req.get(name),
     query: (name) => (req.query as Record<string, unknown>)[name],
   };
@@ -62,7 +62,7 @@ export function keyExchangeRoutes(deps: KeyExchangeRouteDeps): Router {
     const headers = answerHeaders(protocol, deps.userAgent);
     const exchange: RequestHandler = async (req, res) => {
       const { site, credentialId } = authenticatedSite(res);
-      const request = protocol.read(inputOf(req, deps.bodyLimitBytes));
+      const request = protocol.read(inputOf(req, deps.limits));
       res.locals.dialect = request.dialect.name; // the metrics label (requests refused before this point count as 'none')
       const xml = await deps.keyExchange.exchange({
         ...request,
@@ -73,7 +73,7 @@ export function keyExchangeRoutes(deps: KeyExchangeRouteDeps): Router {
       });
       sendCpix(res, xml);
     };
-    router.post([...paths], headers, requireKmsToken(deps.sites, deps.authFailures), ...readCpixBody(deps.bodyLimitBytes), exchange);
+    router.post([...paths], headers, requireKmsToken(deps.sites, deps.authFailures), ...readCpixBody(deps.limits.bodyBytes), exchange);
     router.use([...paths], errorHandler(deps.logger, protocol.errorFormat === 'text' ? writePlainText : writeJson));
   }
   // SPEKE v1 heartbeat (V1-R11): answers without touching dependencies, like /healthz.

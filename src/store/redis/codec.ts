@@ -75,6 +75,9 @@ export function decodeContentKey(hash: StoredHash): ContentKeyRecord | undefined
 /** Compare-and-set operand of `replaceWrappedKey`: the field exactly as `encodeContentKey` writes it. */
 export const encodeWrappedKey = base64;
 
+/** The `iv` field exactly as `encodeContentKey` writes it, for the get-or-create script's comparison. */
+export const encodeIv = base64;
+
 /** The site record without its site keys (those live in their own hash). */
 export function encodeSite(site: Omit<SiteRecord, 'siteKeys'>): HashFields {
   return pairs({

@@ -1,15 +1,9 @@
 import type { ContentKeyRecord, ContentKeyRepository } from '../../keys/ports';
-import { decodeContentKey, encodeContentKey, encodeWrappedKey } from './codec';
+import { decodeContentKey, encodeContentKey, encodeIv, encodeWrappedKey } from './codec';
 import type { RedisContext } from './context';
 
 /** Contents read per round trip while `listBySite` walks a site. */
 const LIST_BY_SITE_BATCH = 100;
-/**
- * Records per get-or-create script. A request's keys normally fit one (a SPEKE request has a handful;
- * the XML limits allow up to 10,000 elements): larger ones are split so that no single script keeps
- * Redis from serving everyone else for long. Each record is atomic on its own either way.
- */
-const GET_OR_CREATE_BATCH = 256;
 
 function isRecord(record: ContentKeyRecord | undefined): record is ContentKeyRecord {
   return record !== undefined;
@@ -44,37 +38,38 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
   }
 
   return {
-    async getOrCreateAll(records) {
-      const [first] = records;
-      if (first === undefined) return [];
-      const site = names.site(first.siteId);
-      const answers: string[][] = [];
-      for (let start = 0; start < records.length; start += GET_OR_CREATE_BATCH) {
-        const batch = records.slice(start, start + GET_OR_CREATE_BATCH);
-        const keys = [site.contents, site.sequence];
-        const args: string[] = [];
-        for (const record of batch) {
-          // One hash tag per call: the script's keys must share a Cluster slot.
-          if (record.siteId !== first.siteId) throw new RangeError('getOrCreateAll takes the records of one site');
-          keys.push(site.contentKey(record.contentId, record.kid), site.content(record.contentId), site.kid(record.kid));
-          const fields = encodeContentKey(record);
-          args.push(record.contentId, record.kid, String(fields.length), ...fields);
-        }
-        const batchAnswers = await call('getOrCreate', () => client.cpixGetOrCreateAll(keys.length, ...keys, ...args));
-        if (batchAnswers.length !== batch.length) {
-          throw new Error(`get-or-create script answered ${batchAnswers.length} records for ${batch.length}`);
-        }
-        answers.push(...batchAnswers);
+    async getOrCreateAll(requests, limit) {
+      const [first] = requests;
+      if (first === undefined) return { kind: 'obtained', results: [] };
+      const site = names.site(first.record.siteId);
+      // One script for the whole request, so that its checks and its writes are one atomic step. The
+      // key routes cap the keys of one request (MAX_KEYS_PER_REQUEST), which bounds the script.
+      const keys = [site.contents, site.sequence, site.createdWindow];
+      const args: string[] = [String(limit?.perWindow ?? 0), String(limit?.windowMs ?? 0), String(limit?.nowMs ?? 0)];
+      for (const { record, ivMustMatch } of requests) {
+        // One hash tag per call: the script's keys must share a Cluster slot.
+        if (record.siteId !== first.record.siteId) throw new RangeError('getOrCreateAll takes the records of one site');
+        keys.push(site.contentKey(record.contentId, record.kid), site.content(record.contentId));
+        const fields = encodeContentKey(record);
+        args.push(record.contentId, record.kid, ivMustMatch ? '1' : '0', record.iv === undefined ? '' : encodeIv(record.iv), String(fields.length), ...fields);
       }
+      const answers = await call('getOrCreate', () => client.cpixGetOrCreateAll(keys.length, ...keys, ...args));
+      const [refusal] = answers;
+      if (refusal?.[0] === 'iv') return { kind: 'iv-differs', index: Number(refusal[1]) };
+      if (refusal?.[0] === 'limit') return { kind: 'over-limit', retryAfterMs: Number(refusal[1]) };
+      if (answers.length !== requests.length) throw new Error(`get-or-create script answered ${answers.length} records for ${requests.length}`);
       // Also when every record existed: a concurrent creator on this connection may not be confirmed yet.
-      await confirmDurable('getOrCreate', site.contentKey(first.contentId, first.kid));
-      return records.map((record, i) => {
-        const stored = answers[i] ?? [];
-        if (stored.length === 0) return { record, created: true };
-        const existing = decodeContentKey(toHash(stored));
-        if (!existing) throw new Error('get-or-create script returned an empty record');
-        return { record: existing, created: false };
-      });
+      await confirmDurable('getOrCreate', site.contentKey(first.record.contentId, first.record.kid));
+      return {
+        kind: 'obtained',
+        results: requests.map(({ record }, i) => {
+          const stored = answers[i] ?? [];
+          if (stored.length === 0) return { record, created: true };
+          const existing = decodeContentKey(toHash(stored.map(String)));
+          if (!existing) throw new Error('get-or-create script returned an empty record');
+          return { record: existing, created: false };
+        }),
+      };
     },
 
     async get(siteId, contentId, kid) {
@@ -83,15 +78,6 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
     },
 
     listByContent,
-
-    async listByKid(siteId, kid) {
-      const site = names.site(siteId);
-      const contentIds = await call('listByKid', () => client.zrange(site.kid(kid), 0, -1));
-      return readRecords(
-        'listByKid',
-        contentIds.map((contentId) => site.contentKey(contentId, kid)),
-      );
-    },
 
     async *listBySite(siteId) {
       const { contents } = names.site(siteId);

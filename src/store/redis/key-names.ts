@@ -18,8 +18,8 @@
  * {<prefix>:<siteId>}:audit            zset    audit records (JSON, with their ID), score = ID
  * {<prefix>:<siteId>}:contents         zset    content IDs by first insertion
  * {<prefix>:<siteId>}:content:<cid>    zset    KIDs of one content by insertion
- * {<prefix>:<siteId>}:kid:<kid>        zset    content IDs carrying one KID by insertion
  * {<prefix>:<siteId>}:ck:<kid>:<cid>   hash    content-key record
+ * {<prefix>:<siteId>}:created-window   hash    keys created in the open creation window and when it closes
  * ```
  *
  * Caller-supplied identifiers are escaped with `encodeKeyPart`, so a content ID holding `:`, `{`
@@ -67,8 +67,8 @@ export interface SiteKeyNames {
   readonly licenseServers: string;
   readonly audit: string;
   readonly contents: string;
+  readonly createdWindow: string;
   content(contentId: string): string;
-  kid(kid: string): string;
   contentKey(contentId: string, kid: string): string;
 }
 
@@ -103,8 +103,8 @@ export function createKeyNames(prefix: string): RedisKeyNames {
         licenseServers: `${tag}:license-servers`,
         audit: `${tag}:audit`,
         contents: `${tag}:contents`,
+        createdWindow: `${tag}:created-window`,
         content: (contentId) => `${tag}:content:${encodeKeyPart(contentId)}`,
-        kid: (kid) => `${tag}:kid:${encodeKeyPart(kid)}`,
         contentKey: (contentId, kid) => `${tag}:ck:${encodeKeyPart(kid)}:${encodeKeyPart(contentId)}`,
       };
     },

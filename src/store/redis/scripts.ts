@@ -36,10 +36,12 @@ declare module 'ioredis' {
     /** The ID given to the audit record (the site sequence number). */
     cpixAppendAudit(audit: string, sequence: string, recordJson: string): Result<number, Context>;
     /**
-     * Per record, in order: `[]` created, or the stored record's `[field, value, …]`. Keys: the site's
-     * contents index and sequence, then record, per-content index and per-KID index of each record.
+     * `['iv', index]` (0-based) or `['limit', ms until the window closes]` when nothing was created;
+     * otherwise per record, in order, `[]` created or the stored record's `[field, value, …]`. Keys: the
+     * site's contents index, sequence and creation window, then record and per-content index of each
+     * record.
      */
-    cpixGetOrCreateAll(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<string[][], Context>;
+    cpixGetOrCreateAll(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[][], Context>;
     /** `[count, ms until the window closes]` after adding one failure. */
     cpixRecordAuthFailure(counter: string, windowMs: number): Result<[number, number], Context>;
     /** 1 replaced; 0 the record holds another wrapped key or is gone. */
@@ -102,27 +104,49 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[1])
 return 1`;
 
-// KEYS: site contents index, site sequence, then per record: record, per-content index, per-KID
-// index. ARGV per record: content ID, KID, number of field/value items, the items. All of one site
-// (one hash tag), so a whole request's keys are created or found in one atomic step and one round
-// trip. Scores come from one counter per site, so every index lists oldest first.
+// KEYS: site contents index, site sequence, site creation window (hash: count, resets), then per
+// record: record, per-content index. ARGV: creation limit per window (0: none), window ms, now (epoch
+// ms, the service's clock like every other time it stores), then per record: content ID, KID, '1'
+// when the stored IV must equal the given one, the given IV field ('' for none), number of
+// field/value items, the items. All of one site (one hash tag), so a whole request's keys are
+// checked, then created or found, in one atomic step and one round trip: a refused request creates
+// nothing. Scores come from one counter per site, so every index lists oldest first.
 const GET_OR_CREATE_ALL = `
+local limit, windowMs, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local fresh = 0
+local arg = 4
+for first = 4, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[first]) == 1 then
+    if ARGV[arg + 2] == '1' and (redis.call('HGET', KEYS[first], 'iv') or '') ~= ARGV[arg + 3] then return {{'iv', (first - 4) / 2}} end
+  else
+    fresh = fresh + 1
+  end
+  arg = arg + 5 + tonumber(ARGV[arg + 4])
+end
+if fresh > 0 and limit > 0 then
+  local window = redis.call('HMGET', KEYS[3], 'count', 'resets')
+  local used, resets = tonumber(window[1] or '0'), tonumber(window[2] or '0')
+  if resets <= now then used, resets = 0, now + windowMs end
+  if used + fresh > limit then return {{'limit', resets - now}} end
+  redis.call('HSET', KEYS[3], 'count', used + fresh, 'resets', resets)
+  -- Only so a closed window does not stay behind; its end is decided by 'resets'.
+  redis.call('PEXPIRE', KEYS[3], resets - now)
+end
 local answers = {}
-local arg = 1
-for first = 3, #KEYS, 3 do
-  local record, contentIndex, kidIndex = KEYS[first], KEYS[first + 1], KEYS[first + 2]
-  local contentId, kid, count = ARGV[arg], ARGV[arg + 1], tonumber(ARGV[arg + 2])
+arg = 4
+for first = 4, #KEYS, 2 do
+  local record, contentIndex = KEYS[first], KEYS[first + 1]
+  local contentId, kid, count = ARGV[arg], ARGV[arg + 1], tonumber(ARGV[arg + 4])
   if redis.call('EXISTS', record) == 1 then
     answers[#answers + 1] = redis.call('HGETALL', record)
   else
     local seq = redis.call('INCR', KEYS[2])
-    redis.call('HSET', record, 'seq', seq, unpack(ARGV, arg + 3, arg + 2 + count))
+    redis.call('HSET', record, 'seq', seq, unpack(ARGV, arg + 5, arg + 4 + count))
     redis.call('ZADD', contentIndex, seq, kid)
-    redis.call('ZADD', kidIndex, seq, contentId)
     redis.call('ZADD', KEYS[1], 'NX', seq, contentId)
     answers[#answers + 1] = {}
   end
-  arg = arg + 3 + count
+  arg = arg + 5 + count
 end
 return answers`;
 

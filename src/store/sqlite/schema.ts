@@ -4,10 +4,11 @@
  * under site keys).
  *
  * Versions: 1 sites, site keys, KMS tokens, content keys; 2 adds license servers and the audit
- * trail; 3 adds the failed-authentication counters. Every statement is `IF NOT EXISTS`, so opening an
- * older file upgrades it in place.
+ * trail; 3 adds the failed-authentication counters; 4 adds the per-site key-creation windows and
+ * drops the content-key index by KID, which nothing reads. Every statement is idempotent (`IF NOT
+ * EXISTS`, `IF EXISTS`), so opening an older file upgrades it in place.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS sites (
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS content_keys (
   created_at       TEXT NOT NULL,
   PRIMARY KEY (site_id, content_id, kid)
 );
-CREATE INDEX IF NOT EXISTS content_keys_by_kid ON content_keys (site_id, kid);
+DROP INDEX IF EXISTS content_keys_by_kid;
 CREATE TABLE IF NOT EXISTS license_servers (
   id           TEXT PRIMARY KEY,
   site_id      TEXT NOT NULL REFERENCES sites (id),
@@ -86,4 +87,10 @@ CREATE TABLE IF NOT EXISTS auth_failures (
   resets_at INTEGER NOT NULL -- epoch ms
 );
 CREATE INDEX IF NOT EXISTS auth_failures_by_reset ON auth_failures (resets_at);
+-- One fixed window of keys created per site (MAX_KEYS_CREATED_PER_MINUTE).
+CREATE TABLE IF NOT EXISTS key_creation_windows (
+  site_id   TEXT PRIMARY KEY,
+  count     INTEGER NOT NULL,
+  resets_at INTEGER NOT NULL -- epoch ms
+);
 `;

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { MasterKeyProviderName } from '../../crypto/kms/master-key';
 import { Conflict } from '../../errors';
 import type { KeyId } from '../../keys/key-id';
-import type { ContentKeyRecord, ContentKeyRepository } from '../../keys/ports';
+import type { ContentKeyRecord, ContentKeyRepository, CreationLimit, GetOrCreateOutcome, GetOrCreateRequest } from '../../keys/ports';
 import type { KmsTokenRecord, SiteRepository } from '../../sites/ports';
 import type { SiteOptions, SiteRecord, SiteStatus, StoredSiteKey } from '../../sites/site';
 import type { Store } from '../store';
@@ -150,8 +150,10 @@ export function openSqliteStore(path: string): Store {
     contentKeysByContent: db.prepare<[string, string], ContentKeyRow>(
       'SELECT * FROM content_keys WHERE site_id = ? AND content_id = ? ORDER BY created_at, rowid',
     ),
-    contentKeysByKid: db.prepare<[string, string], ContentKeyRow>(
-      'SELECT * FROM content_keys WHERE site_id = ? AND kid = ? ORDER BY created_at, rowid',
+    creationWindow: db.prepare<[string], { count: number; resets_at: number }>('SELECT count, resets_at FROM key_creation_windows WHERE site_id = ?'),
+    setCreationWindow: db.prepare(
+      `INSERT INTO key_creation_windows (site_id, count, resets_at) VALUES (@siteId, @count, @resetsAt)
+       ON CONFLICT (site_id) DO UPDATE SET count = excluded.count, resets_at = excluded.resets_at`,
     ),
     contentKeysBySite: db.prepare<[string], ContentKeyRow>('SELECT * FROM content_keys WHERE site_id = ?'),
     replaceWrappedKey: db.prepare(
@@ -195,20 +197,44 @@ export function openSqliteStore(path: string): Store {
     return true;
   });
 
-  const getOrCreateAll = db.transaction((records: readonly ContentKeyRecord[]) =>
-    records.map((record) => {
-      const created = stmt.insertContentKey.run({
-        ...record,
-        iv: record.iv ?? null,
-        trackType: record.trackType ?? null,
-        periodIndex: record.periodIndex ?? null,
-        scheme: record.scheme ?? null,
-      }).changes === 1;
+  /** Equal IVs, absence included. */
+  const sameBytes = (a: Buffer | undefined, b: Buffer | undefined) => (a === undefined || b === undefined ? a === b : a.equals(b));
+
+  /**
+   * Checks every request first (an IV that must match, the site's creation window), so a refused
+   * request writes nothing, then inserts what is missing; one IMMEDIATE transaction.
+   */
+  const getOrCreateAll = db.transaction((requests: readonly GetOrCreateRequest[], limit: CreationLimit | undefined): GetOrCreateOutcome => {
+    let fresh = 0;
+    for (const [index, { record, ivMustMatch }] of requests.entries()) {
+      const row = stmt.getContentKey.get(record.siteId, record.contentId, record.kid);
+      if (row === undefined) fresh += 1;
+      else if (ivMustMatch && !sameBytes(row.iv ?? undefined, record.iv)) return { kind: 'iv-differs', index };
+    }
+    const siteId = requests[0]?.record.siteId;
+    if (fresh > 0 && siteId !== undefined && limit !== undefined && limit.perWindow > 0) {
+      const window = stmt.creationWindow.get(siteId);
+      const open = window !== undefined && window.resets_at > limit.nowMs;
+      const used = open ? window.count : 0;
+      const resetsAt = open ? window.resets_at : limit.nowMs + limit.windowMs;
+      if (used + fresh > limit.perWindow) return { kind: 'over-limit', retryAfterMs: resetsAt - limit.nowMs };
+      stmt.setCreationWindow.run({ siteId, count: used + fresh, resetsAt });
+    }
+    const results = requests.map(({ record }) => {
+      const created =
+        stmt.insertContentKey.run({
+          ...record,
+          iv: record.iv ?? null,
+          trackType: record.trackType ?? null,
+          periodIndex: record.periodIndex ?? null,
+          scheme: record.scheme ?? null,
+        }).changes === 1;
       const row = stmt.getContentKey.get(record.siteId, record.contentId, record.kid);
       if (!row) throw new Error('content key vanished inside its own transaction');
       return { record: toContentKeyRecord(row), created };
-    }),
-  );
+    });
+    return { kind: 'obtained', results };
+  });
 
   const sites: SiteRepository = {
     async createSite(site) {
@@ -257,8 +283,8 @@ export function openSqliteStore(path: string): Store {
   };
 
   const contentKeys: ContentKeyRepository = {
-    async getOrCreateAll(records) {
-      return guarded(() => getOrCreateAll.immediate(records));
+    async getOrCreateAll(requests, limit) {
+      return guarded(() => getOrCreateAll.immediate(requests, limit));
     },
     async get(siteId, contentId, kid) {
       return guarded(() => {
@@ -268,9 +294,6 @@ export function openSqliteStore(path: string): Store {
     },
     async listByContent(siteId, contentId) {
       return guarded(() => stmt.contentKeysByContent.all(siteId, contentId).map(toContentKeyRecord));
-    },
-    async listByKid(siteId, kid) {
-      return guarded(() => stmt.contentKeysByKid.all(siteId, kid).map(toContentKeyRecord));
     },
     async *listBySite(siteId) {
       // Materialised first: an open iterator would hold a read transaction across the caller's awaits.
