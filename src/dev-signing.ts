@@ -66,9 +66,10 @@ export function signingConfigFromPem(pem: string, path: string): SigningConfig {
   return { privateKey, certificate, privateKeyPem: `${privateKeyPem}\n`, certificatePem: `${certificatePem}\n` };
 }
 
-export function resolveSigningIdentity(source: SecretSource<SigningConfig>): ResolvedSecret<SigningConfig> {
+/** A configured signing identity, or the development one of `source.path` (`commonName` names it in its certificate). */
+export function resolveSigningIdentity(source: SecretSource<SigningConfig>, commonName?: string): ResolvedSecret<SigningConfig> {
   if (source.kind === 'configured') return { value: source.value };
   const path = `${source.path}.pem`;
-  const { text, created } = readOrCreate(path, () => createSelfSignedIdentityPem());
+  const { text, created } = readOrCreate(path, () => createSelfSignedIdentityPem(commonName));
   return { value: signingConfigFromPem(text, path), devFile: { path, created } };
 }

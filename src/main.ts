@@ -11,8 +11,8 @@ import { runPrimary } from './workers';
  * and how to use it, never the token itself.
  */
 function printDevelopmentBanner(config: Config, service: RunningService): void {
-  const { masterKey, adminToken, signing } = service.devSecrets;
-  if (!masterKey && !adminToken && !signing) return;
+  const { masterKey, adminToken, signing, exportSigning } = service.devSecrets;
+  if (!masterKey && !adminToken && !signing && !exportSigning) return;
   const show = (path: string) => {
     const rel = relative(process.cwd(), path);
     return rel.startsWith('..') ? path : rel;
@@ -26,6 +26,7 @@ function printDevelopmentBanner(config: Config, service: RunningService): void {
     masterKey && `  master key : ${show(masterKey.path)} (${masterKey.created ? 'created now' : 'existing'}, mode 0600)`,
     adminToken && `  admin token: ${tokenPath} (${adminToken.created ? 'created now' : 'existing'}, mode 0600)`,
     signing && `  signing key: ${show(signing.path)} (self-signed, ${signing.created ? 'created now' : 'existing'}, mode 0600)`,
+    exportSigning && `  export key : ${show(exportSigning.path)} (self-signed, ${exportSigning.created ? 'created now' : 'existing'}, mode 0600)`,
     config.store.kind === 'sqlite' && `  key store  : ${show(config.store.path)} (embedded SQLite)`,
     '',
     '  Create a first site (the answer holds its KMS token, shown only once):',
@@ -35,7 +36,8 @@ function printDevelopmentBanner(config: Config, service: RunningService): void {
     `    -H 'Content-Type: application/json' -d '{"name":"My first site"}'`,
     '',
     '  For production set MASTER_KEY_PROVIDER=aws-kms (or MASTER_KEY), ADMIN_TOKEN,',
-    '  SIGNING_KEY_FILE + SIGNING_CERT_FILE and STORE=redis://… with durable Redis',
+    '  SIGNING_KEY_FILE + SIGNING_CERT_FILE, EXPORT_SIGNING_KEY_FILE + EXPORT_SIGNING_CERT_FILE',
+    '  and STORE=redis://… with durable Redis',
     '  settings; see README.md.',
     '================================================================================',
     '',

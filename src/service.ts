@@ -38,6 +38,7 @@ export interface RunningService {
     readonly masterKey?: ResolvedSecret<Buffer>['devFile'];
     readonly adminToken?: ResolvedSecret<string>['devFile'];
     readonly signing?: ResolvedSecret<unknown>['devFile'];
+    readonly exportSigning?: ResolvedSecret<unknown>['devFile'];
   };
   /** Stops accepting connections, drains in-flight requests (up to the grace period), closes the store. */
   stop(): Promise<void>;
@@ -91,6 +92,7 @@ export async function startService(config: Config, logger: Logger, options: { re
   });
   const audit = createAuditService({ repository: store.audit });
   const signing = resolveSigningIdentity(config.signing);
+  const exportSigning = resolveSigningIdentity(config.exportSigning, 'cpix-kms development license-export signing key');
   const exchangeDeps = { contentKeys, audit, signing: signing.value, random: cryptoRandom, clock: systemClock };
 
   const app = createApp({
@@ -100,7 +102,7 @@ export async function startService(config: Config, logger: Logger, options: { re
     licenseServers,
     audit,
     keyExchange: createKeyExchange(exchangeDeps),
-    licenseExport: createLicenseExport(exchangeDeps),
+    licenseExport: createLicenseExport({ ...exchangeDeps, signing: exportSigning.value, validityMs: config.exportValidityMs }),
     keyRequestLimits: { bodyBytes: config.bodyLimitBytes, keys: config.keyLimits.perRequest },
     trustProxyHops: config.trustProxyHops,
     adminToken: adminToken.value,
@@ -152,6 +154,7 @@ export async function startService(config: Config, logger: Logger, options: { re
       ...(masterKey.devFile && { masterKey: masterKey.devFile }),
       ...(adminToken.devFile && { adminToken: adminToken.devFile }),
       ...(signing.devFile && { signing: signing.devFile }),
+      ...(exportSigning.devFile && { exportSigning: exportSigning.devFile }),
     },
     stop,
   };

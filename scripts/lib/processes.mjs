@@ -27,17 +27,20 @@ export function freePort() {
 }
 
 /**
- * A self-signed signing identity (the service's own development generator) written to `dir`, as
- * the two variables production requires.
+ * Two self-signed signing identities (the service's own development generator) written to `dir`,
+ * as the four variables production requires: key exchange and license export.
  */
 export function writeSigningIdentity(dir, commonName) {
   const { createSelfSignedIdentityPem } = require(join(ROOT, 'dist', 'dev-signing.js'));
-  const blocks = createSelfSignedIdentityPem(commonName).match(/-----BEGIN [^-]+-----[\s\S]+?-----END [^-]+-----\n?/g) ?? [];
-  const keyFile = join(dir, 'signing.key');
-  const certFile = join(dir, 'signing.crt');
-  writeFileSync(keyFile, blocks.find((b) => /PRIVATE KEY/.test(b)), { mode: 0o600 });
-  writeFileSync(certFile, blocks.find((b) => /CERTIFICATE/.test(b)));
-  return { SIGNING_KEY_FILE: keyFile, SIGNING_CERT_FILE: certFile };
+  const write = (name, prefix) => {
+    const blocks = createSelfSignedIdentityPem(`${commonName} (${name})`).match(/-----BEGIN [^-]+-----[\s\S]+?-----END [^-]+-----\n?/g) ?? [];
+    const keyFile = join(dir, `${name}.key`);
+    const certFile = join(dir, `${name}.crt`);
+    writeFileSync(keyFile, blocks.find((b) => /PRIVATE KEY/.test(b)), { mode: 0o600 });
+    writeFileSync(certFile, blocks.find((b) => /CERTIFICATE/.test(b)));
+    return { [`${prefix}_KEY_FILE`]: keyFile, [`${prefix}_CERT_FILE`]: certFile };
+  };
+  return { ...write('signing', 'SIGNING'), ...write('export-signing', 'EXPORT_SIGNING') };
 }
 
 /** Polls `url` until it answers 200; fails when `child` exits first or after 30 s. */

@@ -49,10 +49,19 @@ export interface Config {
   readonly siteKeyCacheTtlMs: number;
   readonly adminToken: SecretSource<string>;
   /**
-   * The XML-DSig identity for signed responses (PallyCon CPIX API, license export). Outside
-   * production a self-signed development identity in DATA_DIR stands in when none is configured.
+   * The XML-DSig identity of key-exchange answers (PallyCon CPIX API by default, SPEKE when a site
+   * asks). Outside production a self-signed development identity in DATA_DIR stands in when none is
+   * configured.
    */
   readonly signing: SecretSource<SigningConfig>;
+  /**
+   * The XML-DSig identity of license exports, never the one of key-exchange answers: a tenant can
+   * make the service sign a key-exchange answer of its choosing, so a license server that trusts
+   * only this identity cannot be handed one as an export. Same development fallback.
+   */
+  readonly exportSigning: SecretSource<SigningConfig>;
+  /** How long a license export may be accepted after it was made (EXPORT_VALIDITY_SECONDS). */
+  readonly exportValidityMs: number;
   readonly bodyLimitBytes: number;
   /**
    * Per-request and per-site bounds of key creation: the keys one request may ask for, and the keys
@@ -208,16 +217,25 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
   const logLevel = (text('LOG_LEVEL') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
-  const configuredSigning = loadSigning(text('SIGNING_KEY_FILE'), text('SIGNING_CERT_FILE'), readFile);
+  const configuredSigning = loadSigning('SIGNING', text('SIGNING_KEY_FILE'), text('SIGNING_CERT_FILE'), readFile);
   if (configuredSigning === undefined && production) {
-    throw new ConfigError(
-      'SIGNING_KEY_FILE and SIGNING_CERT_FILE are required when NODE_ENV=production (license exports and PallyCon CPIX API responses are signed)',
-    );
+    throw new ConfigError('SIGNING_KEY_FILE and SIGNING_CERT_FILE are required when NODE_ENV=production (PallyCon CPIX API responses are signed)');
   }
-  const signing: SecretSource<SigningConfig> =
-    configuredSigning === undefined
-      ? { kind: 'dev-file', path: resolve(dataDir, 'signing') }
-      : { kind: 'configured', value: configuredSigning };
+  const configuredExportSigning = loadSigning('EXPORT_SIGNING', text('EXPORT_SIGNING_KEY_FILE'), text('EXPORT_SIGNING_CERT_FILE'), readFile);
+  if (configuredExportSigning === undefined && production) {
+    throw new ConfigError('EXPORT_SIGNING_KEY_FILE and EXPORT_SIGNING_CERT_FILE are required when NODE_ENV=production (license exports are signed)');
+  }
+  if (
+    configuredSigning !== undefined &&
+    configuredExportSigning !== undefined &&
+    configuredSigning.certificate.publicKey.equals(configuredExportSigning.certificate.publicKey)
+  ) {
+    throw new ConfigError('EXPORT_SIGNING_KEY_FILE must hold another key than SIGNING_KEY_FILE (a key-exchange answer must never verify as a license export)');
+  }
+  const devIdentity = (configured: SigningConfig | undefined, file: string): SecretSource<SigningConfig> =>
+    configured === undefined ? { kind: 'dev-file', path: resolve(dataDir, file) } : { kind: 'configured', value: configured };
+  const signing = devIdentity(configuredSigning, 'signing');
+  const exportSigning = devIdentity(configuredExportSigning, 'export-signing');
 
   const keyLimits = {
     perRequest: integer('MAX_KEYS_PER_REQUEST', 1000, 1, 5000),
@@ -244,6 +262,8 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
     siteKeyCacheTtlMs: integer('SITE_KEY_CACHE_TTL_SECONDS', 300, 1, 86_400) * 1000,
     adminToken,
     signing,
+    exportSigning,
+    exportValidityMs: integer('EXPORT_VALIDITY_SECONDS', 3600, 60, 86_400) * 1000,
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     keyLimits,
     trustProxyHops: integer('TRUST_PROXY_HOPS', 0, 0, 10),
@@ -264,11 +284,13 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
   });
 }
 
-/** Loads and cross-checks the XML-DSig signing key and certificate; both or neither. */
-function loadSigning(keyFile: string | undefined, certFile: string | undefined, readFile: ReadFile) {
+/** Loads and cross-checks an XML-DSig signing key and certificate (`<name>_KEY_FILE`, `<name>_CERT_FILE`); both or neither. */
+function loadSigning(name: 'SIGNING' | 'EXPORT_SIGNING', keyFile: string | undefined, certFile: string | undefined, readFile: ReadFile) {
+  const keyVar = `${name}_KEY_FILE`;
+  const certVar = `${name}_CERT_FILE`;
   if (keyFile === undefined && certFile === undefined) return undefined;
   if (keyFile === undefined || certFile === undefined) {
-    throw new ConfigError('SIGNING_KEY_FILE and SIGNING_CERT_FILE must be set together');
+    throw new ConfigError(`${keyVar} and ${certVar} must be set together`);
   }
   const read = (name: string, path: string) => {
     try {
@@ -277,25 +299,25 @@ function loadSigning(keyFile: string | undefined, certFile: string | undefined, 
       throw new ConfigError(`${name}: cannot read ${path}`, { cause: error });
     }
   };
-  const privateKeyPem = read('SIGNING_KEY_FILE', keyFile);
-  const certificatePem = read('SIGNING_CERT_FILE', certFile);
+  const privateKeyPem = read(keyVar, keyFile);
+  const certificatePem = read(certVar, certFile);
   let privateKey: KeyObject;
   let certificate: X509Certificate;
   try {
     privateKey = createPrivateKey(privateKeyPem);
   } catch {
-    throw new ConfigError('SIGNING_KEY_FILE does not hold a PEM private key');
+    throw new ConfigError(`${keyVar} does not hold a PEM private key`);
   }
   try {
     certificate = new X509Certificate(certificatePem);
   } catch {
-    throw new ConfigError('SIGNING_CERT_FILE does not hold a PEM X.509 certificate');
+    throw new ConfigError(`${certVar} does not hold a PEM X.509 certificate`);
   }
   if (privateKey.asymmetricKeyType !== 'rsa' || (privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_SIGNING_RSA_BITS) {
-    throw new ConfigError(`SIGNING_KEY_FILE must be an RSA key of at least ${MIN_SIGNING_RSA_BITS} bits`);
+    throw new ConfigError(`${keyVar} must be an RSA key of at least ${MIN_SIGNING_RSA_BITS} bits`);
   }
   if (!certificate.checkPrivateKey(privateKey)) {
-    throw new ConfigError('SIGNING_CERT_FILE does not match SIGNING_KEY_FILE');
+    throw new ConfigError(`${certVar} does not match ${keyVar}`);
   }
   return { privateKey, certificate, privateKeyPem, certificatePem };
 }

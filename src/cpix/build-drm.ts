@@ -5,8 +5,9 @@
 
 import type { XmlElement, XmlNode } from '../xml/tree';
 import { NS } from './constants';
-import { type BuildContext, base64, integer, isBuildPrefix } from './build-context';
-import type { DrmSystem, HlsSignalingData, OpaqueElement } from './model';
+import { type BuildContext, base64, integer } from './build-context';
+import { adoptExtension } from './build-extensions';
+import type { DrmSystem, HlsSignalingData } from './model';
 import { shownValue } from './shown';
 
 /** Playlist values by meaning, whatever version they were received in (P1). */
@@ -71,39 +72,4 @@ function playlistFor(ctx: BuildContext, hls: HlsSignalingData, path: string): st
   if (MASTER_PLAYLISTS.has(hls.playlist)) return ctx.profile.playlist.master;
   if (MEDIA_PLAYLISTS.has(hls.playlist)) return ctx.profile.playlist.media;
   return ctx.unsupported(`${path}/HLSSignalingData@playlist${shownValue(hls.playlist)}`);
-}
-
-/**
- * Makes a pass-through extension element self-sufficient in our document. The request may have
- * declared its prefixes on its own root; those bindings are hoisted to our root (so the document
- * keeps "all namespaces on the root", canonical-document.ts) unless the prefix is taken there, in
- * which case the declaration goes on the extension element itself.
- */
-function adoptExtension(ctx: BuildContext, extension: OpaqueElement): OpaqueElement {
-  const local: { prefix: string; uri: string }[] = [];
-  for (const [prefix, uri] of externalBindings(extension)) {
-    const taken = ctx.bindingOf(prefix);
-    if (taken === undefined) ctx.extensionNamespaces.set(prefix, uri);
-    else if (taken !== uri) local.push({ prefix, uri });
-    else if (isBuildPrefix(prefix)) ctx.usedPrefixes.add(prefix);
-  }
-  return local.length === 0 ? extension : { ...extension, namespaceDeclarations: [...local, ...extension.namespaceDeclarations] };
-}
-
-/** Prefix bindings the subtree uses without declaring them itself (first use wins). */
-function externalBindings(root: XmlElement): Map<string, string> {
-  const found = new Map<string, string>();
-  const visit = (element: XmlElement, declared: ReadonlySet<string>): void => {
-    const scope = new Set(declared);
-    for (const declaration of element.namespaceDeclarations) scope.add(declaration.prefix);
-    const uses: [string, string][] = [[element.prefix, element.namespace]];
-    for (const attribute of element.attributes) if (attribute.prefix !== '') uses.push([attribute.prefix, attribute.namespace]);
-    for (const [prefix, uri] of uses) {
-      if (prefix === 'xml' || scope.has(prefix) || found.has(prefix)) continue;
-      found.set(prefix, uri);
-    }
-    for (const child of element.children) if (child.kind === 'element') visit(child, scope);
-  };
-  visit(root, new Set());
-  return found;
 }

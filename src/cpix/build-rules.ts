@@ -5,6 +5,7 @@
 
 import type { XmlElement, XmlNode } from '../xml/tree';
 import { type BuildContext, boolean, integer } from './build-context';
+import { adoptExtension } from './build-extensions';
 import type { ContentKeyPeriod, ContentKeyUsageRule, UpdateHistoryItem } from './model';
 import { shownItem } from './shown';
 
@@ -68,7 +69,7 @@ export function buildContentKeyUsageRule(ctx: BuildContext, rule: ContentKeyUsag
       ['kid', rule.kid],
       ['intendedTrackType', rule.intendedTrackType],
     ],
-    filters,
+    [...filters, ...(rule.extensions ?? []).map((extension) => adoptExtension(ctx, extension))],
   );
 }
 

@@ -8,6 +8,13 @@ export const NS = {
   speke: 'urn:aws:amazon:com:speke',
 } as const;
 
+/**
+ * The service's own namespace: the grant a license export carries in each usage rule
+ * (docs/license-servers.md). The parser keeps its elements so that exports read back; key requests
+ * holding anything in it are refused (exchange/export-grant.ts).
+ */
+export const KMS_EXPORT_NAMESPACE = 'urn:cpix-kms:license-export:1';
+
 /** Algorithm URIs on the wire (docs/cpix.md §4.1). */
 export const ALGORITHM = {
   aes256Cbc: 'http://www.w3.org/2001/04/xmlenc#aes256-cbc',

@@ -141,6 +141,12 @@ export interface ContentKeyUsageRule extends Identified {
   readonly videoFilters: readonly VideoFilter[];
   readonly audioFilters: readonly AudioFilter[];
   readonly bitrateFilters: readonly BitrateFilter[];
+  /**
+   * Elements of other namespaces after the filters (the XSD's `xs:any`). Only the builder writes
+   * them (the license export's grant); the parser refuses a usage-rule child it does not know, since
+   * it could narrow the key's use in a way we would ignore.
+   */
+  readonly extensions?: readonly OpaqueElement[];
 }
 
 export interface UpdateHistoryItem {

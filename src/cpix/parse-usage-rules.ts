@@ -8,7 +8,7 @@
 
 import { CpixUnsupported } from '../errors';
 import type { XmlElement } from '../xml/tree';
-import { NS } from './constants';
+import { KMS_EXPORT_NAMESPACE, NS } from './constants';
 import type {
   AudioFilter,
   BitrateFilter,
@@ -52,9 +52,15 @@ export function parseContentKeyUsageRule(element: XmlElement, position: number):
   const videoFilters: VideoFilter[] = [];
   const audioFilters: AudioFilter[] = [];
   const bitrateFilters: BitrateFilter[] = [];
+  const extensions: XmlElement[] = [];
 
   for (const child of elementsOf(element)) {
     const childPath = `${path}/${safeName(child)}`;
+    if (child.namespace === KMS_EXPORT_NAMESPACE) {
+      // Our own license-export grant: understood, kept for the reader to check.
+      extensions.push(child);
+      continue;
+    }
     const kind = child.namespace === NS.cpix ? child.localName : undefined;
     switch (kind) {
       case 'KeyPeriodFilter':
@@ -90,6 +96,7 @@ export function parseContentKeyUsageRule(element: XmlElement, position: number):
     videoFilters,
     audioFilters,
     bitrateFilters,
+    ...(extensions.length > 0 && { extensions }),
   };
 }
 

@@ -14,6 +14,7 @@ import type { CpixDocument, CpixTargetVersion } from '../cpix/model';
 import { shownValue } from '../cpix/shown';
 import { CpixInvalid, CpixUnsupported, PayloadTooLarge } from '../errors';
 import type { SiteOptions } from '../sites/site';
+import { refuseExportNamespace } from './export-grant';
 import type { SignalingRules } from './signaling';
 
 export type ExchangeDialect = Exclude<AuditDialect, 'license-export'>;
@@ -94,13 +95,14 @@ export interface KeyExchangeProtocol {
 /**
  * The parse → count → pick → validate → reference-check sequence every protocol shares: the body is
  * parsed without reference checks, a request for more keys than allowed is refused before anything
- * else looks at them, the dialect (which may depend on the document) validates it in its own words,
+ * else looks at them (so is one carrying the license export's own elements), the dialect (which may depend on the document) validates it in its own words,
  * and only then are cross-references checked, once, in the dialect's mode.
  */
 export function readKeyRequest(input: KeyRequestInput, pick: (document: CpixDocument) => Dialect): KeyRequest {
   const document = parseCpixDocument(input.body, { maxBytes: input.limits.bodyBytes }, { references: 'skip' });
   const keys = document.contentKeyList?.items.length ?? 0;
   if (keys > input.limits.keys) throw new PayloadTooLarge(`ContentKeyList: ${keys} keys, at most ${input.limits.keys} per request`);
+  refuseExportNamespace(document);
   const dialect = pick(document);
   dialect.validate?.(document);
   checkReferences(document, { allowUnboundDrmSystems: dialect.unreferencedSystemsUseSingleKey });

@@ -1,8 +1,10 @@
 /**
- * Key export for license servers (issue 4): a content's stored keys as a CPIX 2.3 document, encrypted
- * to the license server's certificate (docs/cpix.md §4: RSA-OAEP document and MAC keys, AES-256-CBC +
- * HMAC-SHA512 per key) and signed by the service, so the license server can check both who sent the
- * keys and that nobody on the way could read them. Audited like an issuance, fail closed.
+ * Key export for license servers: a content's stored keys as a CPIX 2.3 document, encrypted to the
+ * license server's certificate (DASH-IF CPIX §4: RSA-OAEP document and MAC keys, AES-256-CBC +
+ * HMAC-SHA512 per key), carrying the grant (site, license server, time, expiry; export-grant.ts) in
+ * every usage rule, and signed with the export signing identity, which signs nothing else — so the
+ * license server can check who sent the keys, to whom, until when, and that nobody on the way could
+ * read them (docs/license-servers.md). Audited like an issuance, fail closed.
  */
 
 import type { X509Certificate } from 'node:crypto';
@@ -14,14 +16,18 @@ import { signCpix } from '../cpix/signature';
 import type { RandomSource, Clock } from '../crypto/random';
 import { NotFound } from '../errors';
 import type { ContentKey, ContentKeyService } from '../keys/content-key-service';
+import { exportGrantElement, type ExportGrant } from './export-grant';
 import { distinctPeriodIndexes, type AuditSink } from './key-exchange';
 
 export interface LicenseExportDeps {
   readonly contentKeys: ContentKeyService;
   readonly audit: AuditSink;
+  /** The export signing identity (EXPORT_SIGNING_KEY_FILE), never the key-exchange one. */
   readonly signing: SigningConfig;
   readonly random: RandomSource;
   readonly clock: Clock;
+  /** How long after it was made an export may be accepted (EXPORT_VALIDITY_SECONDS). */
+  readonly validityMs: number;
 }
 
 /** Optional narrowing of the export; all given filters must match. */
@@ -57,26 +63,25 @@ function periodId(index: number): string {
 }
 
 /**
- * The export document: every key with its scheme and IV, and — so the license server can tell which
- * key serves which track and period — a usage rule per key that has a track type or period index.
+ * The export document: every key with its scheme and IV, and a usage rule per key holding the grant
+ * and, so the license server can tell which key serves which track and period, its track type and
+ * period.
  */
-function exportDocument(contentId: string, keys: readonly ContentKey[]): CpixDocument {
+function exportDocument(contentId: string, keys: readonly ContentKey[], grant: ExportGrant): CpixDocument {
   const indexes = distinctPeriodIndexes(keys).sort((a, b) => a - b);
   const periods = indexes.map((index): ContentKeyPeriod => ({ id: periodId(index), index }));
-  const rules = keys.flatMap((key): ContentKeyUsageRule[] =>
-    key.trackType === undefined && key.periodIndex === undefined
-      ? []
-      : [
-          {
-            kid: key.kid,
-            ...(key.trackType !== undefined && { intendedTrackType: key.trackType }),
-            keyPeriodFilters: key.periodIndex === undefined ? [] : [{ periodId: periodId(key.periodIndex) }],
-            labelFilters: [],
-            videoFilters: [],
-            audioFilters: [],
-            bitrateFilters: [],
-          },
-        ],
+  const granted = exportGrantElement(grant);
+  const rules = keys.map(
+    (key): ContentKeyUsageRule => ({
+      kid: key.kid,
+      ...(key.trackType !== undefined && { intendedTrackType: key.trackType }),
+      keyPeriodFilters: key.periodIndex === undefined ? [] : [{ periodId: periodId(key.periodIndex) }],
+      labelFilters: [],
+      videoFilters: [],
+      audioFilters: [],
+      bitrateFilters: [],
+      extensions: [granted],
+    }),
   );
   return {
     contentId,
@@ -90,22 +95,29 @@ function exportDocument(contentId: string, keys: readonly ContentKey[]): CpixDoc
       })),
     },
     ...(periods.length > 0 && { contentKeyPeriodList: { items: periods } }),
-    ...(rules.length > 0 && { contentKeyUsageRuleList: { items: rules } }),
+    contentKeyUsageRuleList: { items: rules },
   };
 }
 
 export function createLicenseExport(deps: LicenseExportDeps) {
-  const { contentKeys, audit, signing, random, clock } = deps;
+  const { contentKeys, audit, signing, random, clock, validityMs } = deps;
   return {
     /** The signed, encrypted CPIX document; `NotFound` when no key of the content matches. */
     async export(request: LicenseExportRequest): Promise<string> {
       const keys = (await contentKeys.listByContent(request.siteId, request.contentId)).filter((key) => matches(key, request.filter));
       if (keys.length === 0) throw new NotFound('no keys for this content');
-      const encrypted = encryptDocumentKeys(exportDocument(request.contentId, keys), [request.certificate], random);
+      const now = clock();
+      const grant: ExportGrant = {
+        siteId: request.siteId,
+        licenseServerId: request.licenseServerId,
+        issuedAt: now.toISOString(),
+        expiresAt: new Date(now.getTime() + validityMs).toISOString(),
+      };
+      const encrypted = encryptDocumentKeys(exportDocument(request.contentId, keys, grant), [request.certificate], random);
       const built = buildCpix(encrypted, EXPORT_CPIX_VERSION, { willBeSigned: true });
       const xml = XML_DECLARATION + signCpix(built.canonical, signing);
       await audit.record({
-        at: clock().toISOString(),
+        at: grant.issuedAt,
         siteId: request.siteId,
         action: 'export',
         credentialId: request.licenseServerId,

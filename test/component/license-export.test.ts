@@ -12,7 +12,7 @@ import {
   type CpixView,
 } from '../support/pallycon-cpix';
 import { buildDoveRunnerRequest } from '../support/doverunner-clients';
-import { testSigningIdentity } from '../support/services';
+import { TEST_EXPORT_VALIDITY_MS, testExportSigningIdentity, testSigningIdentity } from '../support/services';
 import { describeWithVectors, vectorPath } from '../support/shared-vectors';
 import { describeWithXmlsec, xmlsecVerify } from '../support/xmlsec';
 import { describeWithXmllint, validateAgainstCpixXsd } from '../support/xsd';
@@ -205,12 +205,52 @@ describeWithVectors('license-server key export', () => {
       );
     });
 
-    describeWithXmlsec('signature', () => {
-      const pinned = () => ({ pinnedCertPem: testSigningIdentity().certificatePem });
+    it('names, in every usage rule, the site, the license server, when it was made and until when it may be accepted', async () => {
+      const before = Date.now();
+      const { xml } = await exportOk(liveContent);
+      const doc = parseCpixDocument(xml);
+      const rules = doc.contentKeyUsageRuleList?.items ?? [];
+      expect(rules.map((rule) => rule.kid).sort()).toEqual(liveIssued.map((key) => key.kid).sort());
+      for (const rule of rules) {
+        const [grant, ...others] = rule.extensions ?? [];
+        expect(others).toEqual([]);
+        const attributes = Object.fromEntries((grant?.attributes ?? []).map((a) => [a.name, a.value]));
+        expect({ namespace: grant?.namespace, name: grant?.localName, siteId: attributes.siteId, licenseServerId: attributes.licenseServerId }).toEqual({
+          namespace: 'urn:cpix-kms:license-export:1',
+          name: 'ExportGrant',
+          siteId,
+          licenseServerId,
+        });
+        const issuedAt = Date.parse(attributes.issuedAt ?? '');
+        expect(issuedAt).toBeGreaterThanOrEqual(before - 1000);
+        expect(issuedAt).toBeLessThanOrEqual(Date.now());
+        expect(Date.parse(attributes.expiresAt ?? '') - issuedAt).toBe(TEST_EXPORT_VALIDITY_MS);
+      }
+    });
 
-      it('verifies with xmlsec1 against the pinned service certificate', async () => {
+    describeWithXmlsec('signature', () => {
+      const pinned = () => ({ pinnedCertPem: testExportSigningIdentity().certificatePem });
+
+      it('verifies with xmlsec1 against the pinned export certificate, and not against the key-exchange one', async () => {
         const { xml } = await exportOk(liveContent);
         expect(xmlsecVerify(xml, 1, pinned())).toMatchObject({ ok: true });
+        expect(xmlsecVerify(xml, 1, { pinnedCertPem: testSigningIdentity().certificatePem }).ok).toBe(false);
+      });
+
+      it("cannot be forged by a tenant: site A's signed answer, shaped like site B's export, verifies only with the key-exchange certificate and carries no grant", async () => {
+        // Site A asks the PallyCon API, in CPIX 2.3, for a content of site B, encrypted to B's license server.
+        const attacker = await createSite('attacker');
+        const forged = buildDoveRunnerRequest(liveContent, ['SD'])
+          .xml.replace('<cpix:CPIX id=', `<cpix:CPIX version="2.3" contentId="${liveContent}" id=`)
+          .replace(
+            '<cpix:ContentKeyList>',
+            `<cpix:DeliveryDataList><cpix:DeliveryData><cpix:DeliveryKey><ds:X509Data xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Certificate>${new X509Certificate(cert1.certificatePem).raw.toString('base64')}</ds:X509Certificate></ds:X509Data></cpix:DeliveryKey></cpix:DeliveryData></cpix:DeliveryDataList><cpix:ContentKeyList>`,
+          );
+        const res = await request(t.app).post(`/v2/cpix/pallycon/getKey/${attacker.token}`).set('Content-Type', 'application/xml').send(forged);
+        expect(res.status).toBe(200);
+        expect(xmlsecVerify(res.text, 1, { pinnedCertPem: testSigningIdentity().certificatePem })).toMatchObject({ ok: true });
+        expect(xmlsecVerify(res.text, 1, pinned()).ok).toBe(false);
+        expect(res.text).not.toContain('urn:cpix-kms:license-export:1');
       });
 
       it('fails xmlsec1 verification after one CipherValue character is changed (negative control)', async () => {
@@ -224,6 +264,16 @@ describeWithVectors('license-server key export', () => {
         const { xml } = await exportOk(liveContent);
         expect(xmlsecVerify(xml, 1, { pinnedCertPem: cert1.certificatePem }).ok).toBe(false);
       });
+    });
+
+    it.each([
+      ['a DRMSystem extension', (xml: string) => xml.replace(/<cpix:DRMSystem ([^>]*)\/>/, '<cpix:DRMSystem $1><kms:ExportGrant xmlns:kms="urn:cpix-kms:license-export:1" siteId="X"/></cpix:DRMSystem>')],
+      ['a usage rule', (xml: string) => xml.replace(/<cpix:ContentKeyUsageRule ([^>]*)\/>/, '<cpix:ContentKeyUsageRule $1><kms:ExportGrant xmlns:kms="urn:cpix-kms:license-export:1" siteId="X"/></cpix:ContentKeyUsageRule>')],
+    ])('refuses a key request carrying the export grant in %s (400), so no key-exchange answer ever holds one', async (_where, edit) => {
+      const body = edit(buildDoveRunnerRequest(`grant-smuggling-${_where.length}`, ['HD']).xml);
+      expect(body).toContain('kms:ExportGrant');
+      const res = await request(t.app).post(`/v2/cpix/pallycon/getKey/${kmsToken}`).set('Content-Type', 'application/xml').send(body);
+      expect({ status: res.status, code: res.body.error.code }).toEqual({ status: 400, code: 'ERR_CPIX_INVALID' });
     });
   });
 

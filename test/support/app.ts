@@ -9,7 +9,7 @@ import { loadAdminSchemas } from '../../src/http/json-schemas';
 import type { Logger } from '../../src/log';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { Store } from '../../src/store/store';
-import { buildServices, testMasterKey, testSigningIdentity } from './services';
+import { buildServices, TEST_EXPORT_VALIDITY_MS, testExportSigningIdentity, testMasterKey, testSigningIdentity } from './services';
 import { createKeyExchange, type AuditSink } from '../../src/exchange/key-exchange';
 import { createLicenseExport } from '../../src/exchange/license-export';
 import { cryptoRandom, systemClock } from '../../src/crypto/random';
@@ -78,7 +78,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     licenseServers: services.licenseServers,
     audit: services.audit,
     keyExchange: createKeyExchange(exchangeDeps),
-    licenseExport: createLicenseExport(exchangeDeps),
+    licenseExport: createLicenseExport({ ...exchangeDeps, signing: testExportSigningIdentity(), validityMs: TEST_EXPORT_VALIDITY_MS }),
     keyRequestLimits: { bodyBytes: options.bodyLimitBytes ?? 1024 * 1024, keys: options.keyLimits?.perRequest ?? 1000 },
     adminToken,
     authFailures,

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { testSigningIdentity } from './services';
+import type { SigningConfig } from '../../src/config/config';
+import { testExportSigningIdentity, testSigningIdentity } from './services';
 
 /** The built service (`npm test` builds it before jest runs). */
 export const MAIN = resolve(__dirname, '../../dist/main.js');
@@ -64,16 +65,26 @@ export function spawnService(cwd: string, env: NodeJS.ProcessEnv): ServiceProces
 }
 
 /**
- * Writes the test signing identity (`testSigningIdentity`) into `dir` and returns the two variables
- * production requires for it (NODE_ENV=production refuses to start without a configured signing identity).
+ * Writes the test signing identities (`testSigningIdentity`, `testExportSigningIdentity`) into `dir`
+ * and returns the four variables production requires for them (NODE_ENV=production refuses to start
+ * without both configured).
  */
-export function signingEnv(dir: string): { readonly SIGNING_KEY_FILE: string; readonly SIGNING_CERT_FILE: string } {
-  const identity = testSigningIdentity();
-  const keyFile = join(dir, 'signing.key');
-  const certFile = join(dir, 'signing.crt');
-  writeFileSync(keyFile, identity.privateKeyPem, { mode: 0o600 });
-  writeFileSync(certFile, identity.certificatePem);
-  return { SIGNING_KEY_FILE: keyFile, SIGNING_CERT_FILE: certFile };
+export function signingEnv(dir: string): Readonly<Record<'SIGNING_KEY_FILE' | 'SIGNING_CERT_FILE' | 'EXPORT_SIGNING_KEY_FILE' | 'EXPORT_SIGNING_CERT_FILE', string>> {
+  const write = (identity: SigningConfig, name: string) => {
+    const keyFile = join(dir, `${name}.key`);
+    const certFile = join(dir, `${name}.crt`);
+    writeFileSync(keyFile, identity.privateKeyPem, { mode: 0o600 });
+    writeFileSync(certFile, identity.certificatePem);
+    return { keyFile, certFile };
+  };
+  const signing = write(testSigningIdentity(), 'signing');
+  const exporting = write(testExportSigningIdentity(), 'export-signing');
+  return {
+    SIGNING_KEY_FILE: signing.keyFile,
+    SIGNING_CERT_FILE: signing.certFile,
+    EXPORT_SIGNING_KEY_FILE: exporting.keyFile,
+    EXPORT_SIGNING_CERT_FILE: exporting.certFile,
+  };
 }
 
 /**

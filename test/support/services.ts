@@ -48,12 +48,22 @@ export function buildServices(store: Store, masterKey: MasterKeyProvider, option
 }
 
 let signingIdentity: SigningConfig | undefined;
+let exportSigningIdentity: SigningConfig | undefined;
 
-/** The service's signing identity in tests: one self-signed RSA-2048 certificate per test process. */
+/** The service's key-exchange signing identity in tests: one self-signed RSA-2048 certificate per test process. */
 export function testSigningIdentity(): SigningConfig {
   signingIdentity ??= signingConfigFromPem(createSelfSignedIdentityPem('cpix-kms test signing key'), 'test');
   return signingIdentity;
 }
+
+/** The service's license-export signing identity in tests: another certificate, as in production. */
+export function testExportSigningIdentity(): SigningConfig {
+  exportSigningIdentity ??= signingConfigFromPem(createSelfSignedIdentityPem('cpix-kms test license-export signing key'), 'test-export');
+  return exportSigningIdentity;
+}
+
+/** EXPORT_VALIDITY_SECONDS in tests: the default. */
+export const TEST_EXPORT_VALIDITY_MS = 3_600_000;
 
 /** A random site ID that tests on a shared Redis will not collide on. */
 export function uniqueSiteId(): string {

@@ -62,23 +62,35 @@ describe('loadConfig', () => {
 
   it('reads secrets from *_FILE mounts, trimming the trailing newline', () => {
     const identity = signingConfigFromPem(createSelfSignedIdentityPem(), 'test');
+    const exportIdentity = signingConfigFromPem(createSelfSignedIdentityPem(), 'test-export');
     const files: Record<string, string> = {
       '/run/secrets/admin': `${ADMIN_TOKEN}\n`,
       '/run/secrets/master': `${MASTER_KEY}\n`,
       '/run/secrets/signing.key': identity.privateKeyPem,
       '/run/secrets/signing.crt': identity.certificatePem,
+      '/run/secrets/export.key': exportIdentity.privateKeyPem,
+      '/run/secrets/export.crt': exportIdentity.certificatePem,
     };
-    const config = loadConfig(
-      {
-        NODE_ENV: 'production',
-        ADMIN_TOKEN_FILE: '/run/secrets/admin',
-        MASTER_KEY_FILE: '/run/secrets/master',
-        SIGNING_KEY_FILE: '/run/secrets/signing.key',
-        SIGNING_CERT_FILE: '/run/secrets/signing.crt',
-      },
-      (path) => Buffer.from(files[path] ?? ''),
-    );
+    const env = {
+      NODE_ENV: 'production',
+      ADMIN_TOKEN_FILE: '/run/secrets/admin',
+      MASTER_KEY_FILE: '/run/secrets/master',
+      SIGNING_KEY_FILE: '/run/secrets/signing.key',
+      SIGNING_CERT_FILE: '/run/secrets/signing.crt',
+      EXPORT_SIGNING_KEY_FILE: '/run/secrets/export.key',
+      EXPORT_SIGNING_CERT_FILE: '/run/secrets/export.crt',
+    };
+    const readFile = (path: string) => Buffer.from(files[path] ?? '');
+    const config = loadConfig(env, readFile);
     expect(config.adminToken).toEqual({ kind: 'configured', value: ADMIN_TOKEN });
+    expect(config.exportSigning).toMatchObject({ kind: 'configured', value: { certificatePem: exportIdentity.certificatePem } });
+    // The export identity must be another key than the key-exchange one.
+    expect(() => loadConfig({ ...env, EXPORT_SIGNING_KEY_FILE: '/run/secrets/signing.key', EXPORT_SIGNING_CERT_FILE: '/run/secrets/signing.crt' }, readFile)).toThrow(
+      /^EXPORT_SIGNING_KEY_FILE must hold another key than SIGNING_KEY_FILE/,
+    );
+    expect(() => loadConfig({ ...env, EXPORT_SIGNING_KEY_FILE: undefined, EXPORT_SIGNING_CERT_FILE: undefined }, readFile)).toThrow(
+      /^EXPORT_SIGNING_KEY_FILE and EXPORT_SIGNING_CERT_FILE are required when NODE_ENV=production/,
+    );
     expect(config.masterKey).toEqual({ provider: 'local', key: { kind: 'configured', value: Buffer.alloc(32, 7) } });
   });
 
@@ -120,6 +132,9 @@ describe('loadConfig', () => {
     ['a bad key prefix', { REDIS_KEY_PREFIX: 'a b' }, /^REDIS_KEY_PREFIX must be/],
     ['an unknown store', { STORE: 'postgres://localhost/db' }, /STORE/],
     ['half a signing pair', { SIGNING_KEY_FILE: '/k.pem' }, /^SIGNING_KEY_FILE and SIGNING_CERT_FILE must be set together$/],
+    ['half an export signing pair', { EXPORT_SIGNING_CERT_FILE: '/c.pem' }, /^EXPORT_SIGNING_KEY_FILE and EXPORT_SIGNING_CERT_FILE must be set together$/],
+    ['a per-minute key limit below the per-request one', { MAX_KEYS_PER_REQUEST: '100', MAX_KEYS_CREATED_PER_MINUTE: '99' }, /^MAX_KEYS_CREATED_PER_MINUTE must be 0 or at least MAX_KEYS_PER_REQUEST$/],
+    ['too many keys per request', { MAX_KEYS_PER_REQUEST: '5001' }, /^MAX_KEYS_PER_REQUEST must be an integer from 1 to 5000$/],
     ['a negative auth-failure limit', { AUTH_FAILURES_PER_ADDRESS: '-1' }, /^AUTH_FAILURES_PER_ADDRESS must be an integer from 0 to 1000000$/],
     ['a zero failure window', { AUTH_FAILURE_WINDOW_SECONDS: '0' }, /^AUTH_FAILURE_WINDOW_SECONDS must be an integer from 1 to 86400$/],
     ['a zero headers timeout', { HTTP_HEADERS_TIMEOUT_SECONDS: '0' }, /^HTTP_HEADERS_TIMEOUT_SECONDS must be an integer from 1 to 600$/],
