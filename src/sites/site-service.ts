@@ -7,6 +7,7 @@ import type { KmsTokenRecord, SiteRepository } from './ports';
 import {
   DEFAULT_SITE_OPTIONS,
   SITE_ID_PATTERN,
+  checkSiteOptions,
   generateSiteId,
   toSiteView,
   type SiteOptions,
@@ -71,12 +72,14 @@ export function createSiteService(deps: SiteServiceDeps) {
 
   async function insertSite(id: string, input: NewSite, accessKey: string): Promise<SiteRecord> {
     const createdAt = now();
+    const options = { ...DEFAULT_SITE_OPTIONS, ...input.options };
+    checkSiteOptions(options);
     const { wrapped } = await masterKey.generateSiteKey({ siteId: id, version: 1 });
     const site: SiteRecord = {
       id,
       name: input.name,
       status: 'active',
-      options: { ...DEFAULT_SITE_OPTIONS, ...input.options },
+      options,
       accessKeyHash: hashSecret(accessKey),
       siteKeys: [{ version: 1, wrapped, createdAt }],
       createdAt,
@@ -141,10 +144,12 @@ export function createSiteService(deps: SiteServiceDeps) {
       patch: { readonly name?: string; readonly status?: SiteStatus; readonly options?: Partial<SiteOptions> },
     ): Promise<SiteView> {
       const site = await requireSite(siteId);
+      const options = patch.options === undefined ? undefined : { ...site.options, ...patch.options };
+      if (options !== undefined) checkSiteOptions({ ...DEFAULT_SITE_OPTIONS, ...options });
       const updated = await repository.updateSite(siteId, {
         ...(patch.name !== undefined && { name: patch.name }),
         ...(patch.status !== undefined && { status: patch.status }),
-        ...(patch.options !== undefined && { options: { ...site.options, ...patch.options } }),
+        ...(options !== undefined && { options }),
         updatedAt: now(),
       });
       if (!updated) throw new NotFound(`site ${siteId} not found`);

@@ -1,4 +1,7 @@
 import type { WrappedSiteKey } from '../crypto/kms/master-key';
+import { expandKeyUriTemplate, expandSkdUriTemplate } from '../drm/hls';
+import { RequestInvalid } from '../errors';
+import { KEY_ID_LENGTH_BYTES } from '../keys/key-id';
 import type { RandomSource } from '../crypto/random';
 
 /** PallyCon's site ID shape: 4 uppercase letters or digits (docs/pallycon.md §2). */
@@ -38,6 +41,28 @@ export const DEFAULT_SITE_OPTIONS: SiteOptions = Object.freeze({
   widevineProvider: 'cpix-kms',
   acceptLegacyToken: false,
 });
+
+/**
+ * Refuses options that would make every key request fail later: a key URI template that does not
+ * expand (an unknown `{placeholder}`), checked by expanding it for a sample key.
+ *
+ * @throws RequestInvalid naming the option and the problem.
+ */
+export function checkSiteOptions(options: SiteOptions): void {
+  const sample = { keyId: Buffer.alloc(KEY_ID_LENGTH_BYTES), contentId: 'content' };
+  const templates: readonly [keyof SiteOptions, () => string][] = [
+    ['fairPlaySkdTemplate', () => expandSkdUriTemplate(options.fairPlaySkdTemplate, sample)],
+    ['aes128KeyUriTemplate', () => expandKeyUriTemplate(options.aes128KeyUriTemplate, sample)],
+  ];
+  for (const [name, expand] of templates) {
+    try {
+      expand();
+    } catch (error) {
+      if (error instanceof RangeError) throw new RequestInvalid(`options.${name}: ${error.message}`);
+      throw error;
+    }
+  }
+}
 
 export interface StoredSiteKey {
   readonly version: number;

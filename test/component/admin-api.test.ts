@@ -80,9 +80,19 @@ describe('admin API /admin/v1', () => {
       ['an unknown option', { name: 'x', options: { signEverything: true } }],
       ['a non-http LA_URL', { name: 'x', options: { playReadyLaUrl: 'javascript:alert(1)' } }],
       ['a quote in the skd template', { name: 'x', options: { fairPlaySkdTemplate: 'skd://"{kid_hex}' } }],
+      ['an unknown placeholder in the skd template', { name: 'x', options: { fairPlaySkdTemplate: 'skd://{foo}' } }],
+      ['an unknown placeholder in the key-delivery template', { name: 'x', options: { aes128KeyUriTemplate: 'https://k.example/{kid}' } }],
     ])('refuses a site with %s (400)', async (_name, body) => {
       const res = await request(t.app).post('/admin/v1/sites').set(admin()).send(body).expect(400);
       expect(res.body.error.code).toBe('ERR_REQUEST_INVALID');
+    });
+
+    it('refuses to save a key URI template that would fail every key request, naming the option, and keeps the old one', async () => {
+      const { site } = await createSite({ name: 'templates' });
+      const res = await request(t.app).patch(`/admin/v1/sites/${site.id}`).set(admin()).send({ options: { fairPlaySkdTemplate: 'skd://{foo}' } }).expect(400);
+      expect(res.body.error).toMatchObject({ code: 'ERR_REQUEST_INVALID', message: 'options.fairPlaySkdTemplate: unknown placeholder {foo} in the FairPlay URI template' });
+      const current = await request(t.app).get(`/admin/v1/sites/${site.id}`).set(admin()).expect(200);
+      expect(current.body.options.fairPlaySkdTemplate).toBe('skd://{kid_hex}');
     });
 
     it('refuses a body that is not JSON (400) or too large (413)', async () => {
