@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'ERR_CPIX_INVALID'
   | 'ERR_CPIX_UNSUPPORTED'
   | 'ERR_CPIX_SIGNATURE_INVALID'
+  | 'ERR_REQUEST_SIGNATURE_REQUIRED'
   | 'ERR_CPIX_DECRYPTION_FAILED'
   | 'ERR_SPEKE_REJECTED'
   | 'ERR_WEAK_CERTIFICATE'
@@ -93,6 +94,14 @@ export class CpixUnsupported extends ServiceError {
 /** An XML signature that does not verify, or whose signer is not a pinned trusted certificate. */
 export class CpixSignatureInvalid extends ServiceError {
   readonly code = 'ERR_CPIX_SIGNATURE_INVALID';
+}
+
+/**
+ * A key request of a site that requires signed requests (`requestSignerCertificates`) carries no
+ * valid whole-document signature by one of them: the request is not authenticated as the site's.
+ */
+export class RequestSignatureRequired extends ServiceError {
+  readonly code = 'ERR_REQUEST_SIGNATURE_REQUIRED';
 }
 
 /** Any failure to decrypt inbound CPIX keys (no matching recipient, MAC, padding): one opaque error. */

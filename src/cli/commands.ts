@@ -30,7 +30,8 @@ export interface Command {
 }
 
 type BooleanSiteOption = { [K in keyof SiteOptions]-?: SiteOptions[K] extends boolean ? K : never }[keyof SiteOptions];
-type StringSiteOption = Exclude<keyof SiteOptions, BooleanSiteOption>;
+type CertificatesSiteOption = { [K in keyof SiteOptions]-?: SiteOptions[K] extends readonly string[] ? K : never }[keyof SiteOptions];
+type StringSiteOption = Exclude<keyof SiteOptions, BooleanSiteOption | CertificatesSiteOption>;
 
 /**
  * The site options `--option key=value` can set, by value type. Exhaustive over `SiteOptions`, so an
@@ -47,15 +48,23 @@ const STRING_SITE_OPTIONS: Record<StringSiteOption, true> = {
   aes128KeyUriTemplate: true,
   widevineProvider: true,
 };
+/** Certificate lists, given as `key=@file.pem` (every PEM certificate in the file) or `key=` (none). */
+const CERTIFICATES_SITE_OPTIONS: Record<CertificatesSiteOption, true> = {
+  requestSignerCertificates: true,
+};
 const isBooleanSiteOption = (key: string): key is BooleanSiteOption => Object.hasOwn(BOOLEAN_SITE_OPTIONS, key);
 const isStringSiteOption = (key: string): key is StringSiteOption => Object.hasOwn(STRING_SITE_OPTIONS, key);
+const isCertificatesSiteOption = (key: string): key is CertificatesSiteOption => Object.hasOwn(CERTIFICATES_SITE_OPTIONS, key);
 export const SITE_OPTION_NAMES: readonly (keyof SiteOptions)[] = [
   ...(Object.keys(BOOLEAN_SITE_OPTIONS) as BooleanSiteOption[]),
   ...(Object.keys(STRING_SITE_OPTIONS) as StringSiteOption[]),
+  ...(Object.keys(CERTIFICATES_SITE_OPTIONS) as CertificatesSiteOption[]),
 ];
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
 /** `--option key=value` pairs as a partial `SiteOptions`; the service validates the values themselves. */
-function siteOptions(pairs: readonly string[] | undefined): Partial<SiteOptions> | undefined {
+function siteOptions(pairs: readonly string[] | undefined, readTextFile: ReadTextFile): Partial<SiteOptions> | undefined {
   if (pairs === undefined || pairs.length === 0) return undefined;
   const options: { -readonly [K in keyof SiteOptions]?: SiteOptions[K] } = {};
   for (const pair of pairs) {
@@ -67,6 +76,9 @@ function siteOptions(pairs: readonly string[] | undefined): Partial<SiteOptions>
       options[key] = value === 'true';
     } else if (isStringSiteOption(key)) {
       options[key] = value;
+    } else if (isCertificatesSiteOption(key)) {
+      if (value !== '' && !value.startsWith('@')) throw new UsageError(`--option ${key} takes @<file of PEM certificates>, or nothing for none`);
+      options[key] = value === '' ? [] : (readTextFile(value.slice(1)).match(PEM_CERTIFICATE) ?? []).map((pem) => `${pem}\n`);
     } else {
       throw new UsageError(`--option takes <key>=<value> with a key among ${SITE_OPTION_NAMES.join(', ')}`);
     }
@@ -113,7 +125,10 @@ function printSite(out: Output, site: SiteView): void {
     out.line(line);
   }
   out.line('options:');
-  for (const key of SITE_OPTION_NAMES) out.line(`  ${key}: ${cell(site.options[key])}`);
+  for (const key of SITE_OPTION_NAMES) {
+    const value = site.options[key];
+    out.line(`  ${key}: ${typeof value === 'object' ? `${value.length} certificate(s)` : cell(value)}`);
+  }
 }
 
 function printAuditRecord(out: Output, record: AuditRecord): void {
@@ -147,7 +162,7 @@ export const COMMANDS: readonly Command[] = [
     optionsUsage: '--name <name> [--id <ID>] [--option <key>=<value>]...',
     summary: 'Create a site; prints its first KMS token and its access key (shown once).',
     async run(ctx) {
-      const options = siteOptions(ctx.values.option);
+      const options = siteOptions(ctx.values.option, ctx.readTextFile);
       const created = await ctx.client().createSite({
         name: required(ctx, 'name'),
         ...(ctx.values.id !== undefined && { id: ctx.values.id }),
@@ -191,7 +206,7 @@ export const COMMANDS: readonly Command[] = [
     optionsUsage: '[--name <name>] [--option <key>=<value>]...',
     summary: 'Rename a site or change its options (others keep their values).',
     async run(ctx) {
-      const options = siteOptions(ctx.values.option);
+      const options = siteOptions(ctx.values.option, ctx.readTextFile);
       const name = ctx.values.name;
       if (name === undefined && options === undefined) throw new UsageError('sites update needs --name or --option');
       const site = await ctx.client().updateSite(arg(ctx, 0), {

@@ -12,7 +12,10 @@ import { parseCpixDocument } from '../cpix/parse';
 import { checkReferences } from '../cpix/parse-references';
 import type { CpixDocument, CpixTargetVersion } from '../cpix/model';
 import { shownValue } from '../cpix/shown';
-import { CpixInvalid, CpixUnsupported, PayloadTooLarge } from '../errors';
+import { verifyCpixSignatures, type VerifiedCpixSignature } from '../cpix/verify-signature';
+import { parseCertificate } from '../crypto/certificates';
+import { CpixInvalid, CpixSignatureInvalid, CpixUnsupported, PayloadTooLarge, RequestSignatureRequired } from '../errors';
+import { decodeXmlBytes } from '../xml/safe-parse';
 import type { SiteOptions } from '../sites/site';
 import { refuseExportNamespace } from './export-grant';
 import type { SignalingRules } from './signaling';
@@ -69,6 +72,11 @@ export interface KeyRequestLimits {
 export interface KeyRequestInput {
   readonly body: Buffer;
   readonly limits: KeyRequestLimits;
+  /**
+   * The authenticated site's `requestSignerCertificates` (PEM): when any, the request must carry a
+   * whole-document signature by one of them.
+   */
+  readonly requiredSigners: readonly string[];
   /** A request header (names are case-insensitive). */
   header(name: string): string | undefined;
   /** A query parameter as the HTTP layer parsed it (a string, or an array when repeated). */
@@ -100,6 +108,7 @@ export interface KeyExchangeProtocol {
  */
 export function readKeyRequest(input: KeyRequestInput, pick: (document: CpixDocument) => Dialect): KeyRequest {
   const document = parseCpixDocument(input.body, { maxBytes: input.limits.bodyBytes }, { references: 'skip' });
+  if (input.requiredSigners.length > 0) requireSignature(input, input.requiredSigners);
   const keys = document.contentKeyList?.items.length ?? 0;
   if (keys > input.limits.keys) throw new PayloadTooLarge(`ContentKeyList: ${keys} keys, at most ${input.limits.keys} per request`);
   refuseExportNamespace(document);
@@ -107,6 +116,27 @@ export function readKeyRequest(input: KeyRequestInput, pick: (document: CpixDocu
   dialect.validate?.(document);
   checkReferences(document, { allowUnboundDrmSystems: dialect.unreferencedSystemsUseSingleKey });
   return { dialect, document, keyRotation: dialect.keyRotationParameter && input.query('key-rotation') === 'true' };
+}
+
+/**
+ * A site that pins request signers accepts only a document signed as a whole (`URI=""`, enveloped)
+ * by one of them; every signature the document carries must verify (`verifyCpixSignatures`: pinned
+ * certificates only, never KeyInfo's; RSA with SHA-2). Runs on bytes the hardened parser accepted.
+ *
+ * @throws RequestSignatureRequired (401) without such a signature, or when one does not verify.
+ */
+function requireSignature(input: KeyRequestInput, signers: readonly string[]): void {
+  const trusted = signers.map((pem, index) => parseCertificate(pem, `requestSignerCertificates[${index}]`));
+  let signatures: readonly VerifiedCpixSignature[];
+  try {
+    ({ signatures } = verifyCpixSignatures(decodeXmlBytes(input.body, input.limits.bodyBytes), trusted));
+  } catch (error) {
+    if (error instanceof CpixSignatureInvalid) throw new RequestSignatureRequired(`request signature: ${error.message}`, { cause: error });
+    throw error;
+  }
+  if (!signatures.some((signature) => signature.reference === '')) {
+    throw new RequestSignatureRequired('this site accepts only requests signed as a whole by one of its request signer certificates');
+  }
 }
 
 /** The content ID of `CPIX@<primary>`, else of the other attribute when `fallback` allows; refused when absent or empty. */

@@ -1,4 +1,5 @@
 import type { WrappedSiteKey } from '../crypto/kms/master-key';
+import { assertCertificatePolicy, DEFAULT_CERTIFICATE_POLICY, parseCertificate } from '../crypto/certificates';
 import { expandKeyUriTemplate, expandSkdUriTemplate } from '../drm/hls';
 import { RequestInvalid } from '../errors';
 import { KEY_ID_LENGTH_BYTES } from '../keys/key-id';
@@ -31,6 +32,12 @@ export interface SiteOptions {
   readonly widevineProvider: string;
   /** Accept PallyCon's legacy KMS token form base64({"site_id","access_key"}). */
   readonly acceptLegacyToken: boolean;
+  /**
+   * PEM certificates of the site's packagers. When any is set, every key request of the site must
+   * carry an enveloped XML-DSig signature over the whole document by one of them (as pinned here,
+   * never from the request's KeyInfo); none by default.
+   */
+  readonly requestSignerCertificates: readonly string[];
 }
 
 export const DEFAULT_SITE_OPTIONS: SiteOptions = Object.freeze({
@@ -40,15 +47,21 @@ export const DEFAULT_SITE_OPTIONS: SiteOptions = Object.freeze({
   aes128KeyUriTemplate: 'https://key-delivery.invalid/{content_id}/{kid_uuid}',
   widevineProvider: 'cpix-kms',
   acceptLegacyToken: false,
+  requestSignerCertificates: [],
 });
 
 /**
  * Refuses options that would make every key request fail later: a key URI template that does not
- * expand (an unknown `{placeholder}`), checked by expanding it for a sample key.
+ * expand (an unknown `{placeholder}`), checked by expanding it for a sample key, and a request signer
+ * certificate that is not one, or is weak (RSA < 2048, SHA-1).
  *
- * @throws RequestInvalid naming the option and the problem.
+ * @throws RequestInvalid naming the option and the problem; CpixInvalid / WeakCertificate for a certificate.
  */
 export function checkSiteOptions(options: SiteOptions): void {
+  options.requestSignerCertificates.forEach((pem, index) => {
+    const path = `options.requestSignerCertificates[${index}]`;
+    assertCertificatePolicy(parseCertificate(pem, path), DEFAULT_CERTIFICATE_POLICY, path);
+  });
   const sample = { keyId: Buffer.alloc(KEY_ID_LENGTH_BYTES), contentId: 'content' };
   const templates: readonly [keyof SiteOptions, () => string][] = [
     ['fairPlaySkdTemplate', () => expandSkdUriTemplate(options.fairPlaySkdTemplate, sample)],

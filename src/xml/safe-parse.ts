@@ -66,6 +66,14 @@ export function parseXml(input: Buffer | string, limits?: Partial<XmlLimits>): X
   return parseDecoded(text, encoding, effective);
 }
 
+/**
+ * The text of a document's bytes as `parseXml` decodes them (by BOM, strictly), for code that must
+ * read the same document again, such as signature verification. Call it on bytes `parseXml` accepted.
+ */
+export function decodeXmlBytes(input: Buffer, maxBytes: number): string {
+  return decodeInput(input, maxBytes).text;
+}
+
 function decodeInput(input: Buffer | string, maxBytes: number): { text: string; encoding: Encoding | undefined } {
   if (typeof input === 'string') {
     // Cheap bound first (every UTF-16 code unit is at least one UTF-8 byte), then the exact size.

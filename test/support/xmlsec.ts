@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -53,6 +53,37 @@ export function xmlsecVerify(xml: string, index: number, options: XmlsecVerifyOp
     args.push('--node-xpath', `(${SIGNATURE_XPATH})[${index}]`, join(dir, 'doc.xml'));
     const run = spawnSync('xmlsec1', args, { encoding: 'utf8' });
     return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * An enveloped whole-document signature template (RSA-SHA256, C14N 1.0, SHA-256, the signer's
+ * certificate in KeyInfo) for `xmlsecSign`, as a packager that signs its CPIX requests writes it.
+ */
+const SIGNATURE_TEMPLATE = [
+  '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>',
+  '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>',
+  '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>',
+  '<ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/></ds:Transforms>',
+  '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>',
+  '</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo></ds:Signature>',
+].join('');
+
+/** Signs `xml` as a whole with `xmlsec1 --sign` (template appended as the root's last child). */
+export function xmlsecSign(xml: string, keyPem: string, certPem: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'xmlsec-sign-'));
+  try {
+    const closing = xml.lastIndexOf('</');
+    writeFileSync(join(dir, 'template.xml'), `${xml.slice(0, closing)}${SIGNATURE_TEMPLATE}${xml.slice(closing)}`);
+    writeFileSync(join(dir, 'key.pem'), keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'cert.pem'), certPem);
+    const run = spawnSync('xmlsec1', ['--sign', '--privkey-pem', `${join(dir, 'key.pem')},${join(dir, 'cert.pem')}`, '--output', join(dir, 'signed.xml'), join(dir, 'template.xml')], {
+      encoding: 'utf8',
+    });
+    if (run.status !== 0) throw new Error(`xmlsec1 --sign failed: ${run.stderr}`);
+    return readFileSync(join(dir, 'signed.xml'), 'utf8');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@ import { PALLYCON_API_V1, PALLYCON_API_V2 } from '../../exchange/dialects/pallyc
 import { SPEKE } from '../../exchange/dialects/speke';
 import type { KeyExchange } from '../../exchange/key-exchange';
 import type { Logger } from '../../log';
+import type { SiteView } from '../../sites/site';
 import type { SiteService } from '../../sites/site-service';
 import { readCpixBody, sendCpix } from '../cpix-body';
 import { errorHandler, writeJson, writePlainText } from '../error-mapping';
@@ -38,11 +39,12 @@ const ROUTES: readonly { readonly paths: readonly string[]; readonly protocol: K
   { paths: ['/v2/cpix/pallycon/getKey/:token', '/v2/cpix/doverunner/getKey/:token'], protocol: PALLYCON_API_V2 },
 ];
 
-function inputOf(req: Request, limits: KeyRequestLimits): KeyRequestInput {
+function inputOf(req: Request, limits: KeyRequestLimits, site: SiteView): KeyRequestInput {
   if (!Buffer.isBuffer(req.body)) throw new Error('readCpixBody must run before this handler');
   return {
     body: req.body,
     limits,
+    requiredSigners: site.options.requestSignerCertificates,
     header: (name) => req.get(name),
     query: (name) => (req.query as Record<string, unknown>)[name],
   };
@@ -62,7 +64,7 @@ export function keyExchangeRoutes(deps: KeyExchangeRouteDeps): Router {
     const headers = answerHeaders(protocol, deps.userAgent);
     const exchange: RequestHandler = async (req, res) => {
       const { site, credentialId } = authenticatedSite(res);
-      const request = protocol.read(inputOf(req, deps.limits));
+      const request = protocol.read(inputOf(req, deps.limits, site));
       res.locals.dialect = request.dialect.name; // the metrics label (requests refused before this point count as 'none')
       const xml = await deps.keyExchange.exchange({
         ...request,
