@@ -8,11 +8,13 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
 
 /**
  * Authentication by one configured secret (`Authorization: Bearer <secret>`), compared as SHA-256
- * digests in constant time; only the digest is kept in memory. Wrong secrets count against the
- * client address only: there is one secret, and a per-secret count would let anyone lock the
- * operator out. `name` says which secret in the realm and in the internal detail (`admin`, `metrics`).
+ * digests in constant time; only the digest is kept in memory. The secret is always compared first,
+ * so the right one is never refused; wrong ones count against the client address in this secret's own
+ * realm (`admin`, `metrics`: failures on the key routes never change the admin API's answers) and,
+ * past the limit, are answered 429. There is no per-secret count: with one secret it would be one
+ * counter for every client on the internet, adding nothing to the address counts.
  */
-export function requireBearerSecret(secret: string, name: string, authFailures: AuthFailureLimiter): RequestHandler {
+export function requireBearerSecret(secret: string, name: 'admin' | 'metrics', authFailures: AuthFailureLimiter): RequestHandler {
   const expected = hashSecret(secret);
   const challenge = `Bearer realm="cpix-kms ${name}"`;
   return async (req, res, next) => {
@@ -21,7 +23,7 @@ export function requireBearerSecret(secret: string, name: string, authFailures: 
       res.setHeader('WWW-Authenticate', challenge);
       throw new Unauthenticated({ detail: `no ${name} bearer token` });
     }
-    await authFailures.guard({ clientAddress: clientAddress(req) }, () => {
+    await authFailures.guard({ clientAddress: clientAddress(req), realm: name }, () => {
       if (secretMatchesHash(presented, expected)) return;
       res.setHeader('WWW-Authenticate', challenge);
       throw new Unauthenticated({ detail: `wrong ${name} token` });

@@ -35,10 +35,10 @@ export function presentedKmsToken(req: Request): string | undefined {
   return token;
 }
 
-/** What the failure limiter counts a credential check of `req` against. */
+/** What the failure limiter counts a credential check of `req` on a key route against. */
 export function authAttempt(req: Request, presented: string | undefined): AuthAttempt {
   const credentialId = presented === undefined ? undefined : credentialLookupId(presented);
-  return { clientAddress: clientAddress(req), ...(credentialId !== undefined && { credentialId }) };
+  return { clientAddress: clientAddress(req), realm: 'key', ...(credentialId !== undefined && { credentialId }) };
 }
 
 /** The authenticated site of a request, set by `requireKmsToken`. */
@@ -52,8 +52,8 @@ export function authenticatedSite(res: { locals: Record<string, unknown> }): Aut
  * Authenticates a key-exchange request by its KMS token (an active site's token, or its legacy
  * PallyCon token when the site opted in). 401 for a missing or unknown credential, 403 for a disabled
  * site. The token itself never reaches a log: access-log URLs are redacted (http/redact.ts) and
- * failures log only the token ID. Failed checks count against the client address and the token ID
- * (`authFailures`); past the limit the answer is 429 before the token is looked at.
+ * failures log only the token ID. The token is always checked: a valid one is answered whatever
+ * failures its address or ID have seen; a failure past the limits (`authFailures`) is answered 429.
  */
 export function requireKmsToken(sites: SiteService, authFailures: AuthFailureLimiter): RequestHandler {
   return async (req, res, next) => {
