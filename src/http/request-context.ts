@@ -5,6 +5,12 @@ import { redactUrl } from './redact';
 
 /** A caller-supplied request ID is kept only if it is short and plain (it ends up in logs). */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+/**
+ * …and holds nothing credential-shaped: no `kms1.`/`lsc1.` prefix and no run of 43 or more base64url
+ * characters (a credential's secret part, an access key, a 64-hex admin token). UUIDs (36) and W3C
+ * trace IDs (32) pass; a client that pasted a secret here gets a fresh ID instead of a logged secret.
+ */
+const CREDENTIAL_SHAPED = /(kms1|lsc1)\.|[A-Za-z0-9_-]{43,}/;
 
 /**
  * Assigns a request ID (echoed as `X-Request-Id`) and writes one access-log line per request when
@@ -13,7 +19,8 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 export function requestContext(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const incoming = req.get('x-request-id');
-    const requestId = incoming !== undefined && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    const requestId =
+      incoming !== undefined && REQUEST_ID_PATTERN.test(incoming) && !CREDENTIAL_SHAPED.test(incoming) ? incoming : randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
