@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../log';
 import { redactUrl } from './redact';
@@ -43,9 +44,14 @@ export function requestContext(logger: Logger): RequestHandler {
 }
 
 /**
- * The client's address as audit records name it: express's `req.ip`, which follows X-Forwarded-For only
- * as far as the app's `trust proxy` setting (TRUST_PROXY_HOPS) allows.
+ * The client's address as audit records and failure counters name it: express's `req.ip`, which
+ * follows X-Forwarded-For only as far as the app's `trust proxy` setting (TRUST_PROXY_HOPS) allows.
+ * express takes the believed X-Forwarded-For entry as it stands; an entry that is not an IP address
+ * (a client that reached the service past the proxy wrote it, or a broken proxy) is not recorded: the
+ * socket's address is, so no client text reaches an audit record or a store key name.
  */
 export function clientAddress(req: Request): string {
-  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  const forwarded = req.ip;
+  if (forwarded !== undefined && isIP(forwarded) !== 0) return forwarded;
+  return req.socket.remoteAddress ?? 'unknown';
 }

@@ -174,6 +174,15 @@ describe('hostile requests to the credential checks', () => {
     });
   });
 
+  it('records the socket address, not a forged X-Forwarded-For entry that is no address, in the audit record', async () => {
+    const contentId = freshContent();
+    const forged = `${directTokens.b}`;
+    const res = await speke(direct).set('X-Forwarded-For', forged).set('Authorization', `Bearer ${directTokens.a}`).send(body(contentId));
+    expect(res.status).toBe(200);
+    const [record] = (await direct.services.audit.list(a.id, { limit: 500 })).records.filter((r) => r.contentId === contentId);
+    expect(record?.clientAddress).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+  });
+
   describe('finding 7: one request, one credential, in one form', () => {
     const split = (token: string) => {
       const dot = token.lastIndexOf('.');
