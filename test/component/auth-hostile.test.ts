@@ -10,7 +10,7 @@ import { buildSpekeV2Request } from '../support/speke-request';
  * real app: floods of bad tokens from the address every client shares behind an ingress, spoofed
  * X-Forwarded-For, a credential repeated or split over parameters, two credentials in one request.
  * A credential that verifies is answered whatever others did (decision 46); a request whose credential
- * forms are ambiguous is refused (decision 47); every refusal leaves no key and no audit record.
+ * forms are ambiguous is refused (decision 48); every refusal leaves no key and no audit record.
  * The failure windows run on an injected clock: nothing here waits.
  */
 
