@@ -26,9 +26,15 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
         paths: [
-          'req.headers.authorization',
-          'req.headers["x-kms-token"]',
-          'req.headers.cookie',
+          'headers.authorization',
+          'headers["x-kms-token"]',
+          'headers.cookie',
+          '*.headers.authorization',
+          '*.headers["x-kms-token"]',
+          '*.headers.cookie',
+          '*.authorization',
+          '*["x-kms-token"]',
+          '*["enc-token"]',
           '*.token',
           '*.accessKey',
           '*.key',

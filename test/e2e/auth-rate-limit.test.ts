@@ -9,14 +9,16 @@ import { productionEnv, requireBuiltService, spawnService, type ServiceProcess }
 
 /**
  * Failed authentications are limited per client address and per credential ID, with the counters in
- * the shared store: two service processes ("pods") on one Redis, where failures on one pod lock the
- * address or credential out of the other. X-Forwarded-For (one trusted proxy hop) stands in for
- * distinct client addresses.
+ * the shared store: two service processes ("pods") on one Redis, where failures on one pod count on
+ * the other. Only failures are limited: a valid credential is answered on both pods whatever the
+ * counters say (decision 53). X-Forwarded-For (one trusted proxy hop) stands in for distinct client
+ * addresses, as an ingress would set it (or an attacker forge it, where the ingress passes it on).
  */
 describe('authentication-failure limits shared across pods', () => {
   const PER_ADDRESS = 5;
   const PER_CREDENTIAL = 8;
-  const WINDOW_SECONDS = 2;
+  // Long enough that no window closes while a test runs: the window closing is tested on an injected clock (unit tests).
+  const WINDOW_SECONDS = 60;
   const adminToken = randomBytes(32).toString('base64url');
   const keyPrefix = `ratelimit${randomBytes(4).toString('hex')}`;
   let cwd: string;
@@ -43,6 +45,7 @@ describe('authentication-failure limits shared across pods', () => {
       headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/xml', 'x-forwarded-for': address },
       body: '',
     });
+  const unknownToken = () => `kms1.${randomBytes(12).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
   const wrongSecret = (credential: string) => `${credential.slice(0, credential.lastIndexOf('.'))}.${randomBytes(32).toString('base64url')}`;
 
   beforeAll(async () => {
@@ -83,50 +86,50 @@ describe('authentication-failure limits shared across pods', () => {
     rmSync(cwd, { recursive: true, force: true });
   });
 
-  it('locks an address out of both pods after its failures on either, and lets it back once the window closes', async () => {
+  it('refuses failures from an address past its limit on both pods, and answers a valid token from it on both', async () => {
+    // Every client behind one ingress shares an address: a flood of bad tokens from it…
     const address = freshAddress();
     for (let i = 0; i < PER_ADDRESS; i += 1) {
       // A different unknown credential each time: the address limit, not the credential one, is what bites.
-      expect((await speke(i % 2, `kms1.${randomBytes(12).toString('base64url')}.${randomBytes(32).toString('base64url')}`, address)).status).toBe(401);
+      expect((await speke(i % 2, unknownToken(), address)).status).toBe(401);
     }
     for (const pod of [0, 1]) {
-      const refused = await speke(pod, token, address);
+      const refused = await speke(pod, unknownToken(), address);
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(WINDOW_SECONDS);
       // SPEKE routes answer errors as plain text; the message names no token.
       expect(await refused.text()).toBe('too many failed authentications; retry later');
+      // …does not refuse the valid token of another client behind the same ingress.
+      expect((await speke(pod, token, address)).status).toBe(400);
     }
-    expect((await speke(1, token, freshAddress())).status).toBe(400);
-    await new Promise((done) => setTimeout(done, WINDOW_SECONDS * 1000 + 200));
-    expect((await speke(0, token, address)).status).toBe(400);
   });
 
-  it('locks a token ID out after failures from many addresses, leaving the site its other tokens', async () => {
+  it('refuses failures for a token ID past its limit from many (forged) addresses, and answers the token itself', async () => {
     for (let i = 0; i < PER_CREDENTIAL; i += 1) {
-      expect((await speke(i % 2, wrongSecret(token), freshAddress())).status).toBe(401);
+      expect((await speke(i % 2, wrongSecret(otherToken), freshAddress())).status).toBe(401);
     }
-    const refused = await speke(1, token, freshAddress());
-    expect(refused.status).toBe(429);
-    expect((await speke(0, otherToken, freshAddress())).status).toBe(400);
-    await new Promise((done) => setTimeout(done, WINDOW_SECONDS * 1000 + 200));
+    expect((await speke(1, wrongSecret(otherToken), freshAddress())).status).toBe(429);
+    for (const pod of [0, 1]) expect((await speke(pod, otherToken, freshAddress())).status).toBe(400);
   });
 
-  it('counts license-route and admin failures against the same address, and refuses the admin API past the limit', async () => {
+  it('counts admin failures apart from the key routes, and answers the admin token past its own limit', async () => {
     const address = freshAddress();
     const licenseFailure = await fetch(`${urls[0]}/license/v1/sites/${siteId}/contents/movie`, {
       headers: { authorization: `Bearer lsc1.${randomBytes(12).toString('base64url')}.${randomBytes(32).toString('base64url')}`, 'x-forwarded-for': address },
     });
     expect(licenseFailure.status).toBe(401);
-    for (let i = 1; i < PER_ADDRESS; i += 1) {
+    for (let i = 1; i <= PER_ADDRESS; i += 1) expect((await speke(i % 2, unknownToken(), address)).status).toBe(i < PER_ADDRESS ? 401 : 429);
+    // The key routes' failures left the admin counter of this address untouched.
+    for (let i = 0; i < PER_ADDRESS; i += 1) {
       expect((await admin(i % 2, '/sites', { headers: { authorization: `Bearer ${randomBytes(32).toString('base64url')}` } }, address)).status).toBe(401);
     }
-    const refused = await admin(1, '/sites', {}, address);
+    const refused = await admin(1, '/sites', { headers: { authorization: `Bearer ${randomBytes(32).toString('base64url')}` } }, address);
     expect(refused.status).toBe(429);
     expect(await refused.json()).toEqual({
       error: { code: 'ERR_RATE_LIMITED', message: 'too many failed authentications; retry later', requestId: expect.any(String) },
     });
-    expect((await admin(0, '/sites', {}, freshAddress())).status).toBe(200);
+    for (const pod of [0, 1]) expect((await admin(pod, '/sites', {}, address)).status).toBe(200);
   });
 
   it('keeps the counters in Redis, self-expiring, named by address and token ID only', async () => {
@@ -134,7 +137,7 @@ describe('authentication-failure limits shared across pods', () => {
     await speke(0, wrongSecret(token), address);
     const keys = await raw.keys(`${keyPrefix}:auth-failures:*`);
     const tokenId = token.split('.')[1] ?? '';
-    expect(keys).toEqual(expect.arrayContaining([`${keyPrefix}:auth-failures:addr%3A${address}`, `${keyPrefix}:auth-failures:cred%3Akms1.${tokenId}`]));
+    expect(keys).toEqual(expect.arrayContaining([`${keyPrefix}:auth-failures:addr%3Akey%3A${address}`, `${keyPrefix}:auth-failures:cred%3Akms1.${tokenId}`]));
     for (const key of keys) {
       expect(key).not.toContain(token.split('.')[2]);
       expect(await raw.pttl(key)).toBeGreaterThan(0);

@@ -61,6 +61,7 @@ describeWithMediaTools('media round trip: SPEKE v2 keys → ffmpeg CENC → lice
   let dir: string;
   let service: ServiceProcess | undefined;
   let url: string;
+  /** The export signing certificate a license server pins. */
   let signingCertPem: string;
   let clip: TestClip;
   let siteId: string;
@@ -81,7 +82,7 @@ describeWithMediaTools('media round trip: SPEKE v2 keys → ffmpeg CENC → lice
     requireBuiltService();
     dir = mkdtempSync(join(tmpdir(), 'cpix-kms-media-'));
     const signing = signingEnv(dir);
-    signingCertPem = readFileSync(signing.SIGNING_CERT_FILE, 'utf8');
+    signingCertPem = readFileSync(signing.EXPORT_SIGNING_CERT_FILE, 'utf8');
     service = spawnService(
       dir,
       bareEnv({

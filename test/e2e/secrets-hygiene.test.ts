@@ -275,8 +275,9 @@ async function driveLifecycle(http: Http, adminToken: string, recipient: Recipie
   keep('second site KMS token', other.token.token);
   expectStatus(await http('PATCH', `/admin/v1/sites/${other.site.id}`, admin, '{"status":"disabled"}'), 200, 'disable site');
   await speke('disabled site', '/speke/copyProtection', { ...bearer(other.token.token), ...v2Headers }, fresh(), 403);
-  // A token of its own is attacked: the lock-out lasts the failure window, and the caller goes on
-  // using the first token after the lifecycle (the Redis run's outage checks).
+  // A token of its own is attacked: failures with its ID end at 429 (the token itself would still be
+  // answered, decision 53), and the caller goes on using the first token after the lifecycle (the
+  // Redis run's outage checks).
   const attackedToken = (await issue('attacked')).token;
   const attacked = `${attackedToken.slice(0, attackedToken.lastIndexOf('.') + 1)}${randomBytes(32).toString('base64url')}`;
   keep('attacked KMS token, tampered', attacked);

@@ -12,7 +12,7 @@ import type { Store } from '../../src/store/store';
 import { buildServices, TEST_EXPORT_VALIDITY_MS, testExportSigningIdentity, testMasterKey, testSigningIdentity } from './services';
 import { createKeyExchange, type AuditSink } from '../../src/exchange/key-exchange';
 import { createLicenseExport } from '../../src/exchange/license-export';
-import { cryptoRandom, systemClock } from '../../src/crypto/random';
+import { cryptoRandom, systemClock, type Clock } from '../../src/crypto/random';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
 import { instrumentMasterKey, instrumentStore } from '../../src/metrics/instrument';
 import { createAuthFailureLimiter, type AuthFailureLimiter, type AuthFailureLimits } from '../../src/auth-limits/auth-failure-limiter';
@@ -48,6 +48,10 @@ export interface TestAppOptions {
   readonly metricsToken?: string;
   /** MAX_KEYS_PER_REQUEST (default 1000) and MAX_KEYS_CREATED_PER_MINUTE (default: no limit). */
   readonly keyLimits?: { readonly perRequest?: number; readonly createdPerMinute?: number };
+  /** The failure limiter's clock (windows open and close by it); the system clock by default. */
+  readonly authFailureClock?: Clock;
+  /** TRUST_PROXY_HOPS: how many X-Forwarded-For entries are believed; 0 by default. */
+  readonly trustProxyHops?: number;
 }
 
 /** The real app on a real SQLite file in a temp folder, as main wires it. */
@@ -68,7 +72,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
   };
   const authFailures = createAuthFailureLimiter({
     repository: store.authFailures,
-    clock: systemClock,
+    clock: options.authFailureClock ?? systemClock,
     limits: options.authFailureLimits ?? { perAddress: 100_000, perCredential: 100_000, windowMs: 60_000 },
   });
   const app = createApp({
@@ -86,6 +90,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     readiness: { store: () => store.ping(), masterKey: () => masterKey.checkReady() },
     metrics,
     ...(options.metricsToken !== undefined && { metricsToken: options.metricsToken }),
+    ...(options.trustProxyHops !== undefined && { trustProxyHops: options.trustProxyHops }),
   });
   return {
     app,
