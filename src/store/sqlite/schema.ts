@@ -4,10 +4,10 @@
  * under site keys).
  *
  * Versions: 1 sites, site keys, KMS tokens, content keys; 2 adds license servers and the audit
- * trail; 3 adds the failed-authentication counters. Every statement is `IF NOT EXISTS`, so opening an
+ * trail; 3 adds the failed-authentication counters; 4 adds the master key's check value. Every statement is `IF NOT EXISTS`, so opening an
  * older file upgrades it in place.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS sites (
@@ -86,4 +86,12 @@ CREATE TABLE IF NOT EXISTS auth_failures (
   resets_at INTEGER NOT NULL -- epoch ms
 );
 CREATE INDEX IF NOT EXISTS auth_failures_by_reset ON auth_failures (resets_at);
+-- The key-check value of the master key that wraps this store's site keys: one row, written once.
+CREATE TABLE IF NOT EXISTS master_key_check (
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  provider      TEXT NOT NULL,
+  master_key_id TEXT NOT NULL,
+  blob          BLOB NOT NULL,
+  created_at    TEXT NOT NULL
+);
 `;

@@ -12,6 +12,7 @@ import { createSqliteAuditRepository } from './audit-repository';
 import { createSqliteAuthFailureRepository } from './auth-failure-repository';
 import { guarded } from './guarded';
 import { createSqliteLicenseServerRepository } from './license-server-repository';
+import { createSqliteMasterKeyCheckRepository } from './master-key-check-repository';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
 
 interface SiteRow {
@@ -298,6 +299,7 @@ export function openSqliteStore(path: string): Store {
     audit: createSqliteAuditRepository(db),
     licenseServers: createSqliteLicenseServerRepository(db),
     authFailures: createSqliteAuthFailureRepository(db),
+    masterKeyCheck: createSqliteMasterKeyCheckRepository(db),
     async ping() {
       guarded(() => db.prepare('SELECT 1').get());
     },
