@@ -107,7 +107,8 @@ export function openSqliteStore(path: string): Store {
     db.close();
     throw new Error(`database ${path} has schema version ${userVersion}, newer than this build (${SCHEMA_VERSION})`);
   }
-  db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  // Only when it changes: opening a current file writes nothing (a refused start leaves the file as it was).
+  if (userVersion !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
 
   const stmt = {
     insertSite: db.prepare(
