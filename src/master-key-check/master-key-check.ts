@@ -9,7 +9,7 @@ import type { MasterKeyCheckRepository, StoredMasterKeyCheck } from './ports';
  * Binds a store to the master key that wrapped it (docs/decisions.md, decision 39). The store holds a
  * key-check value made by that master key; a start with another key is refused before anything is
  * served, and a store that changes under a running process (another Redis behind the same address) is
- * reported by `/readyz` and stops site-key operations.
+ * reported by `/readyz` and refused by every site-key operation.
  */
 export interface MasterKeyCheckOptions {
   readonly repository: MasterKeyCheckRepository;
@@ -42,7 +42,12 @@ export interface MasterKeyCheck {
    * @throws MasterKeyMismatch, DependencyUnavailable.
    */
   checkReady(): Promise<void>;
-  /** `provider`, refusing site-key operations with the mismatch while the last check found one. */
+  /**
+   * `provider`, running the readiness check before each site-key operation: a site key is never
+   * created for, nor unwrapped from, a store of another master key, whichever process serves the
+   * request and whether or not a probe has looked yet. Those operations are rare (site creation,
+   * rotation, a site-key cache miss), so the store read is cheap next to them.
+   */
   guard(provider: MasterKeyProvider): MasterKeyProvider;
 }
 
@@ -60,13 +65,14 @@ export function createMasterKeyCheck(options: MasterKeyCheckOptions): MasterKeyC
   const doesNotMatch = `${configuredAs} does not match the key this store was created with`;
   /** The check value last verified, so that a readiness probe costs one store read, not a KMS call. */
   let verified: StoredMasterKeyCheck | undefined;
+  /** The mismatch the last check found, so that it is reported once, not on every probe. */
   let mismatch: MasterKeyMismatch | undefined;
   let inFlight: Promise<MasterKeyCheckOutcome> | undefined;
 
   async function verifyStored(stored: StoredMasterKeyCheck): Promise<void> {
     if (stored.provider !== masterKey.name) {
       throw new MasterKeyMismatch({
-        detail: `${doesNotMatch} (check value mismatch: the store was created with a ${stored.provider} master key, this one is ${masterKey.name})`,
+        detail: `${doesNotMatch} (check value mismatch: the store was created with MASTER_KEY_PROVIDER=${stored.provider}, this one is ${masterKey.name})`,
       });
     }
     try {
@@ -120,6 +126,19 @@ export function createMasterKeyCheck(options: MasterKeyCheckOptions): MasterKeyC
     return inFlight;
   }
 
+  async function checkReady(): Promise<void> {
+    try {
+      await check();
+      mismatch = undefined;
+    } catch (error) {
+      if (error instanceof MasterKeyMismatch) {
+        if (!mismatch) options.onMismatch?.(error);
+        mismatch = error;
+      }
+      throw error;
+    }
+  }
+
   return {
     async verifyAtStart() {
       try {
@@ -131,30 +150,16 @@ export function createMasterKeyCheck(options: MasterKeyCheckOptions): MasterKeyC
         throw error;
       }
     },
-    async checkReady() {
-      try {
-        await check();
-        mismatch = undefined;
-      } catch (error) {
-        if (error instanceof MasterKeyMismatch) {
-          if (!mismatch) options.onMismatch?.(error);
-          mismatch = error;
-        }
-        throw error;
-      }
-    },
+    checkReady,
     guard(provider) {
-      const refuseOnMismatch = () => {
-        if (mismatch) throw mismatch;
-      };
       return {
         name: provider.name,
         async generateSiteKey(context) {
-          refuseOnMismatch();
+          await checkReady();
           return provider.generateSiteKey(context);
         },
         async unwrapSiteKey(wrapped, context) {
-          refuseOnMismatch();
+          await checkReady();
           return provider.unwrapSiteKey(wrapped, context);
         },
         createCheckValue: () => provider.createCheckValue(),

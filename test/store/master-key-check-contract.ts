@@ -132,7 +132,7 @@ export function describeMasterKeyCheckContract(makeHarness: () => Promise<StoreH
           code: 'ERR_MASTER_KEY_MISMATCH',
           detail:
             'AWS_KMS_KEY_ID alias/x does not match the key this store was created with (check value mismatch: the ' +
-            'store was created with a local master key, this one is aws-kms); refusing to start',
+            'store was created with MASTER_KEY_PROVIDER=local, this one is aws-kms); refusing to start',
         });
       });
 
@@ -162,7 +162,7 @@ export function describeMasterKeyCheckContract(makeHarness: () => Promise<StoreH
     });
 
     describe('while running', () => {
-      it('reports another store behind the same connection as a mismatch, refuses site keys, and recovers', async () => {
+      it('reports another store behind the same connection as a mismatch, refuses site-key operations, and recovers', async () => {
         const ours = await emptyStore();
         const theirs = await emptyStore();
         const masterKey = testMasterKey();
@@ -182,13 +182,16 @@ export function describeMasterKeyCheckContract(makeHarness: () => Promise<StoreH
         const { wrapped } = await guarded.generateSiteKey({ siteId: 'SWAP', version: 1 });
 
         current = theirs.store;
+        // Refused before any readiness probe has looked: each site-key operation checks first.
+        expect(await rejectionOf(guarded.generateSiteKey({ siteId: 'SWAP', version: 2 }))).toBeInstanceOf(MasterKeyMismatch);
+        expect(await rejectionOf(guarded.unwrapSiteKey(wrapped, { siteId: 'SWAP', version: 1 }))).toBeInstanceOf(MasterKeyMismatch);
         for (let probe = 0; probe < 2; probe += 1) {
           expect(await rejectionOf(check.checkReady())).toMatchObject({ code: 'ERR_MASTER_KEY_MISMATCH' });
         }
-        expect(mismatches).toHaveLength(1); // logged once, not on every probe
+        expect(mismatches).toHaveLength(1); // reported once, not on every probe or operation
         expect(mismatches[0]?.detail).toBe('MASTER_KEY does not match the key this store was created with (check value mismatch)');
-        expect(await rejectionOf(guarded.generateSiteKey({ siteId: 'SWAP', version: 2 }))).toBeInstanceOf(MasterKeyMismatch);
-        expect(await rejectionOf(guarded.unwrapSiteKey(wrapped, { siteId: 'SWAP', version: 1 }))).toBeInstanceOf(MasterKeyMismatch);
+        // Nothing was written into the other store.
+        expect(await theirs.store.masterKeyCheck.holdsSites()).toBe(false);
 
         current = ours.store;
         await check.checkReady();
