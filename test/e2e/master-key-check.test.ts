@@ -301,9 +301,36 @@ describe('the master key is checked against the store at every start', () => {
   });
 
   describe('the development setup', () => {
-    /** Every file of the data folder with its bytes. */
-    const snapshot = (dataDir: string) =>
-      Object.fromEntries(readdirSync(dataDir).map((file) => [file, readFileSync(join(dataDir, file)).toString('base64')]));
+    /** Every row of every table of the SQLite store (blobs as base64). */
+    function storeRows(file: string): Record<string, unknown[]> {
+      const db = new Database(file, { readonly: true });
+      try {
+        const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
+        return Object.fromEntries(
+          tables.map(({ name }) => [
+            name,
+            (db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all() as Record<string, unknown>[]).map((row) =>
+              Object.fromEntries(Object.entries(row).map(([column, value]) => [column, Buffer.isBuffer(value) ? value.toString('base64') : value])),
+            ),
+          ]),
+        );
+      } finally {
+        db.close();
+      }
+    }
+
+    /**
+     * The data folder as the operator sees it: the key files byte for byte, the file names, and the
+     * store's content (SQLite may fold its write-ahead log into the file when a connection closes,
+     * which changes bytes but no row).
+     */
+    const snapshot = (dataDir: string) => ({
+      files: readdirSync(dataDir).filter((file) => !/-(wal|shm)$/.test(file)).sort(),
+      keyFiles: Object.fromEntries(
+        ['admin-token', 'signing.pem'].map((file) => [file, readFileSync(join(dataDir, file)).toString('base64')]),
+      ),
+      store: storeRows(join(dataDir, 'cpix-kms.db')),
+    });
 
     it.each([
       ['one process', {}],
@@ -321,8 +348,9 @@ describe('the master key is checked against the store at every start', () => {
       const masterKeyFile = join(dataDir, 'master.key');
       const savedMasterKey = readFileSync(masterKeyFile);
       unlinkSync(masterKeyFile);
-      // The database's WAL is checkpointed on close; compare files after that, as the operator left them.
       const before = snapshot(dataDir);
+      expect(before.store['sites']).toHaveLength(1);
+      expect(before.store['master_key_check']).toHaveLength(1);
 
       const refused = await refusedStart(bareEnv(extra), site.token, dir);
       expect(refused.code).toBe(1);
