@@ -19,8 +19,8 @@
 //                         site, five new keys, audit record. What the durability rules cost before any
 //                         CPIX work; no implementation of the key route can be faster than this.
 // Redis recovery: after the workloads Redis is SIGKILLed and restarted on its AOF; how long after it
-// answers PING again the service's /readyz and a P1 request first answer 200 (target: a second, issue 5;
-// the fault tests only check that it recovers by itself).
+// answers PING again the service's /readyz and a P1 request first answer 200 (target: a second, README
+// "Performance"; the fault tests only check that it recovers by itself).
 // Prints a table (req/s, p50, p99, CPU ms per request of the service and of Redis), the target ratios,
 // and writes JSON.
 // --keys N adds a long unsigned P5 run until N keys were created, sampling the service's RSS.
