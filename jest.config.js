@@ -46,8 +46,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // `*.serial.test.ts` measure latencies and recovery times: they run alone afterwards (jest.serial.config.js),
-  // not beside suites that load both cores with services of their own.
+  // `*.serial.test.ts` fault Redis under load and bound answers by the command timeout: they run alone
+  // afterwards (jest.serial.config.js), not beside suites that load both cores with services of their own.
   testPathIgnorePatterns: ['/node_modules/', SERIAL_TESTS, ...leftOut.map((file) => file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }] },
   // Store tests share one real Redis; files run in parallel but each uses its own key prefix.

@@ -1,5 +1,6 @@
-// The timing-sensitive suites (`*.serial.test.ts`: fault recovery within a second, answers within one
-// command timeout), run one at a time after the main run so no other suite competes for the cores.
+// The suites that fault shared processes under load (`*.serial.test.ts`: Redis stopped, killed and paused;
+// answers within one command timeout), run one at a time after the main run so no other suite competes
+// for the cores.
 const base = require('./jest.config');
 
 /** @type {import('jest').Config} */

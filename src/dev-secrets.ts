@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SecretSource } from './config/config';
+import { ConfigError } from './errors';
 
 /**
  * Development secrets: when no master key or admin token is configured (and NODE_ENV is not
@@ -28,8 +29,27 @@ export function readOrCreate(path: string, generate: () => string): { text: stri
   return { text: readFileSync(path, 'utf8').trim(), created: false };
 }
 
-export function resolveMasterKey(source: SecretSource<Buffer>): ResolvedSecret<Buffer> {
+/**
+ * The configured master key, or the development key file. A missing file is created only beside a
+ * new store: where the store already holds keys, a new master key could read none of them, and
+ * creating one would hide that the old key was lost (decision 58).
+ * @param storeHoldsKeys whether the store already holds sites or a master-key check value; asked
+ *   only when the development file is missing.
+ * @throws ConfigError when the file is missing beside a store that holds keys.
+ */
+export async function resolveMasterKey(
+  source: SecretSource<Buffer>,
+  storeHoldsKeys: () => Promise<boolean>,
+): Promise<ResolvedSecret<Buffer>> {
   if (source.kind === 'configured') return { value: source.value };
+  if (!existsSync(source.path) && (await storeHoldsKeys())) {
+    throw new ConfigError(
+      `the development master key ${source.path} is missing, but the key store was already created with a master ` +
+        'key (it holds sites or a master key check value); a new master key could read none of its keys, so none is ' +
+        `created. Restore ${source.path} from a backup, or set MASTER_KEY (or MASTER_KEY_FILE) to the key this store ` +
+        'was created with; refusing to start',
+    );
+  }
   const { text, created } = readOrCreate(source.path, () => `${randomBytes(32).toString('base64')}\n`);
   const value = Buffer.from(text, 'base64');
   if (value.length !== 32) throw new Error(`development master key file ${source.path} does not hold 32 base64 bytes`);

@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'ERR_ALREADY_EXISTS'
   | 'ERR_KEY_CONFLICT'
   | 'ERR_KEY_UNWRAP_FAILED'
+  | 'ERR_MASTER_KEY_MISMATCH'
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_KMS_UNAVAILABLE'
   | 'ERR_DURABILITY_NOT_CONFIRMED';
@@ -169,6 +170,19 @@ export class KeyIntegrityError extends ServiceError {
   readonly code = 'ERR_KEY_UNWRAP_FAILED';
   constructor(options: ServiceErrorOptions = {}) {
     super('stored key failed its integrity check', options);
+  }
+}
+
+/**
+ * The configured master key is not the one the store was created with: the store's key-check value
+ * does not open under it, or was made by another provider (docs/decisions.md, decision 58). At start
+ * the service refuses to run; found later, `/readyz` reports it and site-key operations refuse. The
+ * message is fixed; `detail` names the configuration to fix, never key material.
+ */
+export class MasterKeyMismatch extends ServiceError {
+  readonly code = 'ERR_MASTER_KEY_MISMATCH';
+  constructor(options: ServiceErrorOptions = {}) {
+    super('master key does not match the key store', options);
   }
 }
 

@@ -82,11 +82,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  if (config.workers > 1 && cluster.isPrimary) {
-    runPrimary(config, logger);
-    return;
-  }
   try {
+    if (config.workers > 1 && cluster.isPrimary) {
+      await runPrimary(config, logger);
+      return;
+    }
     const service = await startService(config, logger, { clusterWorker: cluster.isWorker });
     installSignalHandlers(service, logger);
     // With WORKERS > 1 the first worker speaks for all of them (they share the port).

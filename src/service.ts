@@ -16,11 +16,13 @@ import { loadAdminSchemas } from './http/json-schemas';
 import { createContentKeyService, KEY_CREATION_WINDOW_MS } from './keys/content-key-service';
 import { createLicenseServerService } from './license-servers/license-server-service';
 import { errorSummary, type Logger } from './log';
+import { createMasterKeyCheck, storeHoldsKeys, type MasterKeyCheckOutcome } from './master-key-check/master-key-check';
 import { instrumentMasterKey, instrumentStore } from './metrics/instrument';
-import { createMetrics } from './metrics/metrics';
+import { createMetrics, type Metrics } from './metrics/metrics';
 import { createSiteKeyRing } from './sites/site-key-ring';
 import { createSiteService } from './sites/site-service';
 import { openStore } from './store/open-store';
+import type { Store } from './store/store';
 
 /** Unwrapped site keys kept in memory at most (one per site and version). */
 const SITE_KEY_CACHE_MAX_ENTRIES = 10_000;
@@ -44,22 +46,69 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-function createMasterKey(config: Config): { provider: MasterKeyProvider; devFile?: ResolvedSecret<Buffer>['devFile'] } {
+interface ConfiguredMasterKey {
+  readonly provider: MasterKeyProvider;
+  /** How the operator configured it, for messages (a name, never a value). */
+  readonly configuredAs: string;
+  readonly devFile?: ResolvedSecret<Buffer>['devFile'];
+}
+
+/** The configured master key; a development key file is created only beside a new store (decision 58). */
+async function createMasterKey(config: Config, store: Store): Promise<ConfiguredMasterKey> {
   if (config.masterKey.provider === 'aws-kms') {
     const { keyId, region, endpoint } = config.masterKey;
-    return { provider: createAwsKmsMasterKey({ keyId, region, ...(endpoint !== undefined && { endpoint }) }) };
+    return {
+      provider: createAwsKmsMasterKey({ keyId, region, ...(endpoint !== undefined && { endpoint }) }),
+      configuredAs: `AWS_KMS_KEY_ID ${keyId}`,
+    };
   }
-  const { value, devFile } = resolveMasterKey(config.masterKey.key);
-  return { provider: createLocalMasterKey(value, cryptoRandom), ...(devFile && { devFile }) };
+  const { value, devFile } = await resolveMasterKey(config.masterKey.key, () => storeHoldsKeys(store.masterKeyCheck));
+  return {
+    provider: createLocalMasterKey(value, cryptoRandom),
+    configuredAs: devFile ? `the development master key ${devFile.path}` : 'MASTER_KEY',
+    ...(devFile && { devFile }),
+  };
+}
+
+const CHECK_OUTCOME_MESSAGES: Readonly<Record<MasterKeyCheckOutcome, string>> = {
+  created: 'master key check value written to the new store',
+  verified: "master key matches the store's check value",
+  adopted: "master key unwraps the store's site keys; check value written (the store predates check values)",
+};
+
+/**
+ * Binds the master key to the store: verifies (or, for a new store, writes) the store's key-check value
+ * before anything is served. Closes the store and the provider when that fails, so the process can exit.
+ */
+async function bindMasterKey(config: Config, store: Store, metrics: Metrics, logger: Logger) {
+  let configured: ConfiguredMasterKey | undefined;
+  try {
+    configured = await createMasterKey(config, store);
+    const provider = instrumentMasterKey(configured.provider, metrics);
+    const check = createMasterKeyCheck({
+      repository: store.masterKeyCheck,
+      sites: store.sites,
+      masterKey: provider,
+      configuredAs: configured.configuredAs,
+      clock: systemClock,
+      onMismatch: (error) => logger.error({ err: errorSummary(error) }, `MASTER KEY MISMATCH: ${error.detail ?? error.message}; not ready`),
+    });
+    const outcome = await check.verifyAtStart();
+    logger.info({ masterKeyCheck: outcome }, CHECK_OUTCOME_MESSAGES[outcome]);
+    return { ...configured, provider: check.guard(provider), check };
+  } catch (error) {
+    configured?.provider.close?.();
+    await store.close();
+    throw error;
+  }
 }
 
 /** Composition root: builds every adapter and service from `config` and starts listening. */
 export async function startService(config: Config, logger: Logger, options: { readonly clusterWorker?: boolean } = {}): Promise<RunningService> {
   const metrics = createMetrics({ clusterWorker: options.clusterWorker === true });
-  const created = createMasterKey(config);
-  const masterKey = { ...created, provider: instrumentMasterKey(created.provider, metrics) };
-  const adminToken = resolveAdminToken(config.adminToken);
   const store = instrumentStore(await openStore(config, logger), metrics);
+  const masterKey = await bindMasterKey(config, store, metrics, logger);
+  const adminToken = resolveAdminToken(config.adminToken);
 
   const siteKeys = createSiteKeyRing({
     repository: store.sites,
@@ -108,7 +157,14 @@ export async function startService(config: Config, logger: Logger, options: { re
     adminToken: adminToken.value,
     authFailures: createAuthFailureLimiter({ repository: store.authFailures, clock: systemClock, limits: config.authFailures }),
     adminSchemas: loadAdminSchemas(),
-    readiness: { store: () => store.ping(), masterKey: () => masterKey.provider.checkReady() },
+    readiness: {
+      store: () => store.ping(),
+      // The master key answers, and the store still holds its check value (not another key's).
+      masterKey: async () => {
+        await masterKey.provider.checkReady();
+        await masterKey.check.checkReady();
+      },
+    },
     metrics,
     ...(config.metricsToken !== undefined && { metricsToken: config.metricsToken }),
   });

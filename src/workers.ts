@@ -3,7 +3,9 @@ import type { Config } from './config/config';
 import { resolveAdminToken, resolveMasterKey } from './dev-secrets';
 import { resolveSigningIdentity } from './dev-signing';
 import type { Logger } from './log';
+import { storeHoldsKeys } from './master-key-check/master-key-check';
 import { serveClusterMetrics } from './metrics/cluster-metrics';
+import { askStore } from './store/open-store';
 
 /** A worker that dies after it was serving is replaced after this pause (no tight crash loop). */
 const RESTART_DELAY_MS = 1_000;
@@ -13,11 +15,17 @@ const RESTART_DELAY_MS = 1_000;
  * shares the listening port between them), aggregates their metrics, replaces a worker that dies
  * while serving, and on SIGTERM/SIGINT passes the signal on and exits once every worker has drained.
  * A worker that exits before it ever listened means the service cannot start (configuration, an
- * unreachable store): then the primary stops the others and exits 1, as a single process would.
+ * unreachable store, a master key that does not match the store): then the primary stops the others
+ * and exits 1, as a single process would.
+ * @throws ConfigError before forking when the development master key would have to be created beside a
+ *   store that already holds keys.
  */
-export function runPrimary(config: Config, logger: Logger): void {
+export async function runPrimary(config: Config, logger: Logger): Promise<void> {
   // Development secrets are created here, once, so workers starting together never race to create them.
-  if (config.masterKey.provider === 'local') resolveMasterKey(config.masterKey.key);
+  // A missing master key file is only created beside a new store, which the primary opens to ask.
+  if (config.masterKey.provider === 'local') {
+    await resolveMasterKey(config.masterKey.key, () => askStore(config, logger, (store) => storeHoldsKeys(store.masterKeyCheck)));
+  }
   resolveAdminToken(config.adminToken);
   resolveSigningIdentity(config.signing);
   serveClusterMetrics();

@@ -23,6 +23,9 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   ERR_ALREADY_EXISTS: 409,
   ERR_KEY_CONFLICT: 409,
   ERR_KEY_UNWRAP_FAILED: 500,
+  // The pod cannot serve keys from this store until an operator fixes the key or the store: unavailable,
+  // and unready, so a load balancer sends requests to pods that can.
+  ERR_MASTER_KEY_MISMATCH: 503,
   ERR_STORE_UNAVAILABLE: 503,
   ERR_KMS_UNAVAILABLE: 503,
   ERR_DURABILITY_NOT_CONFIRMED: 503,

@@ -60,6 +60,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     contentKeys: instrumentMethods(store.contentKeys, 'contentKeys', 'store', metrics),
     licenseServers: instrumentMethods(store.licenseServers, 'licenseServers', 'store', metrics),
     authFailures: instrumentMethods(store.authFailures, 'authFailures', 'store', metrics),
+    masterKeyCheck: instrumentMethods(store.masterKeyCheck, 'masterKeyCheck', 'store', metrics),
     audit: {
       async append(record) {
         const appended = await audit.append(record);

@@ -2,6 +2,7 @@ import type { AuditRepository } from '../audit/ports';
 import type { AuthFailureRepository } from '../auth-limits/ports';
 import type { ContentKeyRepository } from '../keys/ports';
 import type { LicenseServerRepository } from '../license-servers/ports';
+import type { MasterKeyCheckRepository } from '../master-key-check/ports';
 import type { SiteRepository } from '../sites/ports';
 
 /** One persistence backend: the repositories plus its lifecycle. */
@@ -13,6 +14,8 @@ export interface Store {
   readonly licenseServers: LicenseServerRepository;
   /** Failed-authentication counters, shared by every process on this store (rate limits). */
   readonly authFailures: AuthFailureRepository;
+  /** The key-check value of the master key this store's site keys are wrapped by. */
+  readonly masterKeyCheck: MasterKeyCheckRepository;
   /** Resolves when the backend answers; used by `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;

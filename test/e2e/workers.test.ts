@@ -40,8 +40,11 @@ describe('WORKERS: one primary, several serving processes', () => {
   let cwd: string;
   let redis: RedisServer;
   const services: ServiceProcess[] = [];
+  // One master key for the file: every test starts a service on the same Redis, which keeps the check
+  // value of the key it was first started with (decision 58), as one deployment's pods share one key.
+  const masterKey = randomBytes(32).toString('base64');
   const start = (extra: Record<string, string>) => {
-    const service = spawnService(cwd, productionEnv(cwd, randomBytes(32).toString('base64url'), extra));
+    const service = spawnService(cwd, productionEnv(cwd, randomBytes(32).toString('base64url'), { MASTER_KEY: masterKey, ...extra }));
     services.push(service);
     return service;
   };

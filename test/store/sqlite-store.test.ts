@@ -67,6 +67,26 @@ describe('sqlite schema versions', () => {
     check.close();
   });
 
+  it('upgrades a version-3 file in place: adds the master key check table, empty, and keeps sites', async () => {
+    const path = join(dir, 'v3.db');
+    const original = openSqliteStore(path);
+    const { site } = await buildServices(original, testMasterKey()).sites.createSite({ name: 'from v3' });
+    await original.close();
+    const db = new Database(path);
+    db.exec('DROP TABLE master_key_check;');
+    db.pragma('user_version = 3');
+    db.close();
+
+    const upgraded = openSqliteStore(path);
+    try {
+      expect((await upgraded.sites.getSite(site.id))?.name).toBe('from v3');
+      expect(await upgraded.masterKeyCheck.get()).toBeUndefined();
+      expect(await upgraded.masterKeyCheck.holdsSites()).toBe(true);
+    } finally {
+      await upgraded.close();
+    }
+  });
+
   it('refuses a file written by a newer schema version', () => {
     const path = join(dir, 'future.db');
     const db = new Database(path);

@@ -5,6 +5,7 @@ import type { Store } from '../../src/store/store';
 import { buildServices, testMasterKey } from '../support/services';
 import { describeAuditAndLicenseServerContract } from './audit-license-server-contract';
 import { describeAuthFailureContract } from './auth-failure-contract';
+import { describeMasterKeyCheckContract } from './master-key-check-contract';
 
 /**
  * What a backend under test provides. `open` may be called several times and must return a new
@@ -371,5 +372,6 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
 
     describeAuditAndLicenseServerContract(() => ({ harness, store, services }));
     describeAuthFailureContract(() => ({ harness, store }));
+    describeMasterKeyCheckContract(makeHarness);
   });
 }

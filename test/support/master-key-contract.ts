@@ -1,4 +1,4 @@
-import type { MasterKeyProvider, WrappedSiteKey } from '../../src/crypto/kms/master-key';
+import type { MasterKeyCheckValue, MasterKeyProvider, WrappedSiteKey } from '../../src/crypto/kms/master-key';
 import { KeyIntegrityError } from '../../src/errors';
 
 const OPAQUE_FAILURE = { code: 'ERR_KEY_UNWRAP_FAILED', message: 'stored key failed its integrity check' };
@@ -121,6 +121,54 @@ export function describeMasterKeyContract(name: string, makeProvider: () => Prom
           const secrets = [plaintext.toString('hex'), plaintext.toString('base64'), wrapped.blob.toString('base64')];
           for (const secret of secrets) expect(text).not.toContain(secret);
         }
+      });
+    });
+
+    describe('key-check value', () => {
+      /** Verifies and returns the rejection; fails the test if the check value is accepted. */
+      async function verifyFailure(check: MasterKeyCheckValue, by: MasterKeyProvider = provider): Promise<unknown> {
+        return by.verifyCheckValue(check).then(
+          () => {
+            throw new Error('check value accepted but should have been refused');
+          },
+          (error: unknown) => error,
+        );
+      }
+
+      it('accepts its own check value, under its own name, every time', async () => {
+        const check = await provider.createCheckValue();
+        expect(check.provider).toBe(provider.name);
+        expect(check.masterKeyId).not.toBe('');
+        await expect(provider.verifyCheckValue(check)).resolves.toBeUndefined();
+        await expect(provider.verifyCheckValue({ ...check, blob: Buffer.from(check.blob) })).resolves.toBeUndefined();
+      });
+
+      it("refuses another master key's check value, under either key ID, with a KeyIntegrityError", async () => {
+        const ours = await provider.createCheckValue();
+        const theirs = await other.createCheckValue();
+        expect(await verifyFailure(theirs)).toBeInstanceOf(KeyIntegrityError);
+        expect(await verifyFailure({ ...theirs, masterKeyId: ours.masterKeyId })).toBeInstanceOf(KeyIntegrityError);
+        expect(await verifyFailure(ours, other)).toBeInstanceOf(KeyIntegrityError);
+      });
+
+      it('refuses a changed, truncated or empty blob, and one naming another provider', async () => {
+        const check = await provider.createCheckValue();
+        const flipped = Buffer.from(check.blob);
+        flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 0x01;
+        const otherName = provider.name === 'local' ? 'aws-kms' : 'local';
+        for (const bad of [
+          { ...check, blob: flipped },
+          { ...check, blob: check.blob.subarray(0, check.blob.length - 1) },
+          { ...check, blob: Buffer.alloc(0) },
+          { ...check, provider: otherName } as const,
+        ]) {
+          expect(await verifyFailure(bad)).toBeInstanceOf(KeyIntegrityError);
+        }
+      });
+
+      it('is not a site key: a wrapped site key does not pass as a check value', async () => {
+        const { wrapped } = await provider.generateSiteKey(context);
+        expect(await verifyFailure(wrapped)).toBeInstanceOf(KeyIntegrityError);
       });
     });
 

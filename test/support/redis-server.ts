@@ -40,8 +40,10 @@ export interface RedisServer {
   readonly host: string;
   readonly port: number;
   readonly dir: string;
-  /** SIGKILL, keeping the directory (an AOF written with appendfsync always survives). */
+  /** SIGKILL, keeping the directory (an AOF written with appendfsync always survives); resolves once it has exited. */
   kill(): Promise<void>;
+  /** SIGTERM (Redis's own clean shutdown), keeping the directory; resolves once it has exited. */
+  terminate(): Promise<void>;
   /** Starts the same server again: same port, directory and arguments. */
   restart(): Promise<void>;
   /** SIGSTOP: the socket stays open but nothing answers (a hung server). */
@@ -75,18 +77,28 @@ export async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Sends one command over a fresh socket and returns the raw reply text. */
+/**
+ * Sends one command over a fresh socket and returns the raw reply text. Rejects on a socket error, on
+ * `timeoutMs` without traffic, and when the server closes the connection before a complete reply —
+ * as a Redis that is shutting down or being killed does with a connection it accepted but never
+ * served. (The idle timer dies with the socket, so without that last case the promise would never
+ * settle.)
+ */
 export function sendRaw(port: number, args: readonly string[], timeoutMs = 1000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = createConnection({ host: HOST, port });
     let reply = '';
+    let settled = false;
     const done = (error?: Error) => {
+      if (settled) return;
+      settled = true;
       socket.destroy();
       if (error) reject(error);
       else resolve(reply);
     };
     socket.setTimeout(timeoutMs, () => done(new Error('timed out')));
     socket.on('error', done);
+    socket.on('close', () => done(new Error(`connection closed before a complete reply (${reply.length} bytes read)`)));
     socket.on('connect', () => {
       socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
     });
@@ -175,6 +187,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
         dir,
         async kill() {
           child.kill('SIGKILL');
+          await exitOf(child);
+        },
+        async terminate() {
+          child.kill('SIGTERM');
           await exitOf(child);
         },
         async restart() {

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { DependencyUnavailable, KeyIntegrityError, type ServiceError } from '../../errors';
 import { systemClock, type Clock } from '../random';
-import type { MasterKeyProvider, SiteKeyContext, WrappedSiteKey } from './master-key';
+import type { MasterKeyCheckValue, MasterKeyProvider, SiteKeyContext, WrappedSiteKey } from './master-key';
 
 const SITE_KEY_LENGTH_BYTES = 256 / 8;
 /** KMS accepts CiphertextBlob of 1 to 6144 bytes; anything else is answered with a ValidationException. */
@@ -67,10 +67,20 @@ export function siteKeyEncryptionContext(context: SiteKeyContext): Record<string
 }
 
 /**
+ * The EncryptionContext of the store's key-check value (decision 58): a data key made for this purpose
+ * only, whose plaintext is discarded. Decrypt succeeding with it, pinned to the configured key, proves the
+ * configured key is the one the store was created with. Part of the stored format.
+ */
+export const CHECK_VALUE_ENCRYPTION_CONTEXT: Readonly<Record<string, string>> = Object.freeze({
+  'cpix-kms:purpose': 'master-key-check',
+});
+
+/**
  * Master key held in AWS KMS: site keys come from `GenerateDataKey` (AES_256) and are unwrapped with
  * `Decrypt`; the master key never leaves KMS. The service role needs `kms:GenerateDataKey`,
  * `kms:Decrypt` and `kms:DescribeKey` (readiness) on the key; a policy may further require
- * `kms:EncryptionContext:cpix-kms:purpose` = `site-key`.
+ * `kms:EncryptionContext:cpix-kms:purpose` to be `site-key` or `master-key-check` (the store's key-check
+ * value, made once per store and decrypted at every start).
  *
  * Errors: a blob that KMS refuses (`InvalidCiphertextException`, `IncorrectKeyException`) is a
  * `KeyIntegrityError`; everything else that keeps KMS from answering (access denied, key disabled or
@@ -86,7 +96,7 @@ export function createAwsKmsMasterKey(options: AwsKmsMasterKeyOptions): AwsKmsMa
   const where = { keyId, region, endpoint: options.client ? undefined : endpoint };
   let readiness: { readonly until: number; readonly result: Promise<void> } | undefined;
 
-  async function call<T>(action: KmsAction, request: Promise<T>, wrapped?: WrappedSiteKey): Promise<T> {
+  async function call<T>(action: KmsAction, request: Promise<T>, wrapped?: WrappedSiteKey | MasterKeyCheckValue): Promise<T> {
     try {
       return await request;
     } catch (error) {
@@ -160,6 +170,41 @@ export function createAwsKmsMasterKey(options: AwsKmsMasterKeyOptions): AwsKmsMa
         throw new KeyIntegrityError({ detail: `AWS KMS Decrypt on key ${keyId} did not yield a 32-byte site key` });
       }
       return plaintext;
+    },
+    async createCheckValue() {
+      const output = await call(
+        'GenerateDataKey',
+        client.send(
+          new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: { ...CHECK_VALUE_ENCRYPTION_CONTEXT } }),
+        ),
+      );
+      // The data key itself is never used: only KMS's ciphertext of it matters.
+      output.Plaintext?.fill(0);
+      if (!output.CiphertextBlob || !output.KeyId) {
+        throw unavailable(`AWS KMS GenerateDataKey on key ${keyId} returned an incomplete response`);
+      }
+      return { provider: 'aws-kms', masterKeyId: output.KeyId, blob: Buffer.from(output.CiphertextBlob) };
+    },
+    async verifyCheckValue(check) {
+      if (check.provider !== 'aws-kms') {
+        throw new KeyIntegrityError({ detail: `check value was made by a ${check.provider} master key, not aws-kms` });
+      }
+      if (check.blob.length === 0 || check.blob.length > MAX_CIPHERTEXT_BLOB_BYTES) {
+        throw new KeyIntegrityError({ detail: `check value blob has ${check.blob.length} bytes, not a KMS ciphertext` });
+      }
+      const output = await call(
+        'Decrypt',
+        client.send(
+          new DecryptCommand({
+            // Pinned: Decrypt must fail when the blob names another key, which is the point of the check.
+            KeyId: keyId,
+            CiphertextBlob: check.blob,
+            EncryptionContext: { ...CHECK_VALUE_ENCRYPTION_CONTEXT },
+          }),
+        ),
+        check,
+      );
+      output.Plaintext?.fill(0);
     },
     checkReady() {
       const now = clock().getTime();
@@ -260,7 +305,7 @@ function toServiceError(
   error: unknown,
   action: KmsAction,
   where: { readonly keyId: string; readonly region: string; readonly endpoint: string | undefined },
-  wrapped?: WrappedSiteKey,
+  wrapped?: WrappedSiteKey | MasterKeyCheckValue,
 ): ServiceError {
   const failure = readSdkFailure(error);
   const { keyId } = where;

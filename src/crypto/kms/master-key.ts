@@ -14,6 +14,20 @@ export interface WrappedSiteKey {
   readonly blob: Buffer;
 }
 
+/**
+ * A key-check value: a blob only the master key that made it can open, stored once per store so that
+ * a start with another master key is refused before any key request is answered (decision 58). It
+ * holds no key material: a random or fixed value sealed under the master key (local) or a KMS data-key
+ * ciphertext (aws-kms), so testing a guessed master key against it costs what testing it against any
+ * wrapped site key already costs.
+ */
+export interface MasterKeyCheckValue {
+  readonly provider: MasterKeyProviderName;
+  /** Which master key made it (local key fingerprint or KMS key ARN); never secret. */
+  readonly masterKeyId: string;
+  readonly blob: Buffer;
+}
+
 /** What a site key is bound to: unwrapping under another site or version fails. */
 export interface SiteKeyContext {
   readonly siteId: string;
@@ -32,6 +46,17 @@ export interface MasterKeyProvider {
    * @throws DependencyUnavailable ERR_KMS_UNAVAILABLE when the master key cannot be used.
    */
   unwrapSiteKey(wrapped: WrappedSiteKey, context: SiteKeyContext): Promise<Buffer>;
+  /**
+   * Makes a new key-check value for a store this master key is about to be bound to.
+   * @throws DependencyUnavailable ERR_KMS_UNAVAILABLE when the master key cannot be used.
+   */
+  createCheckValue(): Promise<MasterKeyCheckValue>;
+  /**
+   * Resolves when `check` was made by this master key.
+   * @throws KeyIntegrityError when it was not (another key, another provider, a damaged blob).
+   * @throws DependencyUnavailable ERR_KMS_UNAVAILABLE when the master key cannot be used.
+   */
+  verifyCheckValue(check: MasterKeyCheckValue): Promise<void>;
   /** Resolves when the master key is usable; used by `/readyz`. */
   checkReady(): Promise<void>;
   /** Releases connections (SDK clients) at shutdown. */

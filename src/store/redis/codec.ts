@@ -3,6 +3,7 @@ import type { MasterKeyProviderName } from '../../crypto/kms/master-key';
 import type { KeyId } from '../../keys/key-id';
 import type { ContentKeyRecord } from '../../keys/ports';
 import type { LicenseServerRecord } from '../../license-servers/ports';
+import type { StoredMasterKeyCheck } from '../../master-key-check/ports';
 import type { KmsTokenRecord } from '../../sites/ports';
 import type { SiteOptions, SiteRecord, SiteStatus, StoredSiteKey } from '../../sites/site';
 import { auditFields } from '../audit-records';
@@ -129,6 +130,28 @@ function decodeSiteKey(version: string, json: string): StoredSiteKey {
       masterKeyId: required(parsed, 'masterKeyId', what),
       blob: bytes(required(parsed, 'blob', what)),
     },
+    createdAt: required(parsed, 'createdAt', what),
+  };
+}
+
+export function encodeMasterKeyCheck(check: StoredMasterKeyCheck): string {
+  return JSON.stringify({
+    provider: check.provider,
+    masterKeyId: check.masterKeyId,
+    blob: base64(check.blob),
+    createdAt: check.createdAt,
+  });
+}
+
+/** Undefined for a missing key (GET of nothing). */
+export function decodeMasterKeyCheck(json: string | null): StoredMasterKeyCheck | undefined {
+  if (json === null) return undefined;
+  const what = 'master key check value';
+  const parsed = JSON.parse(json) as Partial<Record<'provider' | 'masterKeyId' | 'blob' | 'createdAt', string>>;
+  return {
+    provider: required(parsed, 'provider', what) as MasterKeyProviderName,
+    masterKeyId: required(parsed, 'masterKeyId', what),
+    blob: bytes(required(parsed, 'blob', what)),
     createdAt: required(parsed, 'createdAt', what),
   };
 }

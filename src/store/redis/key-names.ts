@@ -6,6 +6,7 @@
  *
  * ```
  * <prefix>:schema-version              string  layout version (REDIS_SCHEMA_VERSION)
+ * <prefix>:master-key-check            string  the master key's check value (JSON), written once
  * <prefix>:sites                       zset    site IDs, all score 0 (so ordered by ID)
  * <prefix>:token:<tokenId>             hash    KMS token record
  * <prefix>:license-server:<id>         hash    license-server record
@@ -75,6 +76,7 @@ export interface SiteKeyNames {
 export interface RedisKeyNames {
   readonly prefix: string;
   readonly schemaVersion: string;
+  readonly masterKeyCheck: string;
   readonly siteIndex: string;
   token(tokenId: string): string;
   licenseServer(licenseServerId: string): string;
@@ -88,6 +90,7 @@ export function createKeyNames(prefix: string): RedisKeyNames {
   return {
     prefix,
     schemaVersion: `${prefix}:schema-version`,
+    masterKeyCheck: `${prefix}:master-key-check`,
     siteIndex: `${prefix}:sites`,
     token: (tokenId) => `${prefix}:token:${encodeKeyPart(tokenId)}`,
     licenseServer: (licenseServerId) => `${prefix}:license-server:${encodeKeyPart(licenseServerId)}`,

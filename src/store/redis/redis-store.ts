@@ -15,6 +15,7 @@ import { createRedisContext, type RedisContext } from './context';
 import { checkRedisDurability, type DurabilityCheckable } from './durability';
 import { createKeyNames, REDIS_SCHEMA_VERSION } from './key-names';
 import { createRedisLicenseServerRepository } from './license-server-repository';
+import { createRedisMasterKeyCheckRepository } from './master-key-check-repository';
 import { defineStoreScripts } from './scripts';
 import { createRedisSiteRepository } from './site-repository';
 
@@ -83,6 +84,7 @@ export async function openRedisStore(config: RedisStoreConfig, options: RedisSto
     audit: createRedisAuditRepository(context),
     licenseServers: createRedisLicenseServerRepository(context),
     authFailures: createRedisAuthFailureRepository(context),
+    masterKeyCheck: createRedisMasterKeyCheckRepository(context),
     async ping() {
       await context.call('ping', () => client.ping());
     },

@@ -4,11 +4,11 @@
  * under site keys).
  *
  * Versions: 1 sites, site keys, KMS tokens, content keys; 2 adds license servers and the audit
- * trail; 3 adds the failed-authentication counters; 4 adds the per-site key-creation windows and
- * drops the content-key index by KID, which nothing reads. Every statement is idempotent (`IF NOT
- * EXISTS`, `IF EXISTS`), so opening an older file upgrades it in place.
+ * trail; 3 adds the failed-authentication counters; 4 the master key's check value; 5 the per-site
+ * key-creation windows, and drops the content-key index by KID, which nothing reads. Every statement
+ * is idempotent (`IF NOT EXISTS`, `IF EXISTS`), so opening an older file upgrades it in place.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS sites (
@@ -87,6 +87,14 @@ CREATE TABLE IF NOT EXISTS auth_failures (
   resets_at INTEGER NOT NULL -- epoch ms
 );
 CREATE INDEX IF NOT EXISTS auth_failures_by_reset ON auth_failures (resets_at);
+-- The key-check value of the master key that wraps this store's site keys: one row, written once.
+CREATE TABLE IF NOT EXISTS master_key_check (
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  provider      TEXT NOT NULL,
+  master_key_id TEXT NOT NULL,
+  blob          BLOB NOT NULL,
+  created_at    TEXT NOT NULL
+);
 -- One fixed window of keys created per site (MAX_KEYS_CREATED_PER_MINUTE).
 CREATE TABLE IF NOT EXISTS key_creation_windows (
   site_id   TEXT PRIMARY KEY,

@@ -12,6 +12,7 @@ import { createSqliteAuditRepository } from './audit-repository';
 import { createSqliteAuthFailureRepository } from './auth-failure-repository';
 import { guarded } from './guarded';
 import { createSqliteLicenseServerRepository } from './license-server-repository';
+import { createSqliteMasterKeyCheckRepository } from './master-key-check-repository';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
 
 interface SiteRow {
@@ -106,7 +107,8 @@ export function openSqliteStore(path: string): Store {
     db.close();
     throw new Error(`database ${path} has schema version ${userVersion}, newer than this build (${SCHEMA_VERSION})`);
   }
-  db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  // Only when it changes: opening a current file writes nothing (a refused start leaves the file as it was).
+  if (userVersion !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
 
   const stmt = {
     insertSite: db.prepare(
@@ -321,6 +323,7 @@ export function openSqliteStore(path: string): Store {
     audit: createSqliteAuditRepository(db),
     licenseServers: createSqliteLicenseServerRepository(db),
     authFailures: createSqliteAuthFailureRepository(db),
+    masterKeyCheck: createSqliteMasterKeyCheckRepository(db),
     async ping() {
       guarded(() => db.prepare('SELECT 1').get());
     },

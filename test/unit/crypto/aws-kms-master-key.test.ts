@@ -71,6 +71,28 @@ describe('aws-kms master key', () => {
       expect(fake.calls.map((call) => call.outcome)).toEqual(['ok', 'ok']);
     });
 
+    it('makes the check value as a data key of its own purpose and verifies it with Decrypt pinned to the key', async () => {
+      const provider = awsKms();
+      const check = await provider.createCheckValue();
+      await provider.verifyCheckValue(check);
+      const expected = { 'cpix-kms:purpose': 'master-key-check' };
+      expect(fake.calls).toEqual([
+        expect.objectContaining({ operation: 'GenerateDataKey', keyId: fake.keyArn, encryptionContext: expected, outcome: 'ok' }),
+        expect.objectContaining({ operation: 'Decrypt', keyId: fake.keyArn, encryptionContext: expected, outcome: 'ok' }),
+      ]);
+      // The key's identity is recorded (an ARN, whatever form the configuration used); KMS binds the blob to it.
+      expect(check).toMatchObject({ provider: 'aws-kms', masterKeyId: fake.keyArn });
+    });
+
+    it('refuses the check value when the configured key (alias) now names another KMS key', async () => {
+      const check = await awsKms().createCheckValue();
+      const otherKey = fake.createKey('alias/cpix-kms-moved');
+      const moved = awsKms({ keyId: 'alias/cpix-kms-moved' });
+      await expect(moved.verifyCheckValue(check)).rejects.toBeInstanceOf(KeyIntegrityError);
+      expect(callsOf('Decrypt').at(-1)).toMatchObject({ keyId: 'alias/cpix-kms-moved', outcome: 'IncorrectKeyException' });
+      expect(otherKey).not.toBe(fake.keyArn);
+    });
+
     it('signs every request with the configured credentials (the fake verifies SigV4)', async () => {
       await awsKms().generateSiteKey(context);
       expect(fake.calls).toEqual([
