@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'ERR_NOT_FOUND'
   | 'ERR_ALREADY_EXISTS'
   | 'ERR_KEY_CONFLICT'
+  | 'ERR_CONTENT_REVOKED'
   | 'ERR_KEY_UNWRAP_FAILED'
   | 'ERR_MASTER_KEY_MISMATCH'
   | 'ERR_STORE_UNAVAILABLE'
@@ -160,6 +161,11 @@ export class Conflict extends ServiceError {
 /** A request contradicts a stored key it cannot change (another IV for an existing key). */
 export class KeyConflict extends ServiceError {
   readonly code = 'ERR_KEY_CONFLICT';
+}
+
+/** The content, or a key of it the request names, was revoked: its keys are never handed out again. */
+export class ContentRevoked extends ServiceError {
+  readonly code = 'ERR_CONTENT_REVOKED';
 }
 
 /**

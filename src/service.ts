@@ -14,6 +14,9 @@ import { createLicenseExport } from './exchange/license-export';
 import { createApp } from './http/app';
 import { loadAdminSchemas } from './http/json-schemas';
 import { createContentKeyService, KEY_CREATION_WINDOW_MS } from './keys/content-key-service';
+import { createPolicyService } from './content-policy/policy-service';
+import { createRevocationService } from './revocation/revocation-service';
+import { createContentLifecycle } from './lifecycle/content-lifecycle';
 import { createLicenseServerService } from './license-servers/license-server-service';
 import { errorSummary, type Logger } from './log';
 import { createMasterKeyCheck, storeHoldsKeys, type MasterKeyCheckOutcome } from './master-key-check/master-key-check';
@@ -140,18 +143,23 @@ export async function startService(config: Config, logger: Logger, options: { re
     onBestEffortError: (error, what) => logger.warn({ err: errorSummary(error) }, `${what} failed`),
   });
   const audit = createAuditService({ repository: store.audit });
+  const policies = createPolicyService({ repository: store.policies });
+  const revocations = createRevocationService({ repository: store.revocations, clock: systemClock });
   const signing = resolveSigningIdentity(config.signing);
   const exportSigning = resolveSigningIdentity(config.exportSigning, 'cpix-kms development license-export signing key');
-  const exchangeDeps = { contentKeys, audit, signing: signing.value, random: cryptoRandom, clock: systemClock };
+  const exchangeDeps = { contentKeys, policies, audit, signing: signing.value, random: cryptoRandom, clock: systemClock };
 
   const app = createApp({
     logger,
     sites,
     contentKeys,
     licenseServers,
+    policies,
+    revocations,
+    lifecycle: createContentLifecycle({ contentKeys, revocations, policies, audit, clock: systemClock }),
     audit,
     keyExchange: createKeyExchange(exchangeDeps),
-    licenseExport: createLicenseExport({ ...exchangeDeps, signing: exportSigning.value, validityMs: config.exportValidityMs }),
+    licenseExport: createLicenseExport({ ...exchangeDeps, revocations, signing: exportSigning.value, validityMs: config.exportValidityMs }),
     keyRequestLimits: { bodyBytes: config.bodyLimitBytes, keys: config.keyLimits.perRequest },
     trustProxyHops: config.trustProxyHops,
     adminToken: adminToken.value,

@@ -12,9 +12,24 @@ export type AuditDialect =
   | 'cpix'
   | 'cpix-api-v1'
   | 'cpix-api-v2'
-  | 'license-export';
+  | 'license-export'
+  /** A change an operator made through the admin API. */
+  | 'admin-api';
 
-export type AuditAction = 'issue' | 'export';
+/**
+ * `issue` and `export` hand keys out; the others are an operator's changes to a content's keys
+ * (`import`, `revoke`), to a site's content policies, and to which policy a content is under.
+ */
+export type AuditAction =
+  | 'issue'
+  | 'export'
+  | 'import'
+  | 'revoke'
+  | 'policy-create'
+  | 'policy-update'
+  | 'policy-delete'
+  | 'policy-rules'
+  | 'policy-assign';
 
 export interface NewAuditRecord {
   /** ISO-8601 UTC time the keys were obtained. */
@@ -26,6 +41,7 @@ export interface NewAuditRecord {
   /** The client's address as express sees it (`req.ip`, honouring TRUST_PROXY). */
   readonly clientAddress: string;
   readonly dialect: AuditDialect;
+  /** Empty for a change to the site as a whole (its policies and rules). */
   readonly contentId: string;
   /** KIDs (lowercase UUIDs) of the keys in the response, in response order. */
   readonly kids: readonly string[];
@@ -35,6 +51,10 @@ export interface NewAuditRecord {
   readonly keysCreated: number;
   /** The request ID of the access log, to join the two. */
   readonly requestId: string;
+  /** Why (a revocation's reason). */
+  readonly reason?: string;
+  /** The policy a change was about (created, changed, deleted, assigned). */
+  readonly policy?: string;
 }
 
 /** A stored record: `id` is assigned by the store and orders records within a site. */

@@ -11,7 +11,7 @@ export const NS = {
 /**
  * The service's own namespace: the grant a license export carries in each usage rule
  * (docs/license-servers.md). The parser keeps its elements so that exports read back; key requests
- * holding anything in it are refused (exchange/export-grant.ts).
+ * holding anything in it are refused (exchange/export-extensions.ts).
  */
 export const KMS_EXPORT_NAMESPACE = 'urn:cpix-kms:license-export:1';
 

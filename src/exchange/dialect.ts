@@ -17,7 +17,7 @@ import { parseCertificate } from '../crypto/certificates';
 import { CpixInvalid, CpixSignatureInvalid, CpixUnsupported, PayloadTooLarge, RequestSignatureRequired } from '../errors';
 import { decodeXmlBytes } from '../xml/safe-parse';
 import type { SiteOptions } from '../sites/site';
-import { refuseExportNamespace } from './export-grant';
+import { refuseExportNamespace } from './export-extensions';
 import type { SignalingRules } from './signaling';
 
 export type ExchangeDialect = Exclude<AuditDialect, 'license-export'>;

@@ -22,7 +22,10 @@ import type { SigningConfig } from '../config/config';
 import { buildCpix, XML_DECLARATION, type BuiltCpix } from '../cpix/build';
 import type { VersionProfile } from '../cpix/build-context';
 import { encryptDocumentKeys } from '../cpix/delivery';
-import type { ContentKey as CpixContentKey, ContentKeyUsageRule, CpixDocument, DrmSystem } from '../cpix/model';
+import type { ContentKey as CpixContentKey, ContentKeyPeriod, ContentKeyUsageRule, CpixDocument, DrmSystem } from '../cpix/model';
+import { periodBounds } from '../content-policy/rotation';
+import type { ContentPolicy } from '../content-policy/ports';
+import type { PolicyService } from '../content-policy/policy-service';
 import { signCpix } from '../cpix/signature';
 import { UINT32_MAX } from '../drm/byte-writer';
 import { CpixInvalid, CpixUnsupported } from '../errors';
@@ -46,6 +49,8 @@ export interface AuditSink {
 
 export interface KeyExchangeDeps {
   readonly contentKeys: ContentKeyService;
+  /** The content's policy, read when a request rotates keys. */
+  readonly policies: Pick<PolicyService, 'policyOf'>;
   readonly audit: AuditSink;
   readonly signing: SigningConfig;
   readonly random: RandomSource;
@@ -87,7 +92,7 @@ interface RequestIndex {
   readonly keys: readonly CpixContentKey[];
   readonly systems: readonly DrmSystem[];
   readonly ruleByKid: ReadonlyMap<string, ContentKeyUsageRule>;
-  readonly periodIndexById: ReadonlyMap<string, number | undefined>;
+  readonly periodById: ReadonlyMap<string, ContentKeyPeriod>;
 }
 
 function indexRequest(document: CpixDocument): RequestIndex {
@@ -99,11 +104,11 @@ function indexRequest(document: CpixDocument): RequestIndex {
     const kid = rule.kid.toLowerCase();
     if (!ruleByKid.has(kid)) ruleByKid.set(kid, rule);
   }
-  const periodIndexById = new Map<string, number | undefined>();
+  const periodById = new Map<string, ContentKeyPeriod>();
   for (const period of document.contentKeyPeriodList?.items ?? []) {
-    if (period.id !== undefined) periodIndexById.set(period.id, period.index);
+    if (period.id !== undefined) periodById.set(period.id, period);
   }
-  return { keys, systems: document.drmSystemList?.items ?? [], ruleByKid, periodIndexById };
+  return { keys, systems: document.drmSystemList?.items ?? [], ruleByKid, periodById };
 }
 
 /**
@@ -125,7 +130,46 @@ function bindSystemsToKeys(index: RequestIndex, singleKey: boolean): number[] {
  * type and (first KeyPeriodFilter) period index; server-assigned KIDs count a period only when the
  * request asked for rotation (PallyCon's `?key-rotation=true`).
  */
-function planKeys(request: KeyRequest, index: RequestIndex, systemKeys: readonly number[], siteId: string, contentId: string): PlannedKey[] {
+/** What a requested key is for: its track type and (when keys rotate) period. */
+interface KeySlot {
+  readonly trackType?: string;
+  readonly periodIndex?: number;
+  /** The request's period, for the checks against the content's rotation policy. */
+  readonly period?: ContentKeyPeriod;
+}
+
+/**
+ * The slot of each requested ContentKey, in request order: its usage rule's track type and (first
+ * KeyPeriodFilter) period. Server-assigned KIDs count a period only when the request asked for
+ * rotation (PallyCon's `?key-rotation=true`).
+ */
+function slotsOf(request: KeyRequest, index: RequestIndex): KeySlot[] {
+  return index.keys.map((key) => {
+    const rule = index.ruleByKid.get(key.kid.toLowerCase());
+    const periodId = rule?.keyPeriodFilters[0]?.periodId;
+    const period = periodId === undefined ? undefined : index.periodById.get(periodId);
+    const periodIndex = request.dialect.kids === 'server-assigned' && !request.keyRotation ? undefined : period?.index;
+    if (periodIndex !== undefined && periodIndex > UINT32_MAX) {
+      // Widevine `crypto_period_index` and the other period signals are 32-bit fields.
+      throw new CpixUnsupported(`ContentKeyPeriod@index above ${UINT32_MAX} cannot be signalled`);
+    }
+    return withoutUndefined({ trackType: rule?.intendedTrackType, periodIndex, period: periodIndex === undefined ? undefined : period });
+  });
+}
+
+/**
+ * One stored key per requested ContentKey, in request order, for its slot: the encryptor's KID, or
+ * for server-assigned KIDs the key imported into that slot, else the KID the site derives for it.
+ */
+function planKeys(
+  request: KeyRequest,
+  index: RequestIndex,
+  systemKeys: readonly number[],
+  slots: readonly KeySlot[],
+  imported: readonly (KeyId | undefined)[],
+  siteId: string,
+  contentId: string,
+): PlannedKey[] {
   const { dialect } = request;
   const needsIv = index.keys.map(() => false);
   index.systems.forEach((system, i) => {
@@ -134,19 +178,11 @@ function planKeys(request: KeyRequest, index: RequestIndex, systemKeys: readonly
     if (systemNeedsIv(kind, index.keys[keyIndex]?.commonEncryptionScheme)) needsIv[keyIndex] = true;
   });
   const planned = index.keys.map((key, i): PlannedKey => {
-    const rule = index.ruleByKid.get(key.kid.toLowerCase());
-    const trackType = rule?.intendedTrackType;
-    const periodId = rule?.keyPeriodFilters[0]?.periodId;
-    const periodIndex = periodId === undefined ? undefined : index.periodIndexById.get(periodId);
-    if (periodIndex !== undefined && periodIndex > UINT32_MAX) {
-      // Widevine `crypto_period_index` and the other period signals are 32-bit fields.
-      throw new CpixUnsupported(`ContentKeyPeriod@index above ${UINT32_MAX} cannot be signalled`);
-    }
-    const shared = { request: key, needsIv: needsIv[i] === true, ...withoutUndefined({ trackType }) };
-    if (dialect.kids === 'request') return { ...shared, kid: parseKeyId(key.kid), responseKid: key.kid, ...withoutUndefined({ periodIndex }) };
-    const rotatingIndex = request.keyRotation ? periodIndex : undefined;
-    const kid = assignPallyConKid(siteId, contentId, trackType ?? '', rotatingIndex);
-    return { ...shared, kid, responseKid: kid, ...withoutUndefined({ periodIndex: rotatingIndex }) };
+    const { trackType, periodIndex } = slots[i] ?? {};
+    const shared = { request: key, needsIv: needsIv[i] === true, ...withoutUndefined({ trackType, periodIndex }) };
+    if (dialect.kids === 'request') return { ...shared, kid: parseKeyId(key.kid), responseKid: key.kid };
+    const kid = imported[i] ?? assignPallyConKid(siteId, contentId, trackType ?? '', periodIndex);
+    return { ...shared, kid, responseKid: kid };
   });
   const seen = new Set<string>();
   for (const key of planned) {
@@ -156,6 +192,27 @@ function planKeys(request: KeyRequest, index: RequestIndex, systemKeys: readonly
     seen.add(key.kid);
   }
   return planned;
+}
+
+/**
+ * A content whose policy (DRM group) rotates keys does so in periods of the policy's interval,
+ * period i covering [i·I, (i+1)·I) since 1970-01-01T00:00:00Z (docs/content-policies.md): a period's
+ * `start`/`end`, when the request gives them (SPEKE v2.1 live), must be exactly its bounds. A policy
+ * without an interval, or no policy, sets no constraint: the encryptor's periods are taken as they come.
+ */
+function checkRotation(policy: ContentPolicy | undefined, slots: readonly KeySlot[]): void {
+  const intervalMs = (policy?.rotationIntervalMinutes ?? 0) * 60_000;
+  if (policy === undefined || intervalMs === 0) return;
+  for (const { periodIndex, period } of slots) {
+    if (periodIndex === undefined) continue;
+    const bounds = periodBounds(periodIndex, intervalMs);
+    const mismatch = (value: string | undefined, expected: string) => value !== undefined && Date.parse(value) !== Date.parse(expected);
+    if (mismatch(period?.start, bounds.start) || mismatch(period?.end, bounds.end)) {
+      throw new CpixUnsupported(
+        `ContentKeyPeriod[index=${periodIndex}]: the content rotates every ${policy.rotationIntervalMinutes} min, so this period is ${bounds.start} to ${bounds.end}`,
+      );
+    }
+  }
 }
 
 /** Distinct `ContentKeyPeriod@index` values of a set of keys, for the audit record. */
@@ -171,7 +228,7 @@ function recipientsOf(document: CpixDocument): X509Certificate[] {
 }
 
 export function createKeyExchange(deps: KeyExchangeDeps) {
-  const { contentKeys, audit, signing, random, clock } = deps;
+  const { contentKeys, policies, audit, signing, random, clock } = deps;
 
   /**
    * The key bytes and IV each planned key gets if it is new. The IV is the request's, or a random
@@ -268,7 +325,12 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       const contentId = dialect.contentIdOf(document);
       const index = indexRequest(document);
       const systemKeys = bindSystemsToKeys(index, dialect.unreferencedSystemsUseSingleKey);
-      const planned = planKeys(request, index, systemKeys, site.id, contentId);
+      const slots = slotsOf(request, index);
+      // Reads only when they can matter: the slots imported keys may fill (server-assigned KIDs per
+      // track type and period), and the content's policy when the request rotates keys.
+      const imported = dialect.kids === 'server-assigned' ? await contentKeys.importedKids(site.id, contentId, slots) : [];
+      if (slots.some((slot) => slot.periodIndex !== undefined)) checkRotation(await policies.policyOf(site.id, contentId), slots);
+      const planned = planKeys(request, index, systemKeys, slots, imported, site.id, contentId);
       const recipients = recipientsOf(document);
       const profile = dialect.responseProfile(document);
       const sign = dialect.signs(site.options);

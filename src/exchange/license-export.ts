@@ -1,10 +1,11 @@
 /**
  * Key export for license servers: a content's stored keys as a CPIX 2.3 document, encrypted to the
  * license server's certificate (DASH-IF CPIX §4: RSA-OAEP document and MAC keys, AES-256-CBC +
- * HMAC-SHA512 per key), carrying the grant (site, license server, time, expiry; export-grant.ts) in
- * every usage rule, and signed with the export signing identity, which signs nothing else — so the
- * license server can check who sent the keys, to whom, until when, and that nobody on the way could
- * read them (docs/license-servers.md). Audited like an issuance, fail closed.
+ * HMAC-SHA512 per key), carrying the grant (site, license server, time, expiry) and the content's
+ * policy (export-extensions.ts) in every usage rule, and signed with the export signing identity,
+ * which signs nothing else — so the license server can check who sent the keys, to whom, until when,
+ * under which policy, and that nobody on the way could read them (docs/license-servers.md). Revoked
+ * keys are never exported. Audited like an issuance, fail closed.
  */
 
 import type { X509Certificate } from 'node:crypto';
@@ -14,13 +15,19 @@ import { encryptDocumentKeys } from '../cpix/delivery';
 import type { ContentKeyPeriod, ContentKeyUsageRule, CpixDocument } from '../cpix/model';
 import { signCpix } from '../cpix/signature';
 import type { RandomSource, Clock } from '../crypto/random';
-import { NotFound } from '../errors';
+import type { PolicyService } from '../content-policy/policy-service';
+import type { ContentPolicy } from '../content-policy/ports';
+import { periodBounds } from '../content-policy/rotation';
+import { ContentRevoked, NotFound } from '../errors';
 import type { ContentKey, ContentKeyService } from '../keys/content-key-service';
-import { exportGrantElement, type ExportGrant } from './export-grant';
+import { isRevoked, type RevocationService } from '../revocation/revocation-service';
+import { contentPolicyElement, exportGrantElement, type ExportGrant } from './export-extensions';
 import { distinctPeriodIndexes, type AuditSink } from './key-exchange';
 
 export interface LicenseExportDeps {
   readonly contentKeys: ContentKeyService;
+  readonly revocations: Pick<RevocationService, 'state'>;
+  readonly policies: Pick<PolicyService, 'policyOf'>;
   readonly audit: AuditSink;
   /** The export signing identity (EXPORT_SIGNING_KEY_FILE), never the key-exchange one. */
   readonly signing: SigningConfig;
@@ -63,14 +70,16 @@ function periodId(index: number): string {
 }
 
 /**
- * The export document: every key with its scheme and IV, and a usage rule per key holding the grant
- * and, so the license server can tell which key serves which track and period, its track type and
- * period.
+ * The export document: every key with its scheme and IV, and a usage rule per key holding the grant,
+ * the content's policy when it has one, and, so the license server can tell which key serves which
+ * track and period, its track type and period. A content whose policy rotates keys gets each
+ * period's start and end (docs/content-policies.md).
  */
-function exportDocument(contentId: string, keys: readonly ContentKey[], grant: ExportGrant): CpixDocument {
+function exportDocument(contentId: string, keys: readonly ContentKey[], grant: ExportGrant, policy: ContentPolicy | undefined): CpixDocument {
   const indexes = distinctPeriodIndexes(keys).sort((a, b) => a - b);
-  const periods = indexes.map((index): ContentKeyPeriod => ({ id: periodId(index), index }));
-  const granted = exportGrantElement(grant);
+  const intervalMs = (policy?.rotationIntervalMinutes ?? 0) * 60_000;
+  const periods = indexes.map((index): ContentKeyPeriod => ({ id: periodId(index), index, ...(intervalMs > 0 && periodBounds(index, intervalMs)) }));
+  const extensions = policy === undefined ? [exportGrantElement(grant)] : [exportGrantElement(grant), contentPolicyElement(policy)];
   const rules = keys.map(
     (key): ContentKeyUsageRule => ({
       kid: key.kid,
@@ -80,7 +89,7 @@ function exportDocument(contentId: string, keys: readonly ContentKey[], grant: E
       videoFilters: [],
       audioFilters: [],
       bitrateFilters: [],
-      extensions: [granted],
+      extensions,
     }),
   );
   return {
@@ -100,12 +109,24 @@ function exportDocument(contentId: string, keys: readonly ContentKey[], grant: E
 }
 
 export function createLicenseExport(deps: LicenseExportDeps) {
-  const { contentKeys, audit, signing, random, clock, validityMs } = deps;
+  const { contentKeys, revocations, policies, audit, signing, random, clock, validityMs } = deps;
   return {
-    /** The signed, encrypted CPIX document; `NotFound` when no key of the content matches. */
+    /**
+     * The signed, encrypted CPIX document of the content's matching keys that are not revoked.
+     * @throws NotFound when no key of the content matches; ContentRevoked when the content is
+     * revoked, or every matching key is.
+     */
     async export(request: LicenseExportRequest): Promise<string> {
-      const keys = (await contentKeys.listByContent(request.siteId, request.contentId)).filter((key) => matches(key, request.filter));
-      if (keys.length === 0) throw new NotFound('no keys for this content');
+      const [revoked, stored, policy] = await Promise.all([
+        revocations.state(request.siteId, request.contentId),
+        contentKeys.listByContent(request.siteId, request.contentId),
+        policies.policyOf(request.siteId, request.contentId),
+      ]);
+      if (revoked.content !== undefined) throw new ContentRevoked('this content is revoked');
+      const matching = stored.filter((key) => matches(key, request.filter));
+      if (matching.length === 0) throw new NotFound('no keys for this content');
+      const keys = matching.filter((key) => !isRevoked(revoked, key.kid));
+      if (keys.length === 0) throw new ContentRevoked('the matching keys of this content are revoked');
       const now = clock();
       const grant: ExportGrant = {
         siteId: request.siteId,
@@ -113,7 +134,7 @@ export function createLicenseExport(deps: LicenseExportDeps) {
         issuedAt: now.toISOString(),
         expiresAt: new Date(now.getTime() + validityMs).toISOString(),
       };
-      const encrypted = encryptDocumentKeys(exportDocument(request.contentId, keys, grant), [request.certificate], random);
+      const encrypted = encryptDocumentKeys(exportDocument(request.contentId, keys, grant, policy), [request.certificate], random);
       const built = buildCpix(encrypted, EXPORT_CPIX_VERSION, { willBeSigned: true });
       const xml = XML_DECLARATION + signCpix(built.canonical, signing);
       await audit.record({

@@ -5,6 +5,9 @@ import type { KeyExchange } from '../exchange/key-exchange';
 import type { LicenseExport } from '../exchange/license-export';
 import type { ContentKeyService } from '../keys/content-key-service';
 import type { LicenseServerService } from '../license-servers/license-server-service';
+import type { ContentLifecycle } from '../lifecycle/content-lifecycle';
+import type { PolicyService } from '../content-policy/policy-service';
+import type { RevocationService } from '../revocation/revocation-service';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics/metrics';
 import type { SiteService } from '../sites/site-service';
@@ -26,6 +29,9 @@ export interface AppDeps {
   readonly contentKeys: ContentKeyService;
   readonly licenseServers: LicenseServerService;
   readonly audit: AuditService;
+  readonly lifecycle: ContentLifecycle;
+  readonly revocations: RevocationService;
+  readonly policies: PolicyService;
   readonly keyExchange: KeyExchange;
   readonly licenseExport: LicenseExport;
   /** Largest CPIX request body (BODY_LIMIT_BYTES; the XML parser gets the same byte limit) and most keys per request. */
@@ -72,6 +78,9 @@ export function createApp(deps: AppDeps): Express {
       contentKeys: deps.contentKeys,
       licenseServers: deps.licenseServers,
       audit: deps.audit,
+      lifecycle: deps.lifecycle,
+      revocations: deps.revocations,
+      policies: deps.policies,
       schemas: deps.adminSchemas,
     }),
   );

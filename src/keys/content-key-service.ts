@@ -1,8 +1,8 @@
 import { encodeContext, open, seal } from '../crypto/aead';
 import type { Clock, RandomSource } from '../crypto/random';
-import { KeyConflict, RequestInvalid, TooManyRequests } from '../errors';
+import { ContentRevoked, KeyConflict, RequestInvalid, TooManyRequests } from '../errors';
 import type { KeyId } from './key-id';
-import type { ContentKeyAttributes, ContentKeyRecord, ContentKeyRepository, SiteKeyProvider } from './ports';
+import { importSlot, type ContentKeyAttributes, type ContentKeyRecord, type ContentKeyRepository, type SiteKeyProvider } from './ports';
 
 /** CENC content keys are AES-128 (ISO/IEC 23001-7). */
 export const CONTENT_KEY_LENGTH_BYTES = 128 / 8;
@@ -11,6 +11,13 @@ export const IV_LENGTH_BYTES = 128 / 8;
 export const KEY_CREATION_WINDOW_MS = 60_000;
 /** MediaPackage allows resource IDs up to 256 characters; PallyCon CIDs up to 200. */
 export const MAX_CONTENT_ID_LENGTH = 256;
+
+/** @throws RequestInvalid for a content ID that is empty or longer than `MAX_CONTENT_ID_LENGTH`. */
+export function assertContentId(contentId: string): void {
+  if (contentId.length === 0 || contentId.length > MAX_CONTENT_ID_LENGTH) {
+    throw new RequestInvalid(`content ID must be 1 to ${MAX_CONTENT_ID_LENGTH} characters`);
+  }
+}
 
 const CONTENT_KEY_PURPOSE = 'cpix-kms/content-key/v1';
 
@@ -37,6 +44,18 @@ export interface ContentKeyRequest extends ContentKeyAttributes {
   /** `iv` is the client's own (`explicitIV`): an existing key with another IV is a conflict. */
   readonly ivMustMatch?: boolean;
 }
+
+/** One key to import: its KID and 16 key bytes, an IV, and the track type and period it serves. */
+export interface KeyImport {
+  readonly kid: KeyId;
+  readonly key: Buffer;
+  readonly iv?: Buffer;
+  readonly trackType?: string;
+  readonly periodIndex?: number;
+}
+
+/** Rounds of compare-and-create an import makes before it gives up to concurrent key requests. */
+const IMPORT_ATTEMPTS = 3;
 
 export interface ContentKeyServiceDeps {
   readonly repository: ContentKeyRepository;
@@ -81,9 +100,7 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
   }
 
   function validate(request: ContentKeyRequest): void {
-    if (request.contentId.length === 0 || request.contentId.length > MAX_CONTENT_ID_LENGTH) {
-      throw new RequestInvalid(`content ID must be 1 to ${MAX_CONTENT_ID_LENGTH} characters`);
-    }
+    assertContentId(request.contentId);
     if (request.iv !== undefined && request.iv.length !== IV_LENGTH_BYTES) {
       throw new RequestInvalid('IV must be 16 bytes');
     }
@@ -105,7 +122,8 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
     siteId: string,
     siteKey: { readonly version: number; readonly key: Buffer },
     requests: readonly ContentKeyRequest[],
-  ): Promise<(ContentKey & { readonly created: boolean })[]> {
+    imports?: readonly { readonly mustBeNew: boolean; readonly importSlot?: string }[],
+  ): Promise<(ContentKey & { readonly created: boolean })[] | 'exists'> {
     requests.forEach(validate);
     const now = clock();
     const createdAt = now.toISOString();
@@ -122,9 +140,13 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
     });
     const limit = creationLimit !== undefined && creationLimit.perWindow > 0 ? { ...creationLimit, nowMs: now.getTime() } : undefined;
     const outcome = await repository.getOrCreateAll(
-      candidates.map(({ record }, i) => ({ record, ivMustMatch: requests[i]?.ivMustMatch === true })),
+      candidates.map(({ record }, i) => ({ record, ivMustMatch: requests[i]?.ivMustMatch === true, ...imports?.[i] })),
       limit,
     );
+    if (outcome.kind === 'exists') return 'exists';
+    if (outcome.kind === 'revoked') {
+      throw new ContentRevoked(`ContentKey[kid=${requests[outcome.index]?.kid ?? '?'}]: the content or this key is revoked`);
+    }
     if (outcome.kind === 'iv-differs') {
       throw new KeyConflict(`ContentKey[kid=${requests[outcome.index]?.kid ?? '?'}]@explicitIV differs from the IV this key was created with`);
     }
@@ -141,13 +163,19 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
     );
   }
 
+  /** The keys of a get-or-create that was told nothing must be new, so cannot answer 'exists'. */
+  function obtained(result: (ContentKey & { readonly created: boolean })[] | 'exists'): (ContentKey & { readonly created: boolean })[] {
+    if (result === 'exists') throw new Error('a get-or-create without new-only records answered "exists"');
+    return result;
+  }
+
   return {
     /**
      * Returns the key stored for (site, content, KID), creating and durably storing a new random key
      * first if there is none. Attributes of an existing key are kept as they were created.
      */
     async getOrCreate(siteId: string, request: ContentKeyRequest): Promise<ContentKey & { readonly created: boolean }> {
-      const [key] = await getOrCreateWith(siteId, await siteKeys.currentSiteKey(siteId), [request]);
+      const [key] = obtained(await getOrCreateWith(siteId, await siteKeys.currentSiteKey(siteId), [request]));
       if (!key) throw new Error('store answered no record');
       return key;
     },
@@ -164,8 +192,54 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
       requests: readonly ContentKeyRequest[],
     ): Promise<(ContentKey & { readonly created: boolean })[]> {
       const key = await siteKeys.siteKey(siteId, siteKeyVersion);
-      return getOrCreateWith(siteId, { version: siteKeyVersion, key }, requests);
+      return obtained(await getOrCreateWith(siteId, { version: siteKeyVersion, key }, requests));
     },
+
+    /**
+     * Imports keys made elsewhere (the PallyCon packager's manual mode, a migration) into one content,
+     * all or nothing: a key already stored with the same bytes (and IV, when one is given) is kept,
+     * one stored with other bytes or another IV is a `KeyConflict` and nothing changes. New keys are
+     * wrapped like generated ones and recorded in their (track type, period) slot, so a server that
+     * assigns KIDs per slot answers the imported one. A key created meanwhile by a key request is
+     * compared again (the store refuses the batch when a key it was told is new exists).
+     *
+     * @throws KeyConflict, ContentRevoked, RequestInvalid (lengths), TooManyRequests (creation limit).
+     */
+    async importKeys(siteId: string, contentId: string, imports: readonly KeyImport[]): Promise<(ContentKey & { readonly created: boolean })[]> {
+      for (let attempt = 0; attempt < IMPORT_ATTEMPTS; attempt += 1) {
+        const stored = await Promise.all(imports.map((item) => repository.get(siteId, contentId, item.kid)));
+        for (const [i, record] of stored.entries()) {
+          const item = imports[i];
+          if (record === undefined || item === undefined) continue;
+          const { key } = await unwrap(record);
+          const sameIv = item.iv === undefined || (record.iv !== undefined && record.iv.equals(item.iv));
+          if (!key.equals(item.key) || !sameIv) throw new KeyConflict(`ContentKey[kid=${item.kid}]: another key or IV is stored for this KID`);
+        }
+        const requests = imports.map((item, i): ContentKeyRequest => ({
+          contentId,
+          kid: item.kid,
+          key: item.key,
+          iv: item.iv ?? stored[i]?.iv ?? random(IV_LENGTH_BYTES),
+          ...(item.trackType !== undefined && { trackType: item.trackType }),
+          ...(item.periodIndex !== undefined && { periodIndex: item.periodIndex }),
+        }));
+        const slots = imports.map((item, i) => ({
+          mustBeNew: stored[i] === undefined,
+          ...((item.trackType !== undefined || item.periodIndex !== undefined) && { importSlot: importSlot(item.trackType, item.periodIndex) }),
+        }));
+        const result = await getOrCreateWith(siteId, await siteKeys.currentSiteKey(siteId), requests, slots);
+        if (result !== 'exists') return result;
+      }
+      throw new KeyConflict('keys of this content were created while they were being imported; import again');
+    },
+
+    /** The KIDs imported into a content's (track type, period) slots, in order; undefined where none. */
+    importedKids: (siteId: string, contentId: string, slots: readonly { readonly trackType?: string; readonly periodIndex?: number }[]) =>
+      repository.importedKids(
+        siteId,
+        contentId,
+        slots.map((slot) => importSlot(slot.trackType, slot.periodIndex)),
+      ),
 
     async get(siteId: string, contentId: string, kid: KeyId): Promise<ContentKey | undefined> {
       const record = await repository.get(siteId, contentId, kid);

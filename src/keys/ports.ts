@@ -30,6 +30,13 @@ export interface GetOrCreateRequest {
   readonly record: ContentKeyRecord;
   /** The record's IV is the client's: an existing record with another IV is a conflict, not an answer. */
   readonly ivMustMatch: boolean;
+  /** The caller saw no record for it (a key import): one that exists now was made meanwhile. */
+  readonly mustBeNew?: boolean;
+  /**
+   * An imported key's slot (`importSlot(trackType, periodIndex)`): recorded with the key, so that a
+   * server that assigns KIDs per track type and period (PallyCon) answers the imported one.
+   */
+  readonly importSlot?: string;
 }
 
 /** Keys one site may create per fixed window (a window opens with its first creation). */
@@ -43,6 +50,10 @@ export type GetOrCreateOutcome =
   | { readonly kind: 'obtained'; readonly results: readonly { readonly record: ContentKeyRecord; readonly created: boolean }[] }
   /** `requests[index]` insists on an IV its stored record does not have. */
   | { readonly kind: 'iv-differs'; readonly index: number }
+  /** `requests[index]`'s content, or that key, is revoked. */
+  | { readonly kind: 'revoked'; readonly index: number }
+  /** `requests[index]` must be new, and a record exists. */
+  | { readonly kind: 'exists'; readonly index: number }
   /** The site's window would overflow; it closes in `retryAfterMs`. */
   | { readonly kind: 'over-limit'; readonly retryAfterMs: number };
 
@@ -55,12 +66,15 @@ export interface ContentKeyRepository {
    * Inserts each requested record (all of one site) unless a record for its (site, content, KID)
    * exists, in one atomic step; answers, in the same order, the stored record and whether it was
    * this call that created it. Concurrent calls for one identity all resolve to the same single
-   * record. The step creates nothing and answers why instead when an existing record holds another
-   * IV than a request that insists on its IV (`ivMustMatch`), or when the new records would take
-   * the site past `limit`'s keys created in the current window (a repeat, creating none, always
-   * passes).
+   * record. The step creates nothing and answers why instead when a record's content or KID is
+   * revoked (`RevocationRepository`), when an existing record holds another IV than a request that
+   * insists on its IV (`ivMustMatch`), when a record that must be new exists, or when the new
+   * records would take the site past `limit`'s keys created in the current window (a repeat,
+   * creating none, always passes).
    */
   getOrCreateAll(requests: readonly GetOrCreateRequest[], limit?: CreationLimit): Promise<GetOrCreateOutcome>;
+  /** The KIDs of the imported keys of a content in these slots (`importSlot`), in order; undefined where none. */
+  importedKids(siteId: string, contentId: string, slots: readonly string[]): Promise<(KeyId | undefined)[]>;
   get(siteId: string, contentId: string, kid: KeyId): Promise<ContentKeyRecord | undefined>;
   /** All keys of one content, oldest first. */
   listByContent(siteId: string, contentId: string): Promise<ContentKeyRecord[]>;
@@ -85,4 +99,9 @@ export interface SiteKeyProvider {
   siteKey(siteId: string, version: number): Promise<Buffer>;
   /** Creates a new site-key version and makes it current; returns the new version. */
   rotateSiteKey(siteId: string): Promise<number>;
+}
+
+/** The slot of an imported key: its track type and period index, as one string. */
+export function importSlot(trackType: string | undefined, periodIndex: number | undefined): string {
+  return `${trackType ?? ''}|${periodIndex === undefined ? '' : periodIndex}`;
 }

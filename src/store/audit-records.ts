@@ -38,6 +38,8 @@ export function auditFields(record: NewAuditRecord): NewAuditRecord {
     periodIndexes: [...record.periodIndexes],
     keysCreated: record.keysCreated,
     requestId: record.requestId,
+    ...(record.reason !== undefined && { reason: record.reason }),
+    ...(record.policy !== undefined && { policy: record.policy }),
   };
 }
 

@@ -1,8 +1,10 @@
 import type { AuditRepository } from '../audit/ports';
 import type { AuthFailureRepository } from '../auth-limits/ports';
+import type { PolicyRepository } from '../content-policy/ports';
 import type { ContentKeyRepository } from '../keys/ports';
 import type { LicenseServerRepository } from '../license-servers/ports';
 import type { MasterKeyCheckRepository } from '../master-key-check/ports';
+import type { RevocationRepository } from '../revocation/ports';
 import type { SiteRepository } from '../sites/ports';
 
 /** One persistence backend: the repositories plus its lifecycle. */
@@ -12,6 +14,10 @@ export interface Store {
   readonly contentKeys: ContentKeyRepository;
   readonly audit: AuditRepository;
   readonly licenseServers: LicenseServerRepository;
+  /** Revoked contents and keys; the content-key get-or-create reads them in its own atomic step. */
+  readonly revocations: RevocationRepository;
+  /** Content policies (DRM groups) and which content they apply to. */
+  readonly policies: PolicyRepository;
   /** Failed-authentication counters, shared by every process on this store (rate limits). */
   readonly authFailures: AuthFailureRepository;
   /** The key-check value of the master key this store's site keys are wrapped by. */

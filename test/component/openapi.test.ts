@@ -182,6 +182,7 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   ERR_NOT_FOUND: true,
   ERR_ALREADY_EXISTS: true,
   ERR_KEY_CONFLICT: true,
+  ERR_CONTENT_REVOKED: true,
   ERR_KEY_UNWRAP_FAILED: true,
   ERR_MASTER_KEY_MISMATCH: true,
   ERR_STORE_UNAVAILABLE: true,

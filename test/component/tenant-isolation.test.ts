@@ -1,9 +1,11 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
+import type { Router } from 'express';
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
 import { decryptDocumentKeys, type RecipientKeyPair } from '../../src/cpix/delivery';
 import { parseCpixDocument } from '../../src/cpix/parse';
 import { loadAdminSchemas } from '../../src/http/json-schemas';
+import { parseKeyId } from '../../src/keys/key-id';
 import { adminRoutes as createAdminRouter } from '../../src/http/routes/admin';
 import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs, encodingsOf } from '../support/log-capture';
@@ -419,13 +421,26 @@ describeWithVectors('tenant isolation and credential checks on every route', () 
   });
 
   describe('admin API without the admin token', () => {
+    const PREMIUM = { name: 'premium', securityLevel: 'HIGH', persistentLicense: false, licenseDurationSeconds: 86_400, rotationIntervalMinutes: 0 } as const;
     let tenant: Tenant;
     beforeAll(async () => {
       tenant = await newTenant('admin target', cert1);
+      // A policy in use and a content with keys, for the forged changes below to reach.
+      await t.services.policies.create(tenant.siteId, PREMIUM);
+      await t.services.policies.assign(tenant.siteId, 'some-content', PREMIUM.name);
+      await t.services.contentKeys.getOrCreate(tenant.siteId, { contentId: 'some-content', kid: parseKeyId(randomUUID()) });
     });
 
+    /** `method path` of every route a router declares, also in the routers it mounts (paths relative to it). */
+    const routesOf = (router: Router): string[] =>
+      router.stack.flatMap((layer) => {
+        if (layer.route) return layer.route.stack.map((handler) => `${handler.method} ${layer.route?.path}`);
+        const nested = (layer.handle as Partial<Router>).stack;
+        return nested === undefined ? [] : routesOf(layer.handle as Router);
+      });
+
     /** Every route of src/http/routes/admin.ts (pattern below /admin/v1), on a real site, token and license server, with a valid body. */
-    const adminRoutes = (): readonly (readonly [method: 'get' | 'post' | 'patch' | 'delete', pattern: string, path: string, body?: object])[] => {
+    const adminRoutes = (): readonly (readonly [method: 'get' | 'post' | 'put' | 'patch' | 'delete', pattern: string, path: string, body?: object])[] => {
       const site = `/admin/v1/sites/${tenant.siteId}`;
       return [
         ['post', '/sites', '/admin/v1/sites', { name: 'should not exist' }],
@@ -441,6 +456,18 @@ describeWithVectors('tenant isolation and credential checks on every route', () 
         ['get', '/sites/:siteId/audit', `${site}/audit`],
         ['post', '/sites/:siteId/site-key/rotate', `${site}/site-key/rotate`],
         ['get', '/sites/:siteId/contents/:contentId/keys', `${site}/contents/some-content/keys`],
+        ['post', '/sites/:siteId/contents/:contentId/keys', `${site}/contents/some-content/keys`, { keys: [{ kid: randomUUID(), key: randomBytes(16).toString('base64') }] }],
+        ['post', '/sites/:siteId/contents/:contentId/revoke', `${site}/contents/some-content/revoke`, { reason: 'forged' }],
+        ['get', '/sites/:siteId/revocations', `${site}/revocations`],
+        ['get', '/sites/:siteId/contents/:contentId/policy', `${site}/contents/some-content/policy`],
+        ['put', '/sites/:siteId/contents/:contentId/policy', `${site}/contents/some-content/policy`, { policy: 'premium' }],
+        ['post', '/sites/:siteId/policies', `${site}/policies`, { ...PREMIUM, name: 'forged' }],
+        ['get', '/sites/:siteId/policies', `${site}/policies`],
+        ['get', '/sites/:siteId/policies/:name', `${site}/policies/premium`],
+        ['patch', '/sites/:siteId/policies/:name', `${site}/policies/premium`, { securityLevel: 'LOW' }],
+        ['delete', '/sites/:siteId/policies/:name', `${site}/policies/premium`],
+        ['get', '/sites/:siteId/policy-rules', `${site}/policy-rules`],
+        ['put', '/sites/:siteId/policy-rules', `${site}/policy-rules`, [{ contentIdPrefix: '', policy: 'premium' }]],
       ];
     };
     const credentials: readonly (readonly [name: string, authorization: () => string | undefined])[] = [
@@ -456,6 +483,11 @@ describeWithVectors('tenant isolation and credential checks on every route', () 
       tokens: await t.services.sites.listTokens(tenant.siteId),
       licenseServers: (await t.services.licenseServers.list(tenant.siteId)).map(({ certificate: _c, ...view }) => view),
       audit: await t.services.audit.list(tenant.siteId),
+      policies: await t.services.policies.list(tenant.siteId),
+      rules: await t.services.policies.rules(tenant.siteId),
+      assigned: await t.services.policies.policyOf(tenant.siteId, 'some-content'),
+      revocations: await t.services.revocations.listSince(tenant.siteId, 0),
+      keys: await t.services.contentKeys.listMetadata(tenant.siteId, 'some-content'),
     });
 
     it('covers every route the admin router declares', () => {
@@ -467,9 +499,12 @@ describeWithVectors('tenant isolation and credential checks on every route', () 
         contentKeys: t.services.contentKeys,
         licenseServers: t.services.licenseServers,
         audit: t.services.audit,
+        lifecycle: t.services.lifecycle,
+        revocations: t.services.revocations,
+        policies: t.services.policies,
         schemas: loadAdminSchemas(),
       });
-      const declared = router.stack.flatMap((layer) => (layer.route ? layer.route.stack.map((handler) => `${handler.method} ${layer.route?.path}`) : []));
+      const declared = routesOf(router);
       expect(declared.length).toBeGreaterThan(10);
       expect(new Set(adminRoutes().map(([method, pattern]) => `${method} ${pattern}`))).toEqual(new Set(declared));
     });

@@ -65,6 +65,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
   const adminToken = randomBytes(32).toString('base64url');
   const exchangeDeps = {
     contentKeys: services.contentKeys,
+    policies: services.policies,
     audit: options.auditSink ?? services.audit,
     signing: testSigningIdentity(),
     random: cryptoRandom,
@@ -80,9 +81,12 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     sites: services.sites,
     contentKeys: services.contentKeys,
     licenseServers: services.licenseServers,
+    policies: services.policies,
+    revocations: services.revocations,
+    lifecycle: services.lifecycle,
     audit: services.audit,
     keyExchange: createKeyExchange(exchangeDeps),
-    licenseExport: createLicenseExport({ ...exchangeDeps, signing: testExportSigningIdentity(), validityMs: TEST_EXPORT_VALIDITY_MS }),
+    licenseExport: createLicenseExport({ ...exchangeDeps, revocations: services.revocations, signing: testExportSigningIdentity(), validityMs: TEST_EXPORT_VALIDITY_MS }),
     keyRequestLimits: { bodyBytes: options.bodyLimitBytes ?? 1024 * 1024, keys: options.keyLimits?.perRequest ?? 1000 },
     adminToken,
     authFailures,

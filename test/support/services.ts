@@ -8,6 +8,9 @@ import { createLocalMasterKey } from '../../src/crypto/kms/local-master-key';
 import type { MasterKeyProvider } from '../../src/crypto/kms/master-key';
 import { cryptoRandom, systemClock } from '../../src/crypto/random';
 import { createContentKeyService, KEY_CREATION_WINDOW_MS } from '../../src/keys/content-key-service';
+import { createPolicyService } from '../../src/content-policy/policy-service';
+import { createRevocationService } from '../../src/revocation/revocation-service';
+import { createContentLifecycle } from '../../src/lifecycle/content-lifecycle';
 import { createLicenseServerService } from '../../src/license-servers/license-server-service';
 import { createSiteKeyRing } from '../../src/sites/site-key-ring';
 import { createSiteService } from '../../src/sites/site-service';
@@ -27,23 +30,30 @@ export function buildServices(store: Store, masterKey: MasterKeyProvider, option
     cacheTtlMs: 60_000,
     cacheMaxEntries: 100,
   });
-  return {
-    siteKeys,
-    sites: createSiteService({ repository: store.sites, masterKey, random: cryptoRandom, clock: systemClock }),
-    contentKeys: createContentKeyService({
+  const contentKeys = createContentKeyService({
       repository: store.contentKeys,
       siteKeys,
       random: cryptoRandom,
       clock: systemClock,
       creationLimit: { perWindow: options.keysCreatedPerMinute ?? 0, windowMs: KEY_CREATION_WINDOW_MS },
-    }),
+  });
+  const audit = createAuditService({ repository: store.audit });
+  const policies = createPolicyService({ repository: store.policies });
+  const revocations = createRevocationService({ repository: store.revocations, clock: systemClock });
+  return {
+    siteKeys,
+    sites: createSiteService({ repository: store.sites, masterKey, random: cryptoRandom, clock: systemClock }),
+    contentKeys,
     licenseServers: createLicenseServerService({
       repository: store.licenseServers,
       sites: store.sites,
       random: cryptoRandom,
       clock: systemClock,
     }),
-    audit: createAuditService({ repository: store.audit }),
+    audit,
+    policies,
+    revocations,
+    lifecycle: createContentLifecycle({ contentKeys, revocations, policies, audit, clock: systemClock }),
   };
 }
 

@@ -2,23 +2,17 @@ import express, { Router } from 'express';
 import type { AuthFailureLimiter } from '../../auth-limits/auth-failure-limiter';
 import type { AuditService } from '../../audit/audit-service';
 import { certificateThumbprint } from '../../crypto/certificates';
-import { NotFound } from '../../errors';
-import type { ContentKeyService } from '../../keys/content-key-service';
 import type { LicenseServerService, LicenseServerView, NewLicenseServer } from '../../license-servers/license-server-service';
 import type { SiteOptions, SiteStatus } from '../../sites/site';
-import { SITE_ID_PATTERN } from '../../sites/site';
-import type { SiteService } from '../../sites/site-service';
 import { requireAdminToken } from '../admin-auth';
-import type { AdminSchemas } from '../json-schemas';
+import { licenseServerIdParam, siteIdParam, tokenIdParam } from '../admin-params';
+import { adminContentRoutes, type AdminContentDeps } from './admin-contents';
 
-export interface AdminDeps {
+export interface AdminDeps extends AdminContentDeps {
   readonly adminToken: string;
   readonly authFailures: AuthFailureLimiter;
-  readonly sites: SiteService;
-  readonly contentKeys: ContentKeyService;
   readonly licenseServers: LicenseServerService;
   readonly audit: AuditService;
-  readonly schemas: AdminSchemas;
 }
 
 interface SiteCreateBody {
@@ -41,30 +35,6 @@ interface AuditQuery {
 
 /** Admin bodies are small JSON documents. */
 const ADMIN_BODY_LIMIT = '64kb';
-
-/** A path segment that is not a site ID is never echoed (it could be anything a caller pasted). */
-function siteIdParam(value: string | undefined): string {
-  if (value === undefined || !SITE_ID_PATTERN.test(value)) throw new NotFound('site not found');
-  return value;
-}
-
-/** Credential IDs (KMS tokens, license servers) are 16 base64url characters. */
-const CREDENTIAL_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/;
-
-/** License-server IDs are credential IDs; anything else is not echoed either. */
-function licenseServerIdParam(value: string | undefined): string {
-  if (value === undefined || !CREDENTIAL_ID_PATTERN.test(value)) throw new NotFound('license server not found');
-  return value;
-}
-
-/**
- * A token ID, never a whole token: someone who pastes `kms1.<id>.<secret>` here must not find the
- * secret echoed in the 404 or in the log line of the refusal.
- */
-function tokenIdParam(value: string | undefined): string {
-  if (value === undefined || !CREDENTIAL_ID_PATTERN.test(value)) throw new NotFound('token not found');
-  return value;
-}
 
 /** A license server as JSON: its certificate as PEM with its SHA-256 thumbprint (hex of the DER). */
 function licenseServerJson({ certificate, ...view }: LicenseServerView) {
@@ -145,23 +115,7 @@ export function adminRoutes(deps: AdminDeps): Router {
     res.json(await contentKeys.rotateSiteKey(siteIdParam(req.params.siteId)));
   });
 
-  router.get('/sites/:siteId/contents/:contentId/keys', async (req, res) => {
-    const siteId = siteIdParam(req.params.siteId);
-    await sites.getSite(siteId);
-    const keys = await contentKeys.listMetadata(siteId, req.params.contentId);
-    if (keys.length === 0) throw new NotFound('no keys for this content');
-    res.json({
-      siteId,
-      contentId: req.params.contentId,
-      keys: keys.map(({ kid, trackType, periodIndex, scheme, createdAt }) => ({
-        kid,
-        ...(trackType !== undefined && { trackType }),
-        ...(periodIndex !== undefined && { periodIndex }),
-        ...(scheme !== undefined && { scheme }),
-        createdAt,
-      })),
-    });
-  });
+  router.use(adminContentRoutes(deps));
 
   return router;
 }

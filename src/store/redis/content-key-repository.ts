@@ -1,3 +1,4 @@
+import type { KeyId } from '../../keys/key-id';
 import type { ContentKeyRecord, ContentKeyRepository } from '../../keys/ports';
 import { decodeContentKey, encodeContentKey, encodeIv, encodeWrappedKey } from './codec';
 import type { RedisContext } from './context';
@@ -46,17 +47,29 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
       // key routes cap the keys of one request (MAX_KEYS_PER_REQUEST), which bounds the script.
       const keys = [site.contents, site.sequence, site.createdWindow];
       const args: string[] = [String(limit?.perWindow ?? 0), String(limit?.windowMs ?? 0), String(limit?.nowMs ?? 0)];
-      for (const { record, ivMustMatch } of requests) {
+      for (const { record, ivMustMatch, mustBeNew, importSlot } of requests) {
         // One hash tag per call: the script's keys must share a Cluster slot.
         if (record.siteId !== first.record.siteId) throw new RangeError('getOrCreateAll takes the records of one site');
-        keys.push(site.contentKey(record.contentId, record.kid), site.content(record.contentId));
+        keys.push(site.contentKey(record.contentId, record.kid), site.content(record.contentId), site.revoked(record.contentId), site.imported(record.contentId));
         const fields = encodeContentKey(record);
-        args.push(record.contentId, record.kid, ivMustMatch ? '1' : '0', record.iv === undefined ? '' : encodeIv(record.iv), String(fields.length), ...fields);
+        args.push(
+          record.contentId,
+          record.kid,
+          ivMustMatch ? '1' : '0',
+          record.iv === undefined ? '' : encodeIv(record.iv),
+          mustBeNew === true ? '1' : '0',
+          importSlot ?? '',
+          String(fields.length),
+          ...fields,
+        );
       }
       const answers = await call('getOrCreate', () => client.cpixGetOrCreateAll(keys.length, ...keys, ...args));
       const [refusal] = answers;
-      if (refusal?.[0] === 'iv') return { kind: 'iv-differs', index: Number(refusal[1]) };
-      if (refusal?.[0] === 'limit') return { kind: 'over-limit', retryAfterMs: Number(refusal[1]) };
+      const refusedIndex = Number(refusal?.[1]);
+      if (refusal?.[0] === 'iv') return { kind: 'iv-differs', index: refusedIndex };
+      if (refusal?.[0] === 'revoked') return { kind: 'revoked', index: refusedIndex };
+      if (refusal?.[0] === 'exists') return { kind: 'exists', index: refusedIndex };
+      if (refusal?.[0] === 'limit') return { kind: 'over-limit', retryAfterMs: refusedIndex };
       if (answers.length !== requests.length) throw new Error(`get-or-create script answered ${answers.length} records for ${requests.length}`);
       // Also when every record existed: a concurrent creator on this connection may not be confirmed yet.
       await confirmDurable('getOrCreate', site.contentKey(first.record.contentId, first.record.kid));
@@ -70,6 +83,12 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
           return { record: existing, created: false };
         }),
       };
+    },
+
+    async importedKids(siteId, contentId, slots) {
+      if (slots.length === 0) return [];
+      const kids = await call('importedKids', () => client.hmget(names.site(siteId).imported(contentId), ...slots));
+      return kids.map((kid) => (kid === null ? undefined : (kid as KeyId)));
     },
 
     async get(siteId, contentId, kid) {

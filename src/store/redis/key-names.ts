@@ -21,6 +21,13 @@
  * {<prefix>:<siteId>}:content:<cid>    zset    KIDs of one content by insertion
  * {<prefix>:<siteId>}:ck:<kid>:<cid>   hash    content-key record
  * {<prefix>:<siteId>}:created-window   hash    keys created in the open creation window and when it closes
+ * {<prefix>:<siteId>}:imported:<cid>   hash    imported keys of one content: slot (track|period) → KID
+ * {<prefix>:<siteId>}:revoked:<cid>    hash    revoked targets of one content ('*' or a KID) → revocation JSON
+ * {<prefix>:<siteId>}:revocations      zset    every revocation (JSON), score = epoch ms
+ * {<prefix>:<siteId>}:policies         hash    policy name → policy JSON
+ * {<prefix>:<siteId>}:policy-rules     string  the prefix rules (JSON array)
+ * {<prefix>:<siteId>}:content-policies hash    content ID → assigned policy name
+ * {<prefix>:<siteId>}:policy-users:<n> set     content IDs assigned to policy n
  * ```
  *
  * Caller-supplied identifiers are escaped with `encodeKeyPart`, so a content ID holding `:`, `{`
@@ -69,6 +76,13 @@ export interface SiteKeyNames {
   readonly audit: string;
   readonly contents: string;
   readonly createdWindow: string;
+  readonly revocations: string;
+  readonly policies: string;
+  readonly policyRules: string;
+  readonly contentPolicies: string;
+  imported(contentId: string): string;
+  revoked(contentId: string): string;
+  policyUsers(name: string): string;
   content(contentId: string): string;
   contentKey(contentId: string, kid: string): string;
 }
@@ -107,6 +121,13 @@ export function createKeyNames(prefix: string): RedisKeyNames {
         audit: `${tag}:audit`,
         contents: `${tag}:contents`,
         createdWindow: `${tag}:created-window`,
+        revocations: `${tag}:revocations`,
+        policies: `${tag}:policies`,
+        policyRules: `${tag}:policy-rules`,
+        contentPolicies: `${tag}:content-policies`,
+        imported: (contentId) => `${tag}:imported:${encodeKeyPart(contentId)}`,
+        revoked: (contentId) => `${tag}:revoked:${encodeKeyPart(contentId)}`,
+        policyUsers: (name) => `${tag}:policy-users:${encodeKeyPart(name)}`,
         content: (contentId) => `${tag}:content:${encodeKeyPart(contentId)}`,
         contentKey: (contentId, kid) => `${tag}:ck:${encodeKeyPart(kid)}:${encodeKeyPart(contentId)}`,
       };

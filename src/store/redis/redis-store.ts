@@ -16,6 +16,8 @@ import { checkRedisDurability, type DurabilityCheckable } from './durability';
 import { createKeyNames, REDIS_SCHEMA_VERSION } from './key-names';
 import { createRedisLicenseServerRepository } from './license-server-repository';
 import { createRedisMasterKeyCheckRepository } from './master-key-check-repository';
+import { createRedisPolicyRepository } from './policy-repository';
+import { createRedisRevocationRepository } from './revocation-repository';
 import { defineStoreScripts } from './scripts';
 import { createRedisSiteRepository } from './site-repository';
 
@@ -83,6 +85,8 @@ export async function openRedisStore(config: RedisStoreConfig, options: RedisSto
     contentKeys: createRedisContentKeyRepository(context),
     audit: createRedisAuditRepository(context),
     licenseServers: createRedisLicenseServerRepository(context),
+    revocations: createRedisRevocationRepository(context),
+    policies: createRedisPolicyRepository(context),
     authFailures: createRedisAuthFailureRepository(context),
     masterKeyCheck: createRedisMasterKeyCheckRepository(context),
     async ping() {

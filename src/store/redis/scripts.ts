@@ -36,7 +36,7 @@ declare module 'ioredis' {
     /** The ID given to the audit record (the site sequence number). */
     cpixAppendAudit(audit: string, sequence: string, recordJson: string): Result<number, Context>;
     /**
-     * `['iv', index]` (0-based) or `['limit', ms until the window closes]` when nothing was created;
+     * `['revoked' | 'exists' | 'iv', index]` (0-based) or `['limit', ms until the window closes]` when nothing was created;
      * otherwise per record, in order, `[]` created or the stored record's `[field, value, …]`. Keys: the
      * site's contents index, sequence and creation window, then record and per-content index of each
      * record.
@@ -44,6 +44,23 @@ declare module 'ioredis' {
     cpixGetOrCreateAll(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[][], Context>;
     /** `[count, ms until the window closes]` after adding one failure. */
     cpixRecordAuthFailure(counter: string, windowMs: number): Result<[number, number], Context>;
+    /** 1 recorded; 0 every target was revoked already. */
+    cpixRevoke(revoked: string, log: string, revocationJson: string, atMs: number, ...targets: string[]): Result<number, Context>;
+    cpixDeletePolicy(policies: string, rules: string, users: string, name: string): Result<'missing' | 'in-use' | 'deleted', Context>;
+    /** 1 replaced; 0 no such policy. */
+    cpixReplacePolicy(policies: string, name: string, policyJson: string): Result<number, Context>;
+    /** The first named policy that does not exist, or '' when the rules were set. */
+    cpixSetPolicyRules(policies: string, rules: string, rulesJson: string, ...names: string[]): Result<string, Context>;
+    /** The new policy name when it does not exist, 'moved' on a race, '' when assigned. */
+    cpixAssignPolicy(
+      policies: string,
+      contentPolicies: string,
+      oldUsers: string,
+      newUsers: string,
+      contentId: string,
+      policy: string,
+      expectedCurrent: string,
+    ): Result<string, Context>;
     /** 1 replaced; 0 the record holds another wrapped key or is gone. */
     cpixReplaceWrappedKey(
       record: string,
@@ -105,23 +122,29 @@ redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[1])
 return 1`;
 
 // KEYS: site contents index, site sequence, site creation window (hash: count, resets), then per
-// record: record, per-content index. ARGV: creation limit per window (0: none), window ms, now (epoch
-// ms, the service's clock like every other time it stores), then per record: content ID, KID, '1'
-// when the stored IV must equal the given one, the given IV field ('' for none), number of
-// field/value items, the items. All of one site (one hash tag), so a whole request's keys are
-// checked, then created or found, in one atomic step and one round trip: a refused request creates
-// nothing. Scores come from one counter per site, so every index lists oldest first.
+// record: record, per-content index, the content's revoked targets, the content's imported slots.
+// ARGV: creation limit per window (0: none), window ms, now (epoch ms, the service's clock like
+// every other time it stores), then per record: content ID, KID, '1' when the stored IV must equal
+// the given one, the given IV field ('' for none), '1' when the record must be new, the import slot
+// ('' for none), number of field/value items, the items. All of one site (one hash tag), so a whole
+// request's keys are checked, then created or found, in one atomic step and one round trip: a
+// refused request creates nothing. Scores come from one counter per site, so every index lists
+// oldest first.
 const GET_OR_CREATE_ALL = `
 local limit, windowMs, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local fresh = 0
 local arg = 4
-for first = 4, #KEYS, 2 do
-  if redis.call('EXISTS', KEYS[first]) == 1 then
-    if ARGV[arg + 2] == '1' and (redis.call('HGET', KEYS[first], 'iv') or '') ~= ARGV[arg + 3] then return {{'iv', (first - 4) / 2}} end
+for first = 4, #KEYS, 4 do
+  local index = (first - 4) / 4
+  local record, revoked = KEYS[first], KEYS[first + 2]
+  if redis.call('HEXISTS', revoked, '*') == 1 or redis.call('HEXISTS', revoked, ARGV[arg + 1]) == 1 then return {{'revoked', index}} end
+  if redis.call('EXISTS', record) == 1 then
+    if ARGV[arg + 4] == '1' then return {{'exists', index}} end
+    if ARGV[arg + 2] == '1' and (redis.call('HGET', record, 'iv') or '') ~= ARGV[arg + 3] then return {{'iv', index}} end
   else
     fresh = fresh + 1
   end
-  arg = arg + 5 + tonumber(ARGV[arg + 4])
+  arg = arg + 7 + tonumber(ARGV[arg + 6])
 end
 if fresh > 0 and limit > 0 then
   local window = redis.call('HMGET', KEYS[3], 'count', 'resets')
@@ -134,21 +157,82 @@ if fresh > 0 and limit > 0 then
 end
 local answers = {}
 arg = 4
-for first = 4, #KEYS, 2 do
-  local record, contentIndex = KEYS[first], KEYS[first + 1]
-  local contentId, kid, count = ARGV[arg], ARGV[arg + 1], tonumber(ARGV[arg + 4])
+for first = 4, #KEYS, 4 do
+  local record, contentIndex, imported = KEYS[first], KEYS[first + 1], KEYS[first + 3]
+  local contentId, kid, slot, count = ARGV[arg], ARGV[arg + 1], ARGV[arg + 5], tonumber(ARGV[arg + 6])
   if redis.call('EXISTS', record) == 1 then
     answers[#answers + 1] = redis.call('HGETALL', record)
   else
     local seq = redis.call('INCR', KEYS[2])
-    redis.call('HSET', record, 'seq', seq, unpack(ARGV, arg + 5, arg + 4 + count))
+    redis.call('HSET', record, 'seq', seq, unpack(ARGV, arg + 7, arg + 6 + count))
     redis.call('ZADD', contentIndex, seq, kid)
     redis.call('ZADD', KEYS[1], 'NX', seq, contentId)
+    if slot ~= '' then redis.call('HSET', imported, slot, kid) end
     answers[#answers + 1] = {}
   end
-  arg = arg + 5 + count
+  arg = arg + 7 + count
 end
 return answers`;
+
+// KEYS: the content's revoked targets, the site's revocation log. ARGV: the revocation JSON, its
+// time (epoch ms), then the targets ('*' for the whole content, or KIDs). A target already revoked
+// keeps its first revocation; a content revoked as a whole takes no KID revocations. 1 when any
+// target was recorded (then the revocation is logged once), 0 otherwise.
+const REVOKE = `
+if redis.call('HEXISTS', KEYS[1], '*') == 1 then return 0 end
+local recorded = 0
+for i = 3, #ARGV do
+  recorded = recorded + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1])
+end
+if recorded > 0 then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end
+return recorded > 0 and 1 or 0`;
+
+// KEYS: site policies hash, site policy rules, the policy's users set. ARGV: policy name. 'missing',
+// 'in-use' (assigned to a content or named by a rule), or 'deleted'.
+const DELETE_POLICY = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'missing' end
+if redis.call('SCARD', KEYS[3]) > 0 then return 'in-use' end
+local rules = redis.call('GET', KEYS[2])
+if rules then
+  for _, rule in ipairs(cjson.decode(rules)) do
+    if rule.policy == ARGV[1] then return 'in-use' end
+  end
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 'deleted'`;
+
+// KEYS: site policies hash. ARGV: policy name, policy JSON. 1 replaced; 0 no such policy (a
+// concurrent delete is not undone).
+const REPLACE_POLICY = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
+// KEYS: site policies hash, site policy rules. ARGV: the rules JSON, then the policy names it uses.
+// The first name that is no policy, or '' when all exist and the rules were replaced.
+const SET_POLICY_RULES = `
+for i = 2, #ARGV do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 0 then return ARGV[i] end
+end
+redis.call('SET', KEYS[2], ARGV[1])
+return ''`;
+
+// KEYS: site policies hash, site content-policy hash, the old policy's users set, the new policy's
+// users set (or the old one again when unassigning). ARGV: content ID, new policy name ('' to
+// unassign), old policy name as the caller read it. The new name when it is no policy, 'moved' when
+// another assignment raced (the caller reads again), or '' when done.
+const ASSIGN_POLICY = `
+local current = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+if current ~= ARGV[3] then return 'moved' end
+if ARGV[2] ~= '' and redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then return ARGV[2] end
+if current ~= '' then redis.call('SREM', KEYS[3], ARGV[1]) end
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+else
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('SADD', KEYS[4], ARGV[1])
+end
+return ''`;
 
 // KEYS: record. ARGV: expected wrapped key (base64), new site-key version, new wrapped key.
 const REPLACE_WRAPPED_KEY = `
@@ -189,6 +273,11 @@ const SCRIPTS = {
   cpixReplaceWrappedKey: { numberOfKeys: 1, lua: REPLACE_WRAPPED_KEY },
   cpixAppendAudit: { numberOfKeys: 2, lua: APPEND_AUDIT },
   cpixRecordAuthFailure: { numberOfKeys: 1, lua: RECORD_AUTH_FAILURE },
+  cpixRevoke: { numberOfKeys: 2, lua: REVOKE },
+  cpixDeletePolicy: { numberOfKeys: 3, lua: DELETE_POLICY },
+  cpixReplacePolicy: { numberOfKeys: 1, lua: REPLACE_POLICY },
+  cpixSetPolicyRules: { numberOfKeys: 2, lua: SET_POLICY_RULES },
+  cpixAssignPolicy: { numberOfKeys: 4, lua: ASSIGN_POLICY },
 } as const;
 
 /** Registers the store's scripts on a client (a Cluster passes them on to its node connections). */

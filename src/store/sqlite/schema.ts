@@ -5,7 +5,8 @@
  *
  * Versions: 1 sites, site keys, KMS tokens, content keys; 2 adds license servers and the audit
  * trail; 3 adds the failed-authentication counters; 4 the master key's check value; 5 the per-site
- * key-creation windows, and drops the content-key index by KID, which nothing reads. Every statement
+ * key-creation windows, imported-key slots, revocations and content policies, and drops the
+ * content-key index by KID, which nothing reads. Every statement
  * is idempotent (`IF NOT EXISTS`, `IF EXISTS`), so opening an older file upgrades it in place.
  */
 export const SCHEMA_VERSION = 5;
@@ -101,4 +102,44 @@ CREATE TABLE IF NOT EXISTS key_creation_windows (
   count     INTEGER NOT NULL,
   resets_at INTEGER NOT NULL -- epoch ms
 );
+-- Imported keys by (track type, period) slot, for servers that assign KIDs per slot (PallyCon).
+CREATE TABLE IF NOT EXISTS imported_slots (
+  site_id    TEXT NOT NULL,
+  content_id TEXT NOT NULL,
+  slot       TEXT NOT NULL,
+  kid        TEXT NOT NULL,
+  PRIMARY KEY (site_id, content_id, slot)
+);
+-- Revoked targets of a content: '*' (the whole content) or a KID; the first revocation stands.
+CREATE TABLE IF NOT EXISTS revocations (
+  site_id    TEXT NOT NULL,
+  content_id TEXT NOT NULL,
+  target     TEXT NOT NULL,
+  revocation TEXT NOT NULL, -- JSON
+  PRIMARY KEY (site_id, content_id, target)
+);
+CREATE TABLE IF NOT EXISTS revocation_log (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  site_id    TEXT NOT NULL,
+  at_ms      INTEGER NOT NULL,
+  revocation TEXT NOT NULL -- JSON
+);
+CREATE INDEX IF NOT EXISTS revocation_log_by_site ON revocation_log (site_id, at_ms, id);
+CREATE TABLE IF NOT EXISTS policies (
+  site_id TEXT NOT NULL,
+  name    TEXT NOT NULL,
+  policy  TEXT NOT NULL, -- JSON
+  PRIMARY KEY (site_id, name)
+);
+CREATE TABLE IF NOT EXISTS policy_rules (
+  site_id TEXT PRIMARY KEY,
+  rules   TEXT NOT NULL -- JSON array
+);
+CREATE TABLE IF NOT EXISTS content_policies (
+  site_id    TEXT NOT NULL,
+  content_id TEXT NOT NULL,
+  policy     TEXT NOT NULL,
+  PRIMARY KEY (site_id, content_id)
+);
+CREATE INDEX IF NOT EXISTS content_policies_by_policy ON content_policies (site_id, policy);
 `;

@@ -12,6 +12,8 @@ import { createSqliteAuditRepository } from './audit-repository';
 import { createSqliteAuthFailureRepository } from './auth-failure-repository';
 import { guarded } from './guarded';
 import { createSqliteLicenseServerRepository } from './license-server-repository';
+import { createSqlitePolicyRepository } from './policy-repository';
+import { createSqliteRevocationRepository } from './revocation-repository';
 import { createSqliteMasterKeyCheckRepository } from './master-key-check-repository';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
 
@@ -153,6 +155,11 @@ export function openSqliteStore(path: string): Store {
       'SELECT * FROM content_keys WHERE site_id = ? AND content_id = ? ORDER BY created_at, rowid',
     ),
     creationWindow: db.prepare<[string], { count: number; resets_at: number }>('SELECT count, resets_at FROM key_creation_windows WHERE site_id = ?'),
+    revokedTarget: db.prepare<[string, string, string, string], { target: string }>(
+      "SELECT target FROM revocations WHERE site_id = ? AND content_id = ? AND target IN ('*', ?, ?) LIMIT 1",
+    ),
+    importedKid: db.prepare<[string, string, string], { kid: string }>('SELECT kid FROM imported_slots WHERE site_id = ? AND content_id = ? AND slot = ?'),
+    insertImportedSlot: db.prepare('INSERT OR IGNORE INTO imported_slots (site_id, content_id, slot, kid) VALUES (?, ?, ?, ?)'),
     setCreationWindow: db.prepare(
       `INSERT INTO key_creation_windows (site_id, count, resets_at) VALUES (@siteId, @count, @resetsAt)
        ON CONFLICT (site_id) DO UPDATE SET count = excluded.count, resets_at = excluded.resets_at`,
@@ -208,9 +215,11 @@ export function openSqliteStore(path: string): Store {
    */
   const getOrCreateAll = db.transaction((requests: readonly GetOrCreateRequest[], limit: CreationLimit | undefined): GetOrCreateOutcome => {
     let fresh = 0;
-    for (const [index, { record, ivMustMatch }] of requests.entries()) {
+    for (const [index, { record, ivMustMatch, mustBeNew }] of requests.entries()) {
+      if (stmt.revokedTarget.get(record.siteId, record.contentId, record.kid, record.kid) !== undefined) return { kind: 'revoked', index };
       const row = stmt.getContentKey.get(record.siteId, record.contentId, record.kid);
       if (row === undefined) fresh += 1;
+      else if (mustBeNew === true) return { kind: 'exists', index };
       else if (ivMustMatch && !sameBytes(row.iv ?? undefined, record.iv)) return { kind: 'iv-differs', index };
     }
     const siteId = requests[0]?.record.siteId;
@@ -222,7 +231,7 @@ export function openSqliteStore(path: string): Store {
       if (used + fresh > limit.perWindow) return { kind: 'over-limit', retryAfterMs: resetsAt - limit.nowMs };
       stmt.setCreationWindow.run({ siteId, count: used + fresh, resetsAt });
     }
-    const results = requests.map(({ record }) => {
+    const results = requests.map(({ record, importSlot }) => {
       const created =
         stmt.insertContentKey.run({
           ...record,
@@ -231,6 +240,7 @@ export function openSqliteStore(path: string): Store {
           periodIndex: record.periodIndex ?? null,
           scheme: record.scheme ?? null,
         }).changes === 1;
+      if (created && importSlot !== undefined) stmt.insertImportedSlot.run(record.siteId, record.contentId, importSlot, record.kid);
       const row = stmt.getContentKey.get(record.siteId, record.contentId, record.kid);
       if (!row) throw new Error('content key vanished inside its own transaction');
       return { record: toContentKeyRecord(row), created };
@@ -288,6 +298,9 @@ export function openSqliteStore(path: string): Store {
     async getOrCreateAll(requests, limit) {
       return guarded(() => getOrCreateAll.immediate(requests, limit));
     },
+    async importedKids(siteId, contentId, slots) {
+      return guarded(() => slots.map((slot) => stmt.importedKid.get(siteId, contentId, slot)?.kid as KeyId | undefined));
+    },
     async get(siteId, contentId, kid) {
       return guarded(() => {
         const row = stmt.getContentKey.get(siteId, contentId, kid);
@@ -322,6 +335,8 @@ export function openSqliteStore(path: string): Store {
     contentKeys,
     audit: createSqliteAuditRepository(db),
     licenseServers: createSqliteLicenseServerRepository(db),
+    revocations: createSqliteRevocationRepository(db),
+    policies: createSqlitePolicyRepository(db),
     authFailures: createSqliteAuthFailureRepository(db),
     masterKeyCheck: createSqliteMasterKeyCheckRepository(db),
     async ping() {

@@ -1,0 +1,264 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { ContentPolicy } from '../../src/content-policy/ports';
+import { ContentRevoked, KeyConflict } from '../../src/errors';
+import { parseKeyId, type KeyId } from '../../src/keys/key-id';
+import type { Store } from '../../src/store/store';
+import { buildServices } from '../support/services';
+import type { StoreHarness } from './store-contract';
+
+/**
+ * Key import, revocation and content policies (issue 15) on one backend: what every store must do
+ * the same, including the race of an import with a first key request for the same KID.
+ */
+
+export interface LifecycleContext {
+  readonly harness: StoreHarness;
+  readonly store: Store;
+  readonly services: ReturnType<typeof buildServices>;
+  readonly masterKey: Parameters<typeof buildServices>[1];
+}
+
+const newKid = (): KeyId => parseKeyId(randomUUID());
+const REASON = { reason: 'leaked on a forum', credentialId: 'admin' } as const;
+
+function policy(name: string, overrides: Partial<ContentPolicy> = {}): ContentPolicy {
+  return { name, securityLevel: 'HIGH', persistentLicense: false, licenseDurationSeconds: 86_400, rotationIntervalMinutes: 0, ...overrides };
+}
+
+export function describeLifecycleContract(context: () => LifecycleContext): void {
+  let siteId: string;
+  let services: LifecycleContext['services'];
+  beforeAll(async () => {
+    ({ services } = context());
+    ({ site: { id: siteId } } = await services.sites.createSite({ name: 'lifecycle' }));
+  });
+  const keyCount = async (contentId: string) => (await services.contentKeys.listMetadata(siteId, contentId)).length;
+
+  describe('key import', () => {
+    it('stores imported keys with their IV and slot; a key request answers them; a repeat creates nothing', async () => {
+      const [kid, audioKid] = [newKid(), newKid()];
+      const [key, iv, audioKey] = [randomBytes(16), randomBytes(16), randomBytes(16)];
+      const imported = await services.contentKeys.importKeys(siteId, 'import-1', [
+        { kid, key, iv, trackType: 'HD' },
+        { kid: audioKid, key: audioKey, trackType: 'AUDIO', periodIndex: 3 },
+      ]);
+      expect(imported.map((k) => [k.kid, k.created, k.trackType, k.periodIndex])).toEqual([
+        [kid, true, 'HD', undefined],
+        [audioKid, true, 'AUDIO', 3],
+      ]);
+      const issued = await services.contentKeys.getOrCreate(siteId, { contentId: 'import-1', kid });
+      expect([issued.created, issued.key.equals(key), issued.iv?.equals(iv)]).toEqual([false, true, true]);
+      expect(imported[1]?.iv).toHaveLength(16);
+
+      expect(
+        await services.contentKeys.importedKids(siteId, 'import-1', [{ trackType: 'HD' }, { trackType: 'AUDIO', periodIndex: 3 }, { trackType: 'SD' }, {}]),
+      ).toEqual([kid, audioKid, undefined, undefined]);
+
+      const again = await services.contentKeys.importKeys(siteId, 'import-1', [{ kid, key, iv, trackType: 'HD' }]);
+      expect(again.map((k) => k.created)).toEqual([false]);
+      // Without an IV, a repeat matches whatever IV the key was given.
+      expect((await services.contentKeys.importKeys(siteId, 'import-1', [{ kid: audioKid, key: audioKey }])).map((k) => k.created)).toEqual([false]);
+      expect(await keyCount('import-1')).toBe(2);
+    });
+
+    it.each([
+      ['other key bytes', (_key: Buffer, iv: Buffer) => ({ key: randomBytes(16), iv })],
+      ['another IV', (key: Buffer) => ({ key, iv: randomBytes(16) })],
+    ])('refuses %s for a stored KID with KeyConflict, and imports none of the batch', async (_name, change) => {
+      const kid = newKid();
+      const [key, iv] = [randomBytes(16), randomBytes(16)];
+      const contentId = `conflict-${randomUUID()}`;
+      await services.contentKeys.importKeys(siteId, contentId, [{ kid, key, iv }]);
+      const fresh = newKid();
+      await expect(
+        services.contentKeys.importKeys(siteId, contentId, [{ kid: fresh, key: randomBytes(16) }, { kid, ...change(key, iv) }]),
+      ).rejects.toBeInstanceOf(KeyConflict);
+      expect((await services.contentKeys.listMetadata(siteId, contentId)).map((k) => k.kid)).toEqual([kid]);
+      const kept = await services.contentKeys.get(siteId, contentId, kid);
+      expect([kept?.key.equals(key), kept?.iv?.equals(iv)]).toEqual([true, true]);
+    });
+
+    it('refuses to import over a generated key', async () => {
+      const kid = newKid();
+      const generated = await services.contentKeys.getOrCreate(siteId, { contentId: 'generated', kid });
+      await expect(services.contentKeys.importKeys(siteId, 'generated', [{ kid, key: randomBytes(16) }])).rejects.toBeInstanceOf(KeyConflict);
+      expect((await services.contentKeys.get(siteId, 'generated', kid))?.key.equals(generated.key)).toBe(true);
+    });
+
+    it('races an import with first key requests for the same KID over two connections: one key, the loser told', async () => {
+      const { harness, masterKey } = context();
+      const second = await harness.open();
+      const other = buildServices(second, masterKey);
+      try {
+        const outcomes = { imported: 0, conflicts: 0 };
+        for (let round = 0; round < 20; round += 1) {
+          const kid = newKid();
+          const key = randomBytes(16);
+          const contentId = `race-${round}`;
+          const [imported, ...requested] = await Promise.allSettled([
+            services.contentKeys.importKeys(siteId, contentId, [{ kid, key }]),
+            ...Array.from({ length: 4 }, (_, i) => (i % 2 === 0 ? other : services).contentKeys.getOrCreate(siteId, { contentId, kid })),
+          ]);
+          const keys = requested.map((r) => (r.status === 'fulfilled' ? r.value.key.toString('hex') : 'failed'));
+          expect(new Set(keys).size).toBe(1);
+          if (imported?.status === 'fulfilled') {
+            outcomes.imported += 1;
+            expect(keys[0]).toBe(key.toString('hex'));
+          } else {
+            outcomes.conflicts += 1;
+            expect(imported?.reason).toBeInstanceOf(KeyConflict);
+            expect(keys[0]).not.toBe(key.toString('hex'));
+          }
+          expect(await keyCount(contentId)).toBe(1);
+        }
+        expect(outcomes.imported + outcomes.conflicts).toBe(20);
+      } finally {
+        await second.close();
+      }
+    });
+  });
+
+  describe('revocation', () => {
+    it('revokes a whole content: its keys now and later are refused, and nothing is created', async () => {
+      const contentId = `revoked-${randomUUID()}`;
+      const kid = newKid();
+      await services.contentKeys.getOrCreate(siteId, { contentId, kid });
+      const first = await services.revocations.revoke(siteId, contentId, REASON);
+      expect(first.recorded).toBe(true);
+      await expect(services.contentKeys.getOrCreate(siteId, { contentId, kid })).rejects.toBeInstanceOf(ContentRevoked);
+      await expect(services.contentKeys.getOrCreate(siteId, { contentId, kid: newKid() })).rejects.toBeInstanceOf(ContentRevoked);
+      await expect(services.contentKeys.importKeys(siteId, contentId, [{ kid: newKid(), key: randomBytes(16) }])).rejects.toBeInstanceOf(ContentRevoked);
+      expect(await keyCount(contentId)).toBe(1);
+
+      // Final: a second revocation records nothing and the first one stands.
+      const second = await services.revocations.revoke(siteId, contentId, { reason: 'again', credentialId: 'admin' });
+      expect(second.recorded).toBe(false);
+      const state = await services.revocations.state(siteId, contentId);
+      expect(state.content).toEqual(first.revocation);
+      // Other contents of the site are untouched.
+      expect((await services.contentKeys.getOrCreate(siteId, { contentId: `${contentId}-other`, kid })).created).toBe(true);
+    });
+
+    it('revokes single keys: those KIDs are refused, the content\'s other keys are served', async () => {
+      const contentId = `kids-${randomUUID()}`;
+      const [revoked, kept] = [newKid(), newKid()];
+      await services.contentKeys.getOrCreate(siteId, { contentId, kid: revoked });
+      await services.contentKeys.getOrCreate(siteId, { contentId, kid: kept });
+      const { recorded, revocation } = await services.revocations.revoke(siteId, contentId, { ...REASON, kids: [revoked, revoked] });
+      expect(recorded).toBe(true);
+      expect(revocation.kids).toEqual([revoked]);
+      await expect(services.contentKeys.getOrCreate(siteId, { contentId, kid: revoked })).rejects.toBeInstanceOf(ContentRevoked);
+      // A batch holding a revoked KID creates none of its new keys.
+      await expect(
+        services.contentKeys.getOrCreateAll(siteId, 1, [
+          { contentId, kid: newKid() },
+          { contentId, kid: revoked },
+        ]),
+      ).rejects.toBeInstanceOf(ContentRevoked);
+      expect((await services.contentKeys.getOrCreate(siteId, { contentId, kid: kept })).created).toBe(false);
+      expect(await keyCount(contentId)).toBe(2);
+      expect((await services.revocations.revoke(siteId, contentId, { ...REASON, kids: [revoked] })).recorded).toBe(false);
+      // Revoking the whole content later still records.
+      expect((await services.revocations.revoke(siteId, contentId, REASON)).recorded).toBe(true);
+      await expect(services.contentKeys.getOrCreate(siteId, { contentId, kid: kept })).rejects.toBeInstanceOf(ContentRevoked);
+    });
+
+    it('lists a site\'s revocations since a time, oldest first, and no other site\'s', async () => {
+      const { site: other } = await services.sites.createSite({ name: 'revocation listing' });
+      const { site } = await services.sites.createSite({ name: 'revocation listing 2' });
+      const made = [];
+      for (const contentId of ['a', 'b', 'c']) made.push((await services.revocations.revoke(site.id, contentId, REASON)).revocation);
+      await services.revocations.revoke(other.id, 'a', REASON);
+      expect(await services.revocations.listSince(site.id, 0)).toEqual(made);
+      const last = made[2];
+      if (!last) throw new Error('no revocation');
+      const since = await services.revocations.listSince(site.id, Date.parse(last.revokedAt));
+      expect(since[since.length - 1]).toEqual(last);
+      expect(await services.revocations.listSince(site.id, Date.parse(last.revokedAt) + 1)).toEqual([]);
+    });
+  });
+
+  describe('content policies', () => {
+    let policySite: string;
+    beforeAll(async () => {
+      ({ site: { id: policySite } } = await services.sites.createSite({ name: 'policies' }));
+    });
+
+    it('creates, lists, changes and deletes policies; names are unique per site', async () => {
+      const { policies } = services;
+      await policies.create(policySite, policy('premium'));
+      await expect(policies.create(policySite, policy('premium', { securityLevel: 'LOW' }))).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS' });
+      await policies.create(policySite, policy('basic', { securityLevel: 'LOW', persistentLicense: true }));
+      expect((await policies.list(policySite)).map((p) => p.name)).toEqual(['basic', 'premium']);
+      expect(await policies.update(policySite, 'premium', { rotationIntervalMinutes: 60 })).toEqual(policy('premium', { rotationIntervalMinutes: 60 }));
+      expect(await policies.get(policySite, 'premium')).toEqual(policy('premium', { rotationIntervalMinutes: 60 }));
+      await expect(policies.update(policySite, 'missing', { securityLevel: 'LOW' })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      await policies.delete(policySite, 'basic');
+      await expect(policies.delete(policySite, 'basic')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      expect((await policies.list(policySite)).map((p) => p.name)).toEqual(['premium']);
+      // Another site has its own names.
+      const { site } = await services.sites.createSite({ name: 'other policies' });
+      await policies.create(site.id, policy('premium', { securityLevel: 'MEDIUM' }));
+      expect((await policies.get(policySite, 'premium')).securityLevel).toBe('HIGH');
+    });
+
+    it('decides a content\'s policy: assignment, else the longest matching rule, else the default rule, else none', async () => {
+      const { policies } = services;
+      const { site } = await services.sites.createSite({ name: 'policy choice' });
+      for (const name of ['live', 'live-sports', 'default', 'vip']) await policies.create(site.id, policy(name));
+      expect(await policies.policyOf(site.id, 'live/x')).toBeUndefined();
+      await policies.setRules(site.id, [
+        { contentIdPrefix: 'live/', policy: 'live' },
+        { contentIdPrefix: 'live/sports/', policy: 'live-sports' },
+      ]);
+      expect((await policies.policyOf(site.id, 'live/sports/final'))?.name).toBe('live-sports');
+      expect((await policies.policyOf(site.id, 'live/news'))?.name).toBe('live');
+      expect(await policies.policyOf(site.id, 'vod/movie')).toBeUndefined();
+      await policies.setRules(site.id, [...(await policies.rules(site.id)), { contentIdPrefix: '', policy: 'default' }]);
+      expect((await policies.policyOf(site.id, 'vod/movie'))?.name).toBe('default');
+      await policies.assign(site.id, 'live/sports/final', 'vip');
+      expect((await policies.policyOf(site.id, 'live/sports/final'))?.name).toBe('vip');
+      await policies.assign(site.id, 'live/sports/final', undefined);
+      expect((await policies.policyOf(site.id, 'live/sports/final'))?.name).toBe('live-sports');
+    });
+
+    it('refuses to delete a policy in use, and to name a policy that does not exist', async () => {
+      const { policies } = services;
+      const { site } = await services.sites.createSite({ name: 'policy use' });
+      await policies.create(site.id, policy('assigned'));
+      await policies.create(site.id, policy('ruled'));
+      await policies.assign(site.id, 'movie', 'assigned');
+      await policies.setRules(site.id, [{ contentIdPrefix: 'm', policy: 'ruled' }]);
+      await expect(policies.delete(site.id, 'assigned')).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS' });
+      await expect(policies.delete(site.id, 'ruled')).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS' });
+      await expect(policies.assign(site.id, 'movie', 'nope')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      await expect(policies.setRules(site.id, [{ contentIdPrefix: 'x', policy: 'nope' }])).rejects.toMatchObject({ code: 'ERR_REQUEST_INVALID' });
+      await expect(
+        policies.setRules(site.id, [
+          { contentIdPrefix: 'x', policy: 'ruled' },
+          { contentIdPrefix: 'x', policy: 'assigned' },
+        ]),
+      ).rejects.toMatchObject({ code: 'ERR_REQUEST_INVALID' });
+      // Refused changes changed nothing.
+      expect((await policies.policyOf(site.id, 'movie'))?.name).toBe('assigned');
+      expect(await policies.rules(site.id)).toEqual([{ contentIdPrefix: 'm', policy: 'ruled' }]);
+      // Once unused, both can go.
+      await policies.assign(site.id, 'movie', undefined);
+      await policies.setRules(site.id, []);
+      await policies.delete(site.id, 'assigned');
+      await policies.delete(site.id, 'ruled');
+      expect(await policies.list(site.id)).toEqual([]);
+    });
+
+    it('moves a content between groups under concurrent reassignment without leaving it counted in two', async () => {
+      const { policies } = services;
+      const { site } = await services.sites.createSite({ name: 'policy moves' });
+      for (const name of ['a', 'b', 'c']) await policies.create(site.id, policy(name));
+      await Promise.all(['a', 'b', 'c', 'a', 'b', 'c'].map((name) => policies.assign(site.id, 'movie', name)));
+      const final = (await policies.policyOf(site.id, 'movie'))?.name;
+      const deletable = ['a', 'b', 'c'].filter((name) => name !== final);
+      for (const name of deletable) await policies.delete(site.id, name);
+      await expect(policies.delete(site.id, final ?? '')).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS' });
+    });
+  });
+}
