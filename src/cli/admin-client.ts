@@ -1,4 +1,7 @@
 import type { AuditPage } from '../audit/ports';
+import type { ContentPolicy, PolicyRule } from '../content-policy/ports';
+import type { KeyImportItem } from '../lifecycle/key-import';
+import type { Revocation } from '../revocation/ports';
 import type { KmsTokenView } from '../sites/site-service';
 import type { SiteOptions, SiteStatus, SiteView } from '../sites/site';
 
@@ -37,8 +40,14 @@ export interface RegisteredLicenseServer {
   readonly credential: string;
 }
 
+/** When and why a content, or a key, was revoked. */
+export interface RevokedMark {
+  readonly revokedAt?: string;
+  readonly revocationReason?: string;
+}
+
 /** Key metadata only: the route never returns key bytes (they stay wrapped in the store). */
-export interface ContentKeyMetadata {
+export interface ContentKeyMetadata extends RevokedMark {
   readonly kid: string;
   readonly trackType?: string;
   readonly periodIndex?: number;
@@ -46,10 +55,22 @@ export interface ContentKeyMetadata {
   readonly createdAt: string;
 }
 
-export interface ContentKeyList {
+export interface ContentKeyList extends RevokedMark {
   readonly siteId: string;
   readonly contentId: string;
   readonly keys: readonly ContentKeyMetadata[];
+}
+
+export interface ContentRevocations {
+  readonly siteId: string;
+  readonly contentId: string;
+  readonly revocations: readonly Revocation[];
+}
+
+export interface ContentPolicyView {
+  readonly siteId: string;
+  readonly contentId: string;
+  readonly policy: ContentPolicy | null;
 }
 
 export interface SiteKeyRotation {
@@ -130,7 +151,7 @@ export function createAdminClient(options: AdminClientOptions) {
   const fetchImpl = options.fetch ?? fetch;
   const root = options.baseUrl.href.replace(/\/+$/, '');
 
-  async function call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, query?: URLSearchParams): Promise<T> {
+  async function call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, query?: URLSearchParams): Promise<T> {
     const encoded = query?.toString() ?? '';
     const search = encoded === '' ? '' : `?${encoded}`;
     const headers: Record<string, string> = {
@@ -183,6 +204,28 @@ export function createAdminClient(options: AdminClientOptions) {
     rotateSiteKey: (siteId: string) => call<SiteKeyRotation>('POST', `/sites/${segment(siteId)}/site-key/rotate`),
     listContentKeys: (siteId: string, contentId: string) =>
       call<ContentKeyList>('GET', `/sites/${segment(siteId)}/contents/${segment(contentId)}/keys`),
+    importKeys: (siteId: string, contentId: string, keys: readonly KeyImportItem[]) =>
+      call<ContentKeyList>('POST', `/sites/${segment(siteId)}/contents/${segment(contentId)}/keys`, { keys }),
+    revokeContent: (siteId: string, contentId: string, body: { readonly reason: string; readonly kids?: readonly string[] }) =>
+      call<ContentRevocations>('POST', `/sites/${segment(siteId)}/contents/${segment(contentId)}/revoke`, body),
+    listRevocations: (siteId: string, since?: string) => {
+      const params = new URLSearchParams();
+      if (since !== undefined) params.set('since', since);
+      return call<{ readonly revocations: readonly Revocation[] }>('GET', `/sites/${segment(siteId)}/revocations`, undefined, params);
+    },
+    contentPolicy: (siteId: string, contentId: string) =>
+      call<ContentPolicyView>('GET', `/sites/${segment(siteId)}/contents/${segment(contentId)}/policy`),
+    assignPolicy: (siteId: string, contentId: string, policy: string | null) =>
+      call<ContentPolicyView>('PUT', `/sites/${segment(siteId)}/contents/${segment(contentId)}/policy`, { policy }),
+
+    createPolicy: (siteId: string, policy: ContentPolicy) => call<ContentPolicy>('POST', `/sites/${segment(siteId)}/policies`, policy),
+    listPolicies: (siteId: string) => call<{ readonly policies: readonly ContentPolicy[] }>('GET', `/sites/${segment(siteId)}/policies`),
+    getPolicy: (siteId: string, name: string) => call<ContentPolicy>('GET', `/sites/${segment(siteId)}/policies/${segment(name)}`),
+    updatePolicy: (siteId: string, name: string, patch: Partial<Omit<ContentPolicy, 'name'>>) =>
+      call<ContentPolicy>('PATCH', `/sites/${segment(siteId)}/policies/${segment(name)}`, patch),
+    deletePolicy: (siteId: string, name: string) => call<void>('DELETE', `/sites/${segment(siteId)}/policies/${segment(name)}`),
+    policyRules: (siteId: string) => call<readonly PolicyRule[]>('GET', `/sites/${segment(siteId)}/policy-rules`),
+    setPolicyRules: (siteId: string, rules: readonly PolicyRule[]) => call<readonly PolicyRule[]>('PUT', `/sites/${segment(siteId)}/policy-rules`, rules),
 
     registerLicenseServer: (siteId: string, input: { readonly name: string; readonly certificate: string }) =>
       call<RegisteredLicenseServer>('POST', `/sites/${segment(siteId)}/license-servers`, input),

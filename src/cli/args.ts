@@ -26,6 +26,15 @@ export const OPTIONS = {
   limit: { type: 'string' },
   before: { type: 'string' },
   all: { type: 'boolean' },
+  file: { type: 'string' },
+  reason: { type: 'string' },
+  kid: { type: 'string', multiple: true },
+  since: { type: 'string' },
+  'security-level': { type: 'string' },
+  'persistent-license': { type: 'string' },
+  'license-duration': { type: 'string' },
+  'rotation-interval': { type: 'string' },
+  rule: { type: 'string', multiple: true },
 } as const satisfies ParseArgsConfig['options'];
 
 export type OptionName = keyof typeof OPTIONS;

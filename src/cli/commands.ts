@@ -1,4 +1,7 @@
 import type { AuditRecord } from '../audit/ports';
+import { SECURITY_LEVELS, type ContentPolicy, type PolicyRule, type SecurityLevel } from '../content-policy/ports';
+import type { KeyImportItem } from '../lifecycle/key-import';
+import type { Revocation } from '../revocation/ports';
 import type { KmsTokenView } from '../sites/site-service';
 import type { SiteOptions, SiteView } from '../sites/site';
 import type { AdminClient, LicenseServerJson } from './admin-client';
@@ -86,7 +89,7 @@ function siteOptions(pairs: readonly string[] | undefined, readTextFile: ReadTex
   return options;
 }
 
-function required(ctx: CommandContext, name: 'name' | 'certificate'): string {
+function required(ctx: CommandContext, name: 'name' | 'certificate' | 'file' | 'reason'): string {
   const value = ctx.values[name];
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
   return value;
@@ -146,6 +149,87 @@ function printAuditRecord(out: Output, record: AuditRecord): void {
   );
   out.line(`  kids: ${record.kids.map(cell).join(' ')}`);
   if (record.periodIndexes.length > 0) out.line(`  periods: ${record.periodIndexes.join(' ')}`);
+}
+
+function readFileOption(ctx: CommandContext, option: 'certificate' | 'file'): string {
+  const path = required(ctx, option);
+  try {
+    return ctx.readTextFile(path);
+  } catch (error) {
+    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'unreadable';
+    throw new UsageError(`cannot read --${option} ${path}: ${code}`);
+  }
+}
+
+/**
+ * The keys of an import file: `{"keys": [...]}` or the array alone. Key bytes are read from a file,
+ * never from the command line, where every local user could read them (ps).
+ */
+function importFile(ctx: CommandContext): readonly KeyImportItem[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileOption(ctx, 'file'));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--file ${ctx.values.file ?? ''} is not JSON`);
+  }
+  const keys = Array.isArray(parsed) ? parsed : typeof parsed === 'object' && parsed !== null ? (parsed as { keys?: unknown }).keys : undefined;
+  if (!Array.isArray(keys)) throw new UsageError('--file must hold {"keys": [...]} or a JSON array of keys');
+  // The service validates every key against schemas/admin/key-import.schema.json.
+  return keys as KeyImportItem[];
+}
+
+function integerOption(ctx: CommandContext, option: 'license-duration' | 'rotation-interval'): number | undefined {
+  const value = ctx.values[option];
+  if (value === undefined) return undefined;
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(value)) throw new UsageError(`--${option} takes a non-negative integer`);
+  return Number(value);
+}
+
+/** The policy fields given as options (`policies create` needs them all, `policies update` some). */
+function policyFields(ctx: CommandContext): Partial<Omit<ContentPolicy, 'name'>> {
+  const level = ctx.values['security-level'];
+  if (level !== undefined && !SECURITY_LEVELS.includes(level as SecurityLevel)) throw new UsageError(`--security-level takes ${SECURITY_LEVELS.join(', ')}`);
+  const persistent = ctx.values['persistent-license'];
+  if (persistent !== undefined && persistent !== 'true' && persistent !== 'false') throw new UsageError('--persistent-license takes true or false');
+  const duration = integerOption(ctx, 'license-duration');
+  const interval = integerOption(ctx, 'rotation-interval');
+  return {
+    ...(level !== undefined && { securityLevel: level as SecurityLevel }),
+    ...(persistent !== undefined && { persistentLicense: persistent === 'true' }),
+    ...(duration !== undefined && { licenseDurationSeconds: duration }),
+    ...(interval !== undefined && { rotationIntervalMinutes: interval }),
+  };
+}
+
+const POLICY_OPTIONS_USAGE = '--security-level HIGH|MEDIUM|LOW --persistent-license true|false --license-duration <seconds> --rotation-interval <minutes>';
+
+function printPolicy(out: Output, policy: ContentPolicy): void {
+  for (const line of fields([
+    ['name', cell(policy.name)],
+    ['security level', cell(policy.securityLevel)],
+    ['persistent licence', cell(policy.persistentLicense)],
+    ['licence duration', policy.licenseDurationSeconds === 0 ? 'no limit' : `${policy.licenseDurationSeconds} s`],
+    ['key rotation', policy.rotationIntervalMinutes === 0 ? 'none' : `every ${policy.rotationIntervalMinutes} min`],
+  ])) {
+    out.line(line);
+  }
+}
+
+function printRevocation(out: Output, revocation: Revocation): void {
+  const what = revocation.kids === undefined ? 'whole content' : `kids ${revocation.kids.map(cell).join(' ')}`;
+  out.line(
+    [cell(revocation.revokedAt), `content ${quoted(revocation.contentId)}`, what, `by ${cell(revocation.credentialId)}`, `reason ${quoted(revocation.reason)}`].join('  '),
+  );
+}
+
+/** `--rule <prefix>=<policy>`: the prefix may be empty (the site's default) and may hold `=`; the policy name cannot. */
+function policyRules(pairs: readonly string[] | undefined): PolicyRule[] {
+  return (pairs ?? []).map((pair) => {
+    const eq = pair.lastIndexOf('=');
+    if (eq < 0) throw new UsageError('--rule takes <contentIdPrefix>=<policy> (an empty prefix is the default)');
+    return { contentIdPrefix: pair.slice(0, eq), policy: pair.slice(eq + 1) };
+  });
 }
 
 async function updateStatus(ctx: CommandContext, status: 'active' | 'disabled'): Promise<void> {
@@ -290,8 +374,150 @@ export const COMMANDS: readonly Command[] = [
       const list = await ctx.client().listContentKeys(arg(ctx, 0), arg(ctx, 1));
       if (ctx.json) return ctx.out.json(list);
       ctx.out.line(`site ${cell(list.siteId)}, content ${quoted(list.contentId)}: ${list.keys.length} keys`);
-      const rows = list.keys.map((k) => [cell(k.kid), cell(k.trackType), cell(k.periodIndex), cell(k.scheme), cell(k.createdAt)]);
-      for (const line of table(['KID', 'TRACK', 'PERIOD', 'SCHEME', 'CREATED'], rows)) ctx.out.line(line);
+      if (list.revokedAt !== undefined) ctx.out.line(`revoked ${cell(list.revokedAt)}: ${quoted(list.revocationReason ?? '')}`);
+      const rows = list.keys.map((k) => [cell(k.kid), cell(k.trackType), cell(k.periodIndex), cell(k.scheme), cell(k.createdAt), cell(k.revokedAt)]);
+      for (const line of table(['KID', 'TRACK', 'PERIOD', 'SCHEME', 'CREATED', 'REVOKED'], rows)) ctx.out.line(line);
+    },
+  },
+  {
+    words: ['keys', 'import'],
+    args: ['<siteId>', '<contentId>'],
+    options: ['file'],
+    optionsUsage: '--file <keys.json>',
+    summary:
+      'Import keys made elsewhere from a JSON file ({"keys":[{"kid","key","iv"?,"trackType"?,"periodIndex"?}]}; key: base64 of 16 bytes, or 32 = KEY‖IV). All or nothing.',
+    async run(ctx) {
+      const [siteId, contentId] = [arg(ctx, 0), arg(ctx, 1)];
+      const list = await ctx.client().importKeys(siteId, contentId, importFile(ctx));
+      if (ctx.json) return ctx.out.json(list);
+      ctx.out.line(`site ${cell(siteId)}, content ${quoted(contentId)}: ${list.keys.length} keys imported or already there`);
+      for (const key of list.keys) ctx.out.line(`  ${cell(key.kid)}  ${cell(key.trackType)}  ${cell(key.periodIndex)}`);
+    },
+  },
+  {
+    words: ['contents', 'revoke'],
+    args: ['<siteId>', '<contentId>'],
+    options: ['reason', 'kid'],
+    optionsUsage: '--reason <text> [--kid <KID>]...',
+    summary: 'Revoke a content (or only the keys given by --kid) for good: key requests and license exports of it answer 410.',
+    async run(ctx) {
+      const [siteId, contentId] = [arg(ctx, 0), arg(ctx, 1)];
+      const kids = ctx.values.kid;
+      const result = await ctx.client().revokeContent(siteId, contentId, {
+        reason: required(ctx, 'reason'),
+        ...(kids !== undefined && { kids }),
+      });
+      if (ctx.json) return ctx.out.json(result);
+      ctx.out.line(`site ${cell(siteId)}, content ${quoted(contentId)}: revoked`);
+      for (const revocation of result.revocations) printRevocation(ctx.out, revocation);
+    },
+  },
+  {
+    words: ['revocations', 'list'],
+    args: ['<siteId>'],
+    options: ['since'],
+    optionsUsage: '[--since <RFC 3339 UTC time>]',
+    summary: "List a site's revocations, oldest first (at most 500; continue with --since the last one's time).",
+    async run(ctx) {
+      const { revocations } = await ctx.client().listRevocations(arg(ctx, 0), ctx.values.since);
+      if (ctx.json) return ctx.out.json({ revocations });
+      if (revocations.length === 0) return ctx.out.line('no revocations');
+      for (const revocation of revocations) printRevocation(ctx.out, revocation);
+    },
+  },
+  {
+    words: ['policies', 'create'],
+    args: ['<siteId>'],
+    options: ['name', 'security-level', 'persistent-license', 'license-duration', 'rotation-interval'],
+    optionsUsage: `--name <name> ${POLICY_OPTIONS_USAGE}`,
+    summary: 'Create a content policy (DRM group): what license servers enforce for the content under it.',
+    async run(ctx) {
+      const fields = policyFields(ctx);
+      const missing = (['security-level', 'persistent-license', 'license-duration', 'rotation-interval'] as const).find((o) => ctx.values[o] === undefined);
+      if (missing !== undefined) throw new UsageError(`--${missing} is required`);
+      const policy = await ctx.client().createPolicy(arg(ctx, 0), { name: required(ctx, 'name'), ...fields } as ContentPolicy);
+      if (ctx.json) return ctx.out.json(policy);
+      printPolicy(ctx.out, policy);
+    },
+  },
+  {
+    words: ['policies', 'list'],
+    args: ['<siteId>'],
+    options: [],
+    summary: "List a site's content policies.",
+    async run(ctx) {
+      const { policies } = await ctx.client().listPolicies(arg(ctx, 0));
+      if (ctx.json) return ctx.out.json({ policies });
+      if (policies.length === 0) return ctx.out.line('no policies');
+      const rows = policies.map((p) => [cell(p.name), cell(p.securityLevel), cell(p.persistentLicense), cell(p.licenseDurationSeconds), cell(p.rotationIntervalMinutes)]);
+      for (const line of table(['NAME', 'LEVEL', 'PERSISTENT', 'DURATION S', 'ROTATION MIN'], rows)) ctx.out.line(line);
+    },
+  },
+  {
+    words: ['policies', 'show'],
+    args: ['<siteId>', '<name>'],
+    options: [],
+    summary: 'Show a content policy.',
+    async run(ctx) {
+      const policy = await ctx.client().getPolicy(arg(ctx, 0), arg(ctx, 1));
+      if (ctx.json) return ctx.out.json(policy);
+      printPolicy(ctx.out, policy);
+    },
+  },
+  {
+    words: ['policies', 'update'],
+    args: ['<siteId>', '<name>'],
+    options: ['security-level', 'persistent-license', 'license-duration', 'rotation-interval'],
+    optionsUsage: `[${POLICY_OPTIONS_USAGE}]`,
+    summary: 'Change some fields of a content policy (its name stays).',
+    async run(ctx) {
+      const fields = policyFields(ctx);
+      if (Object.keys(fields).length === 0) throw new UsageError('policies update needs at least one field option');
+      const policy = await ctx.client().updatePolicy(arg(ctx, 0), arg(ctx, 1), fields);
+      if (ctx.json) return ctx.out.json(policy);
+      printPolicy(ctx.out, policy);
+    },
+  },
+  {
+    words: ['policies', 'delete'],
+    args: ['<siteId>', '<name>'],
+    options: [],
+    summary: 'Delete a content policy no content and no rule uses.',
+    async run(ctx) {
+      const [siteId, name] = [arg(ctx, 0), arg(ctx, 1)];
+      await ctx.client().deletePolicy(siteId, name);
+      if (ctx.json) return ctx.out.json({ siteId, name, deleted: true });
+      ctx.out.line(`deleted policy ${cell(name)} of site ${cell(siteId)}`);
+    },
+  },
+  {
+    words: ['policies', 'rules'],
+    args: ['<siteId>'],
+    options: ['rule'],
+    optionsUsage: '[--rule <contentIdPrefix>=<policy>]...',
+    summary: "Show a site's policy rules, or replace them with the --rule options (longest prefix wins; an empty prefix is the default).",
+    async run(ctx) {
+      const siteId = arg(ctx, 0);
+      const rules = ctx.values.rule === undefined ? await ctx.client().policyRules(siteId) : await ctx.client().setPolicyRules(siteId, policyRules(ctx.values.rule));
+      if (ctx.json) return ctx.out.json(rules);
+      if (rules.length === 0) return ctx.out.line('no rules');
+      for (const line of table(['PREFIX', 'POLICY'], rules.map((r) => [quoted(r.contentIdPrefix), cell(r.policy)]))) ctx.out.line(line);
+    },
+  },
+  {
+    words: ['contents', 'policy'],
+    args: ['<siteId>', '<contentId>'],
+    options: ['name'],
+    optionsUsage: '[--name <policy> | --name ""]',
+    summary: "Show the policy a content is under; --name puts it in that policy's group, --name \"\" takes it out.",
+    async run(ctx) {
+      const [siteId, contentId] = [arg(ctx, 0), arg(ctx, 1)];
+      const name = ctx.values.name;
+      const view =
+        name === undefined ? await ctx.client().contentPolicy(siteId, contentId) : await ctx.client().assignPolicy(siteId, contentId, name === '' ? null : name);
+      if (ctx.json) return ctx.out.json(view);
+      if (view.policy === null) return ctx.out.line(`content ${quoted(contentId)} is under no policy`);
+      printPolicy(ctx.out, view.policy);
     },
   },
   {
@@ -302,14 +528,7 @@ export const COMMANDS: readonly Command[] = [
     summary: 'Register a license server with its certificate (PEM or base64 DER file); prints its credential (shown once).',
     async run(ctx) {
       const name = required(ctx, 'name');
-      const path = required(ctx, 'certificate');
-      let certificate: string;
-      try {
-        certificate = ctx.readTextFile(path);
-      } catch (error) {
-        const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'unreadable';
-        throw new UsageError(`cannot read --certificate ${path}: ${code}`);
-      }
+      const certificate = readFileOption(ctx, 'certificate');
       const registered = await ctx.client().registerLicenseServer(arg(ctx, 0), { name, certificate });
       if (ctx.json) return ctx.out.json(registered);
       const server = registered.licenseServer;

@@ -195,17 +195,31 @@ function planKeys(
 }
 
 /**
+ * How many periods after the current one a rotating content's keys may be asked for: enough for a
+ * packager that fetches the next keys ahead of a period change, never a harvest of keys for periods
+ * to come (docs/content-policies.md).
+ */
+export const ROTATION_LOOKAHEAD_PERIODS = 2;
+
+/**
  * A content whose policy (DRM group) rotates keys does so in periods of the policy's interval,
  * period i covering [i·I, (i+1)·I) since 1970-01-01T00:00:00Z (docs/content-policies.md): a period's
- * `start`/`end`, when the request gives them (SPEKE v2.1 live), must be exactly its bounds. A policy
- * without an interval, or no policy, sets no constraint: the encryptor's periods are taken as they come.
+ * `start`/`end`, when the request gives them (SPEKE v2.1 live), must be exactly its bounds, and no
+ * period may start more than `ROTATION_LOOKAHEAD_PERIODS` after the current one. A policy without an
+ * interval, or no policy, sets no constraint: the encryptor's periods are taken as they come.
  */
-function checkRotation(policy: ContentPolicy | undefined, slots: readonly KeySlot[]): void {
+function checkRotation(policy: ContentPolicy | undefined, slots: readonly KeySlot[], now: Date): void {
   const intervalMs = (policy?.rotationIntervalMinutes ?? 0) * 60_000;
   if (policy === undefined || intervalMs === 0) return;
+  const lastAllowed = Math.floor(now.getTime() / intervalMs) + ROTATION_LOOKAHEAD_PERIODS;
   for (const { periodIndex, period } of slots) {
     if (periodIndex === undefined) continue;
     const bounds = periodBounds(periodIndex, intervalMs);
+    if (periodIndex > lastAllowed) {
+      throw new CpixUnsupported(
+        `ContentKeyPeriod[index=${periodIndex}]: the content rotates every ${policy.rotationIntervalMinutes} min; this period starts ${bounds.start}, more than ${ROTATION_LOOKAHEAD_PERIODS} periods ahead`,
+      );
+    }
     const mismatch = (value: string | undefined, expected: string) => value !== undefined && Date.parse(value) !== Date.parse(expected);
     if (mismatch(period?.start, bounds.start) || mismatch(period?.end, bounds.end)) {
       throw new CpixUnsupported(
@@ -329,7 +343,7 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       // Reads only when they can matter: the slots imported keys may fill (server-assigned KIDs per
       // track type and period), and the content's policy when the request rotates keys.
       const imported = dialect.kids === 'server-assigned' ? await contentKeys.importedKids(site.id, contentId, slots) : [];
-      if (slots.some((slot) => slot.periodIndex !== undefined)) checkRotation(await policies.policyOf(site.id, contentId), slots);
+      if (slots.some((slot) => slot.periodIndex !== undefined)) checkRotation(await policies.policyOf(site.id, contentId), slots, clock());
       const planned = planKeys(request, index, systemKeys, slots, imported, site.id, contentId);
       const recipients = recipientsOf(document);
       const profile = dialect.responseProfile(document);

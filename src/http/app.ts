@@ -93,7 +93,9 @@ export function createApp(deps: AppDeps): Express {
     userAgent: SERVICE_USER_AGENT,
   };
   app.use(keyExchangeRoutes(keyRoutes));
-  app.use(licenseRoutes({ licenseServers: deps.licenseServers, licenseExport: deps.licenseExport, authFailures: deps.authFailures }));
+  app.use(
+    licenseRoutes({ licenseServers: deps.licenseServers, licenseExport: deps.licenseExport, revocations: deps.revocations, authFailures: deps.authFailures }),
+  );
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

@@ -1,9 +1,24 @@
 import type { Clock } from '../crypto/random';
+import { RequestInvalid } from '../errors';
 import type { KeyId } from '../keys/key-id';
 import type { ContentRevocations, Revocation, RevocationRepository } from './ports';
 
 /** Most revocations one listing answers; a license server polls again from the last one's time. */
 export const MAX_REVOCATIONS_PER_PAGE = 500;
+
+/** `since` of a revocation listing: an RFC 3339 UTC date-time. */
+const SINCE_PATTERN = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$/;
+
+/**
+ * The epoch ms a listing starts at: `since`, or the beginning.
+ * @throws RequestInvalid for anything but an RFC 3339 UTC date-time (not echoed).
+ */
+export function revocationsSince(since: string | undefined): number {
+  if (since === undefined) return 0;
+  const ms = SINCE_PATTERN.test(since) ? Date.parse(since) : Number.NaN;
+  if (Number.isNaN(ms)) throw new RequestInvalid('since must be an RFC 3339 UTC date-time, e.g. 2026-12-07T10:00:00Z');
+  return ms;
+}
 
 /** Revocation of contents and keys: final, recorded with who and why. */
 export function createRevocationService(deps: { readonly repository: RevocationRepository; readonly clock: Clock }) {
@@ -29,7 +44,9 @@ export function createRevocationService(deps: { readonly repository: RevocationR
 
     state: (siteId: string, contentId: string): Promise<ContentRevocations> => repository.get(siteId, contentId),
 
-    listSince: (siteId: string, sinceMs: number): Promise<Revocation[]> => repository.listSince(siteId, sinceMs, MAX_REVOCATIONS_PER_PAGE),
+    /** A site's revocations at or after `since` (`revocationsSince`), oldest first, at most `MAX_REVOCATIONS_PER_PAGE`. */
+    listSince: (siteId: string, since: string | undefined): Promise<Revocation[]> =>
+      repository.listSince(siteId, revocationsSince(since), MAX_REVOCATIONS_PER_PAGE),
   };
 }
 

@@ -348,6 +348,14 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
       'token-create': 'TokenCreate',
       'license-server-create': 'LicenseServerCreate',
       'audit-query': 'AuditQuery',
+      'key-import': 'KeyImport',
+      revoke: 'Revoke',
+      'revocations-query': 'RevocationsQuery',
+      'policy-fields': 'PolicyFields',
+      'policy-create': 'PolicyCreate',
+      'policy-update': 'PolicyUpdate',
+      'policy-assign': 'PolicyAssign',
+      'policy-rules': 'PolicyRules',
     };
 
     /** draft-07 → 2020-12 for these schemas: no keyword changes meaning, only `$id`/`$schema` go and refs point at components. */
@@ -359,9 +367,10 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
           .filter(([key]) => key !== '$schema' && key !== '$id')
           .map(([key, item]) => {
             if (key !== '$ref') return [key, converted(item)];
-            const name = COPIES[String(item).replace(/\.schema\.json$/, '')];
+            const [file = '', fragment = ''] = String(item).split('#');
+            const name = COPIES[file.replace(/\.schema\.json$/, '')];
             if (name === undefined) throw new Error(`unknown $ref ${String(item)}`);
-            return [key, `#/components/schemas/${name}`];
+            return [key, `#/components/schemas/${name}${fragment}`];
           }),
       );
     }

@@ -486,7 +486,7 @@ describeWithVectors('tenant isolation and credential checks on every route', () 
       policies: await t.services.policies.list(tenant.siteId),
       rules: await t.services.policies.rules(tenant.siteId),
       assigned: await t.services.policies.policyOf(tenant.siteId, 'some-content'),
-      revocations: await t.services.revocations.listSince(tenant.siteId, 0),
+      revocations: await t.services.revocations.listSince(tenant.siteId, undefined),
       keys: await t.services.contentKeys.listMetadata(tenant.siteId, 'some-content'),
     });
 

@@ -212,7 +212,7 @@ describeWithVectors('cpix-kms CLI: a full site lifecycle over the admin API', ()
 
     const lines = await ok(['keys', 'list', siteId, contentId]);
     expect(lines.stdout.split('\n')[0]).toBe(`site ${siteId}, content "${contentId}": 5 keys`);
-    for (const kid of issuedKeys.keys()) expect(lines.stdout).toMatch(new RegExp(`^${kid}\\s+[A-Z_]+\\s+0\\s+cbcs\\s+\\S+Z$`, 'm'));
+    for (const kid of issuedKeys.keys()) expect(lines.stdout).toMatch(new RegExp(`^${kid}\\s+[A-Z_]+\\s+0\\s+cbcs\\s+\\S+Z\\s+-$`, 'm'));
     for (const key of issuedKeys.values()) {
       for (const output of [json.stdout, lines.stdout]) {
         expect(output).not.toContain(key);
@@ -302,6 +302,40 @@ describeWithVectors('cpix-kms CLI: a full site lifecycle over the admin API', ()
 
     const followed = parseJson<{ records: AuditEntry[]; next?: string }>(await ok(['audit', 'list', siteId, '--limit', '2', '--all', '--json']));
     expect(followed).toEqual({ records: all.records });
+  });
+
+  it('keys import, policies, contents policy, contents revoke and revocations list drive the key lifecycle', async () => {
+    // Key bytes come from a file, never from the command line.
+    const cek = randomBytes(32);
+    const kid = '0e8b3b43-7c64-4e2e-9f1a-3b0b5d8c2a11';
+    const file = join(cwd, 'keys.json');
+    writeFileSync(file, JSON.stringify({ keys: [{ kid, key: cek.toString('base64'), trackType: 'HD' }] }));
+    const imported = await ok(['keys', 'import', siteId, 'manual/movie', '--file', file]);
+    expect(imported.stdout).toBe(`site ${siteId}, content "manual/movie": 1 keys imported or already there\n  ${kid}  HD  -\n`);
+    expect((await ok(['keys', 'import', siteId, 'manual/movie', '--file', file, '--json'])).stdout).toContain(kid);
+    writeFileSync(file, JSON.stringify([{ kid, key: randomBytes(16).toString('base64') }]));
+    const conflict = await cli(['keys', 'import', siteId, 'manual/movie', '--file', file]);
+    expect({ code: conflict.code, stderr: conflict.stderr }).toEqual({ code: 1, stderr: expect.stringMatching(/^cpix-kms: 409 ERR_KEY_CONFLICT/) });
+
+    const created = await ok([
+      'policies', 'create', siteId, '--name', 'premium', '--security-level', 'HIGH', '--persistent-license', 'false', '--license-duration', '86400', '--rotation-interval', '0',
+    ]);
+    expect(created.stdout).toMatch(/^name:\s+premium$/m);
+    expect((await ok(['policies', 'update', siteId, 'premium', '--persistent-license', 'true'])).stdout).toMatch(/^persistent licence:\s+true$/m);
+    expect((await ok(['policies', 'list', siteId])).stdout).toMatch(/^premium\s+HIGH\s+true\s+86400\s+0$/m);
+    expect((await ok(['policies', 'rules', siteId, '--rule', 'manual/=premium'])).stdout).toMatch(/^"manual\/"\s+premium$/m);
+    expect((await ok(['contents', 'policy', siteId, 'manual/movie'])).stdout).toMatch(/^name:\s+premium$/m);
+    expect((await ok(['contents', 'policy', siteId, 'other'])).stdout).toBe('content "other" is under no policy\n');
+    const inUse = await cli(['policies', 'delete', siteId, 'premium']);
+    expect(inUse.code).toBe(1);
+    expect(inUse.stderr).toMatch(/^cpix-kms: 409 ERR_ALREADY_EXISTS/);
+
+    const revoked = await ok(['contents', 'revoke', siteId, contentId, '--reason', 'leaked on a forum']);
+    expect(revoked.stdout).toMatch(new RegExp(`^\\S+Z  content "${contentId}"  whole content  by admin  reason "leaked on a forum"$`, 'm'));
+    expect((await speke(initialToken, contentId)).status).toBe(410);
+    expect((await ok(['revocations', 'list', siteId])).stdout).toContain('reason "leaked on a forum"');
+    expect((await ok(['keys', 'list', siteId, contentId])).stdout).toMatch(/^revoked \S+Z: "leaked on a forum"$/m);
+    for (const run of runs) expect(run.stdout + run.stderr).not.toContain(cek.toString('base64'));
   });
 
   it('usage errors exit 2 before anything is sent: wrong arity, an option the command does not take', async () => {

@@ -40,6 +40,8 @@ export interface TestAppOptions {
    * 127.0.0.1 never reach them (the limit tests set their own).
    */
   readonly authFailureLimits?: AuthFailureLimits;
+  /** Runs the app on this store (e.g. a Redis one) instead of a new SQLite file; the caller closes it. */
+  readonly store?: Store;
   /** Wraps the SQLite store before anything is wired on it (e.g. `slowGetOrCreate`). */
   readonly wrapStore?: (store: Store) => Store;
   /** Process metrics (GC observers, event-loop monitor); off by default, the metrics test turns them on. */
@@ -50,17 +52,19 @@ export interface TestAppOptions {
   readonly keyLimits?: { readonly perRequest?: number; readonly createdPerMinute?: number };
   /** The failure limiter's clock (windows open and close by it); the system clock by default. */
   readonly authFailureClock?: Clock;
+  /** The key exchange's and export's clock (key periods of rotating content, grants); the system clock by default. */
+  readonly exchangeClock?: Clock;
   /** TRUST_PROXY_HOPS: how many X-Forwarded-For entries are believed; 0 by default. */
   readonly trustProxyHops?: number;
 }
 
-/** The real app on a real SQLite file in a temp folder, as main wires it. */
+/** The real app on a real SQLite file in a temp folder (or on `options.store`), as main wires it. */
 export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = testMasterKey(), options: TestAppOptions = {}): TestApp {
   const dir = mkdtempSync(join(tmpdir(), 'cpix-kms-app-'));
   const storePath = join(dir, 'store.db');
-  const sqlite = openSqliteStore(storePath);
+  const base = options.store ?? openSqliteStore(storePath);
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
-  const store = instrumentStore(options.wrapStore ? options.wrapStore(sqlite) : sqlite, metrics);
+  const store = instrumentStore(options.wrapStore ? options.wrapStore(base) : base, metrics);
   const services = buildServices(store, instrumentMasterKey(masterKey, metrics), { keysCreatedPerMinute: options.keyLimits?.createdPerMinute ?? 0 });
   const adminToken = randomBytes(32).toString('base64url');
   const exchangeDeps = {
@@ -69,7 +73,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     audit: options.auditSink ?? services.audit,
     signing: testSigningIdentity(),
     random: cryptoRandom,
-    clock: systemClock,
+    clock: options.exchangeClock ?? systemClock,
   };
   const authFailures = createAuthFailureLimiter({
     repository: store.authFailures,
@@ -105,7 +109,7 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     storePath,
     metrics,
     async close() {
-      await sqlite.close();
+      if (options.store === undefined) await base.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

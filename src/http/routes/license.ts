@@ -1,16 +1,19 @@
 /**
- * License-server key export: `GET /license/v1/sites/:siteId/contents/:contentId` with the license
- * server's own credential as `Authorization: Bearer lsc1.…` (never a KMS token, which would let a
- * packager read keys as a license server or the reverse). Answers a signed CPIX 2.3 document whose keys
- * are encrypted to the license server's registered certificate.
+ * License-server routes, with the license server's own credential as `Authorization: Bearer lsc1.…`
+ * (never a KMS token, which would let a packager read keys as a license server or the reverse):
+ * - `GET /license/v1/sites/:siteId/contents/:contentId`, the key export: a signed CPIX 2.3 document
+ *   whose keys are encrypted to the license server's registered certificate;
+ * - `GET /license/v1/sites/:siteId/revocations?since=`, the site's revocations, which the license
+ *   server polls so it stops licensing what was revoked (docs/content-policies.md).
  */
 
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import type { AuthFailureLimiter } from '../../auth-limits/auth-failure-limiter';
 import type { LicenseExport, LicenseExportFilter } from '../../exchange/license-export';
 import { Forbidden, RequestInvalid, Unauthenticated } from '../../errors';
 import { parseKeyId } from '../../keys/key-id';
 import type { LicenseServerService } from '../../license-servers/license-server-service';
+import type { RevocationService } from '../../revocation/revocation-service';
 import { sendCpix } from '../cpix-body';
 import { authAttempt, bearerCredential, MAX_CREDENTIAL_LENGTH } from '../kms-auth';
 import { clientAddress } from '../request-context';
@@ -18,6 +21,7 @@ import { clientAddress } from '../request-context';
 export interface LicenseRouteDeps {
   readonly licenseServers: LicenseServerService;
   readonly licenseExport: LicenseExport;
+  readonly revocations: Pick<RevocationService, 'listSince'>;
   readonly authFailures: AuthFailureLimiter;
 }
 
@@ -45,18 +49,23 @@ function exportFilter(query: Record<string, unknown>): LicenseExportFilter {
 
 export function licenseRoutes(deps: LicenseRouteDeps): Router {
   const router = Router();
-  const exportKeys: RequestHandler = async (req, res) => {
+
+  /** The license server of the `Authorization` header, once it is known to belong to `siteId`. */
+  async function authenticated(req: Request, siteId: string) {
     const presented = bearerCredential(req);
     if (presented === undefined || presented.length > MAX_CREDENTIAL_LENGTH) {
       throw new Unauthenticated({ detail: 'no license-server credential' });
     }
+    const server = await deps.authFailures.guard(authAttempt(req, presented), () => deps.licenseServers.authenticate(presented));
+    // A license server reads its own site only; saying so (403) leaks nothing it could not know.
+    if (server.licenseServer.siteId !== siteId) throw new Forbidden('this license server belongs to another site');
+    return server;
+  }
+
+  const exportKeys: RequestHandler = async (req, res) => {
     res.locals.dialect = 'license-export';
-    const { licenseServer, credentialId } = await deps.authFailures.guard(authAttempt(req, presented), () =>
-      deps.licenseServers.authenticate(presented),
-    );
     const { siteId, contentId } = req.params as Readonly<Record<'siteId' | 'contentId', string>>;
-    // A license server reads its own site's keys only; saying so (403) leaks nothing it could not know.
-    if (licenseServer.siteId !== siteId) throw new Forbidden('this license server belongs to another site');
+    const { licenseServer, credentialId } = await authenticated(req, siteId);
     const xml = await deps.licenseExport.export({
       siteId,
       contentId,
@@ -68,6 +77,17 @@ export function licenseRoutes(deps: LicenseRouteDeps): Router {
     });
     sendCpix(res, xml);
   };
+
+  const listRevocations: RequestHandler = async (req, res) => {
+    const { siteId } = req.params as Readonly<Record<'siteId', string>>;
+    await authenticated(req, siteId);
+    const query = req.query as Record<string, unknown>;
+    const unknown = Object.keys(query).find((name) => name !== 'since');
+    if (unknown !== undefined) throw new RequestInvalid('the only query parameter is since');
+    res.json({ revocations: await deps.revocations.listSince(siteId, singleQuery(query.since, 'since')) });
+  };
+
   router.get('/license/v1/sites/:siteId/contents/:contentId', exportKeys);
+  router.get('/license/v1/sites/:siteId/revocations', listRevocations);
   return router;
 }
