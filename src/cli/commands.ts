@@ -138,14 +138,17 @@ function printAuditRecord(out: Output, record: AuditRecord): void {
       cell(record.action),
       cell(record.dialect),
       `content ${quoted(record.contentId)}`,
-      `${record.kids.length} keys (${record.keysCreated} new)`,
+      `${record.kidCount ?? record.kids.length} keys (${record.keysCreated} new)`,
       `credential ${cell(record.credentialId)}`,
       `from ${cell(record.clientAddress)}`,
       `request ${cell(record.requestId)}`,
     ].join('  '),
   );
-  out.line(`  kids: ${record.kids.map(cell).join(' ')}`);
-  if (record.periodIndexes.length > 0) out.line(`  periods: ${record.periodIndexes.join(' ')}`);
+  // Records list their first KIDs and periods only (and older records all of them): say how many more there were.
+  const more = (listed: number, count: number | undefined) => (count !== undefined && count > listed ? ` … (${count - listed} more)` : '');
+  out.line(`  kids: ${record.kids.map(cell).join(' ')}${more(record.kids.length, record.kidCount)}`);
+  if (record.kidsSha256 !== undefined) out.line(`  kids sha256: ${cell(record.kidsSha256)}`);
+  if (record.periodIndexes.length > 0) out.line(`  periods: ${record.periodIndexes.join(' ')}${more(record.periodIndexes.length, record.periodIndexCount)}`);
 }
 
 async function updateStatus(ctx: CommandContext, status: 'active' | 'disabled'): Promise<void> {

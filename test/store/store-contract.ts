@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditRecord, NewAuditRecord } from '../../src/audit/ports';
 import { KeyIntegrityError } from '../../src/errors';
 import { parseKeyId, type KeyId } from '../../src/keys/key-id';
 import type { Store } from '../../src/store/store';
@@ -14,6 +15,11 @@ import { describeMasterKeyCheckContract } from './master-key-check-contract';
 export interface StoreHarness {
   open(): Promise<Store>;
   rawDump(): Promise<Buffer>;
+  /**
+   * Writes an audit record as the store did before records were bounded (every KID and period
+   * index, no count or digest), bypassing the repository; answers it with the ID it got.
+   */
+  appendLegacyAuditRecord(record: NewAuditRecord): Promise<AuditRecord>;
   destroy(): Promise<void>;
 }
 

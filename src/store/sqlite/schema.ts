@@ -5,10 +5,12 @@
  *
  * Versions: 1 sites, site keys, KMS tokens, content keys; 2 adds license servers and the audit
  * trail; 3 adds the failed-authentication counters; 4 the master key's check value; 5 the per-site
- * key-creation windows, and drops the content-key index by KID, which nothing reads. Every statement
- * is idempotent (`IF NOT EXISTS`, `IF EXISTS`), so opening an older file upgrades it in place.
+ * key-creation windows, and drops the content-key index by KID, which nothing reads; 6 the audit
+ * records' KID count and digest (`ADDED_COLUMNS`). Every statement is idempotent (`IF NOT EXISTS`,
+ * `IF EXISTS`), and columns added to an existing table are added only where missing, so opening an
+ * older file upgrades it in place.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS sites (
@@ -74,10 +76,14 @@ CREATE TABLE IF NOT EXISTS audit_records (
   client_address TEXT NOT NULL,
   dialect        TEXT NOT NULL,
   content_id     TEXT NOT NULL,
-  kids           TEXT NOT NULL, -- JSON array of lowercase UUIDs
-  period_indexes TEXT NOT NULL, -- JSON array of integers
+  kids           TEXT NOT NULL, -- JSON array of lowercase UUIDs: the first 16 (before schema 6: all)
+  period_indexes TEXT NOT NULL, -- JSON array of integers: the first 16 (before schema 6: all)
   keys_created   INTEGER NOT NULL,
-  request_id     TEXT NOT NULL
+  request_id     TEXT NOT NULL,
+  -- Schema 6 (ADDED_COLUMNS); NULL in records written before it.
+  kid_count          INTEGER,
+  kids_sha256        TEXT,
+  period_index_count INTEGER
 );
 CREATE INDEX IF NOT EXISTS audit_records_by_site ON audit_records (site_id, id);
 -- One fixed window of failed authentications per subject (client address or credential ID).
@@ -102,3 +108,14 @@ CREATE TABLE IF NOT EXISTS key_creation_windows (
   resets_at INTEGER NOT NULL -- epoch ms
 );
 `;
+
+/**
+ * Columns added to tables that older files already have (`ALTER TABLE … ADD COLUMN` has no
+ * `IF NOT EXISTS`): added, in this order, where missing. `SCHEMA_SQL` creates new tables with them,
+ * last, so both kinds of file end up with the same columns.
+ */
+export const ADDED_COLUMNS: readonly { readonly table: string; readonly column: string; readonly type: string }[] = [
+  { table: 'audit_records', column: 'kid_count', type: 'INTEGER' },
+  { table: 'audit_records', column: 'kids_sha256', type: 'TEXT' },
+  { table: 'audit_records', column: 'period_index_count', type: 'INTEGER' },
+];

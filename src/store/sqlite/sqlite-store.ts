@@ -13,7 +13,7 @@ import { createSqliteAuthFailureRepository } from './auth-failure-repository';
 import { guarded } from './guarded';
 import { createSqliteLicenseServerRepository } from './license-server-repository';
 import { createSqliteMasterKeyCheckRepository } from './master-key-check-repository';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
+import { ADDED_COLUMNS, SCHEMA_SQL, SCHEMA_VERSION } from './schema';
 
 interface SiteRow {
   id: string;
@@ -108,7 +108,16 @@ export function openSqliteStore(path: string): Store {
     throw new Error(`database ${path} has schema version ${userVersion}, newer than this build (${SCHEMA_VERSION})`);
   }
   // Only when it changes: opening a current file writes nothing (a refused start leaves the file as it was).
-  if (userVersion !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  if (userVersion !== SCHEMA_VERSION) {
+    // IMMEDIATE: two processes upgrading one file at once must not both add a column.
+    db.transaction(() => {
+      for (const { table, column, type } of ADDED_COLUMNS) {
+        const present = db.prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)').all(table);
+        if (!present.some(({ name }) => name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+      }
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  }
 
   const stmt = {
     insertSite: db.prepare(
