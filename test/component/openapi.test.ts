@@ -6,6 +6,7 @@
  */
 
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -532,6 +533,25 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
       );
       expectDocumented('get', '/admin/v1/sites/{siteId}/license-servers', await request(t.app).get(`/admin/v1/sites/${siteId}/license-servers`).set(admin()));
       expectDocumented('get', '/admin/v1/sites/{siteId}/audit', await request(t.app).get(`/admin/v1/sites/${siteId}/audit?limit=5`).set(admin()));
+      // A page with a record of a 40-key response (listed in part, with its count and digest) and a next cursor.
+      for (const contentId of ['audited-1', 'audited-2']) {
+        await t.services.audit.record({
+          at: new Date().toISOString(),
+          siteId,
+          action: 'issue',
+          credentialId: String(token.body.id),
+          clientAddress: '192.0.2.1',
+          dialect: 'cpix',
+          contentId,
+          kids: Array.from({ length: 40 }, () => randomUUID()),
+          periodIndexes: Array.from({ length: 40 }, (_, i) => i),
+          keysCreated: 40,
+          requestId: randomUUID(),
+        });
+      }
+      const audited = await request(t.app).get(`/admin/v1/sites/${siteId}/audit?limit=1`).set(admin());
+      expect(audited.body).toMatchObject({ records: [{ kidCount: 40, periodIndexCount: 40 }], next: expect.any(String) });
+      expectDocumented('get', '/admin/v1/sites/{siteId}/audit', audited);
       expectDocumented('get', '/admin/v1/sites/{siteId}/audit', await request(t.app).get(`/admin/v1/sites/${siteId}/audit?limit=x`).set(admin()));
       expectDocumented('post', '/admin/v1/sites/{siteId}/site-key/rotate', await request(t.app).post(`/admin/v1/sites/${siteId}/site-key/rotate`).set(admin()));
       expectDocumented(
