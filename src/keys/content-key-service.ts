@@ -11,6 +11,13 @@ export const IV_LENGTH_BYTES = 128 / 8;
 export const KEY_CREATION_WINDOW_MS = 60_000;
 /** MediaPackage allows resource IDs up to 256 characters; PallyCon CIDs up to 200. */
 export const MAX_CONTENT_ID_LENGTH = 256;
+/**
+ * Content keys site-key rotation reads and re-wraps at a time. A site may hold millions of keys
+ * (MAX_KEYS_CREATED_PER_MINUTE allows 10,000 a minute), so rotation holds one batch, never the site;
+ * 100 records of a few hundred bytes each keep that small, while the page query is paid once per
+ * hundred re-wraps, which cost a compare-and-set round trip each anyway.
+ */
+export const ROTATION_BATCH_SIZE = 100;
 
 const CONTENT_KEY_PURPOSE = 'cpix-kms/content-key/v1';
 
@@ -182,20 +189,25 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
     },
 
     /**
-     * Makes a new site-key version current and re-wraps every content key of the site under it.
-     * Old versions stay readable (as AWS KMS keeps rotated backing keys), so a key written by a
-     * concurrent request with the previous version remains valid.
+     * Makes a new site-key version current and re-wraps every content key of the site under it,
+     * `ROTATION_BATCH_SIZE` records at a time. Old versions stay readable (as AWS KMS keeps rotated
+     * backing keys), so a key written by a concurrent request with the previous version remains valid.
      */
     async rotateSiteKey(siteId: string): Promise<{ readonly version: number; readonly rewrapped: number }> {
       const version = await siteKeys.rotateSiteKey(siteId);
       const newSiteKey = await siteKeys.siteKey(siteId, version);
       let rewrapped = 0;
-      for await (const record of repository.listBySite(siteId)) {
-        if (record.siteKeyVersion === version) continue;
-        const { key } = await unwrap(record);
-        const next = { siteKeyVersion: version, wrappedKey: seal(newSiteKey, key, contentKeyContext(record), random) };
-        if (await repository.replaceWrappedKey(record, record.wrappedKey, next)) rewrapped += 1;
-      }
+      let after: string | undefined;
+      do {
+        const page = await repository.pageBySite(siteId, { limit: ROTATION_BATCH_SIZE, ...(after !== undefined && { after }) });
+        for (const record of page.records) {
+          if (record.siteKeyVersion === version) continue;
+          const { key } = await unwrap(record);
+          const next = { siteKeyVersion: version, wrappedKey: seal(newSiteKey, key, contentKeyContext(record), random) };
+          if (await repository.replaceWrappedKey(record, record.wrappedKey, next)) rewrapped += 1;
+        }
+        after = page.next;
+      } while (after !== undefined);
       return { version, rewrapped };
     },
   };

@@ -88,6 +88,25 @@ function toSiteKey(row: SiteKeyRow): StoredSiteKey {
   };
 }
 
+function assertPageLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('page limit must be a positive integer');
+}
+
+/** The last (content ID, KID) of a `pageBySite` page, as its `next` cursor carries it. */
+function parseSitePageCursor(cursor: string): { readonly contentId: string; readonly kid: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(cursor);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((part) => typeof part === 'string')) {
+    throw new RangeError('not a content-key page cursor of this store');
+  }
+  const [contentId, kid] = parsed as [string, string];
+  return { contentId, kid };
+}
+
 /**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so every committed
  * transaction is on disk (fsync of the WAL) before the call returns — a key is durable before it
@@ -166,7 +185,14 @@ export function openSqliteStore(path: string): Store {
       `INSERT INTO key_creation_windows (site_id, count, resets_at) VALUES (@siteId, @count, @resetsAt)
        ON CONFLICT (site_id) DO UPDATE SET count = excluded.count, resets_at = excluded.resets_at`,
     ),
-    contentKeysBySite: db.prepare<[string], ContentKeyRow>('SELECT * FROM content_keys WHERE site_id = ?'),
+    // Keyset pages in primary-key order: each page is a range seek on the primary key's index (no
+    // sort, no offset), so a page costs its own rows however many keys the site has.
+    contentKeysBySiteFirst: db.prepare<[string, number], ContentKeyRow>(
+      'SELECT * FROM content_keys WHERE site_id = ? ORDER BY content_id, kid LIMIT ?',
+    ),
+    contentKeysBySiteAfter: db.prepare<[string, string, string, number], ContentKeyRow>(
+      'SELECT * FROM content_keys WHERE site_id = ? AND (content_id, kid) > (?, ?) ORDER BY content_id, kid LIMIT ?',
+    ),
     replaceWrappedKey: db.prepare(
       `UPDATE content_keys SET site_key_version = @siteKeyVersion, wrapped_key = @wrappedKey
        WHERE site_id = @siteId AND content_id = @contentId AND kid = @kid AND wrapped_key = @expected`,
@@ -306,9 +332,19 @@ export function openSqliteStore(path: string): Store {
     async listByContent(siteId, contentId) {
       return guarded(() => stmt.contentKeysByContent.all(siteId, contentId).map(toContentKeyRecord));
     },
-    async *listBySite(siteId) {
-      // Materialised first: an open iterator would hold a read transaction across the caller's awaits.
-      yield* guarded(() => stmt.contentKeysBySite.all(siteId).map(toContentKeyRecord));
+    async pageBySite(siteId, { limit, after }) {
+      assertPageLimit(limit);
+      const from = after === undefined ? undefined : parseSitePageCursor(after);
+      // Read whole: one page is bounded, and an open iterator would hold a read transaction across
+      // the caller's awaits.
+      const rows = guarded(() =>
+        from === undefined
+          ? stmt.contentKeysBySiteFirst.all(siteId, limit)
+          : stmt.contentKeysBySiteAfter.all(siteId, from.contentId, from.kid, limit),
+      );
+      const records = rows.map(toContentKeyRecord);
+      const last = records[records.length - 1];
+      return records.length === limit && last !== undefined ? { records, next: JSON.stringify([last.contentId, last.kid]) } : { records };
     },
     async replaceWrappedKey(identity, expectedWrappedKey, next) {
       return guarded(
