@@ -50,6 +50,13 @@ export interface ContentKeyList {
   readonly siteId: string;
   readonly contentId: string;
   readonly keys: readonly ContentKeyMetadata[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  readonly next?: string;
+}
+
+export interface ContentKeyQuery {
+  readonly limit?: string;
+  readonly after?: string;
 }
 
 export interface SiteKeyRotation {
@@ -181,8 +188,12 @@ export function createAdminClient(options: AdminClientOptions) {
       call<void>('DELETE', `/sites/${segment(siteId)}/tokens/${segment(tokenId)}`),
 
     rotateSiteKey: (siteId: string) => call<SiteKeyRotation>('POST', `/sites/${segment(siteId)}/site-key/rotate`),
-    listContentKeys: (siteId: string, contentId: string) =>
-      call<ContentKeyList>('GET', `/sites/${segment(siteId)}/contents/${segment(contentId)}/keys`),
+    listContentKeys: (siteId: string, contentId: string, query: ContentKeyQuery = {}) => {
+      const params = new URLSearchParams();
+      if (query.limit !== undefined) params.set('limit', query.limit);
+      if (query.after !== undefined) params.set('after', query.after);
+      return call<ContentKeyList>('GET', `/sites/${segment(siteId)}/contents/${segment(contentId)}/keys`, undefined, params);
+    },
 
     registerLicenseServer: (siteId: string, input: { readonly name: string; readonly certificate: string }) =>
       call<RegisteredLicenseServer>('POST', `/sites/${segment(siteId)}/license-servers`, input),

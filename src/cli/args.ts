@@ -25,6 +25,7 @@ export const OPTIONS = {
   certificate: { type: 'string' },
   limit: { type: 'string' },
   before: { type: 'string' },
+  after: { type: 'string' },
   all: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 

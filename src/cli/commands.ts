@@ -1,7 +1,7 @@
 import type { AuditRecord } from '../audit/ports';
 import type { KmsTokenView } from '../sites/site-service';
 import type { SiteOptions, SiteView } from '../sites/site';
-import type { AdminClient, LicenseServerJson } from './admin-client';
+import type { AdminClient, ContentKeyMetadata, LicenseServerJson } from './admin-client';
 import { UsageError, type OptionName, type ParsedArgs, type ReadTextFile } from './args';
 import { cell, fields, printable, table, type Output } from './format';
 
@@ -287,14 +287,30 @@ export const COMMANDS: readonly Command[] = [
   {
     words: ['keys', 'list'],
     args: ['<siteId>', '<contentId>'],
-    options: [],
-    summary: "List a content's keys: KIDs, track types, periods, schemes, dates (metadata only; the API never returns key bytes).",
+    options: ['limit', 'after', 'all'],
+    optionsUsage: '[--limit <1-1000>] [--after <cursor>] [--all]',
+    summary:
+      "List a content's keys, oldest first: KIDs, track types, periods, schemes, dates (metadata only; the API never returns key bytes); --all follows every page.",
     async run(ctx) {
-      const list = await ctx.client().listContentKeys(arg(ctx, 0), arg(ctx, 1));
-      if (ctx.json) return ctx.out.json(list);
-      ctx.out.line(`site ${cell(list.siteId)}, content ${quoted(list.contentId)}: ${list.keys.length} keys`);
-      const rows = list.keys.map((k) => [cell(k.kid), cell(k.trackType), cell(k.periodIndex), cell(k.scheme), cell(k.createdAt)]);
+      const [siteId, contentId] = [arg(ctx, 0), arg(ctx, 1)];
+      const { limit, all } = ctx.values;
+      let after = ctx.values.after;
+      const keys: ContentKeyMetadata[] = [];
+      let next: string | undefined;
+      do {
+        const page = await ctx.client().listContentKeys(siteId, contentId, {
+          ...(limit !== undefined && { limit }),
+          ...(after !== undefined && { after }),
+        });
+        keys.push(...page.keys);
+        next = page.next;
+        after = next;
+      } while (all === true && next !== undefined);
+      if (ctx.json) return ctx.out.json({ siteId, contentId, keys, ...(next !== undefined && { next }) });
+      ctx.out.line(`site ${cell(siteId)}, content ${quoted(contentId)}: ${keys.length} keys`);
+      const rows = keys.map((k) => [cell(k.kid), cell(k.trackType), cell(k.periodIndex), cell(k.scheme), cell(k.createdAt)]);
       for (const line of table(['KID', 'TRACK', 'PERIOD', 'SCHEME', 'CREATED'], rows)) ctx.out.line(line);
+      if (next !== undefined) ctx.out.line(`more: cpix-kms keys list ${cell(siteId)} --after ${cell(next)} -- ${quoted(contentId)}`);
     },
   },
   {

@@ -18,6 +18,13 @@ export const MAX_CONTENT_ID_LENGTH = 256;
  * hundred re-wraps, which cost a compare-and-set round trip each anyway.
  */
 export const ROTATION_BATCH_SIZE = 100;
+/**
+ * Keys per page of the admin listing of a content, and its default: one request's worth at the
+ * MAX_KEYS_PER_REQUEST default, so a content made by one request still lists on one page, while a
+ * live content that gains keys with every key period (without end) is read a page of about 150 KB
+ * of JSON at a time.
+ */
+export const MAX_KEY_LIST_PAGE_SIZE = 1000;
 
 const CONTENT_KEY_PURPOSE = 'cpix-kms/content-key/v1';
 
@@ -183,9 +190,27 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
       return Promise.all((await repository.listByContent(siteId, contentId)).map(unwrap));
     },
 
-    /** Metadata only: the admin API's view, which never unwraps anything. */
+    /** Metadata only, never unwrapped; every key of the content at once (tests; the admin API pages). */
     async listMetadata(siteId: string, contentId: string): Promise<ContentKeyMetadata[]> {
       return (await repository.listByContent(siteId, contentId)).map(toMetadata);
+    },
+
+    /**
+     * The admin API's view of a content's keys: metadata only, never unwrapped, oldest first, at most
+     * `limit` (default and most `MAX_KEY_LIST_PAGE_SIZE`) per page; pass `next` as `after` for more.
+     * @throws RequestInvalid for a limit out of range or a cursor this service did not issue.
+     */
+    async listMetadataPage(
+      siteId: string,
+      contentId: string,
+      options: { readonly limit?: number; readonly after?: string } = {},
+    ): Promise<{ readonly keys: ContentKeyMetadata[]; readonly next?: string }> {
+      const { limit = MAX_KEY_LIST_PAGE_SIZE, after } = options;
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_KEY_LIST_PAGE_SIZE) {
+        throw new RequestInvalid(`limit must be an integer from 1 to ${MAX_KEY_LIST_PAGE_SIZE}`);
+      }
+      const page = await repository.pageByContent(siteId, contentId, { limit, ...(after !== undefined && { after }) });
+      return { keys: page.records.map(toMetadata), ...(page.next !== undefined && { next: page.next }) };
     },
 
     /**

@@ -76,6 +76,13 @@ export interface ContentKeyRepository {
   /** All keys of one content, oldest first. */
   listByContent(siteId: string, contentId: string): Promise<ContentKeyRecord[]>;
   /**
+   * At most `limit` keys of one content, oldest first (the order of `listByContent`), starting after
+   * cursor `after`, by key like `pageBySite`; `next` is absent once the content has no more.
+   * @throws RequestInvalid for a cursor this store did not issue (it comes from an API client);
+   *   RangeError for a limit that is not a positive integer.
+   */
+  pageByContent(siteId: string, contentId: string, options: ContentKeyPageQuery): Promise<ContentKeyPage>;
+  /**
    * At most `limit` records of a site, in an order the store fixes, starting after cursor `after`
    * (the previous page's `next`); `next` is absent once the site has no more. Pages are found by
    * key, not by position, so records created or removed between two pages never make the walk skip

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import Ajv2020 from 'ajv/dist/2020';
 import request, { type Response } from 'supertest';
 import { ServiceError, type ErrorCode } from '../../src/errors';
+import { parseKeyId } from '../../src/keys/key-id';
 import { mapError } from '../../src/http/error-mapping';
 import { SCHEMAS_DIR } from '../../src/http/json-schemas';
 import { openApiRoutes } from '../../src/http/routes/openapi';
@@ -348,6 +349,7 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
       'token-create': 'TokenCreate',
       'license-server-create': 'LicenseServerCreate',
       'audit-query': 'AuditQuery',
+      'content-keys-query': 'ContentKeysQuery',
     };
 
     /** draft-07 → 2020-12 for these schemas: no keyword changes meaning, only `$id`/`$schema` go and refs point at components. */
@@ -393,11 +395,14 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
       expect(objectAt(body, 'content', 'application/json', 'schema')).toEqual({ $ref: `#/components/schemas/${name}` });
     });
 
-    it('the audit query parameters are exactly the properties of the audit-query schema', () => {
-      const params = (operation('get', '/admin/v1/sites/{siteId}/audit').parameters as Json[]).map(resolved);
-      const properties = Object.keys(objectAt(doc, 'components', 'schemas', 'AuditQuery', 'properties'));
+    it.each([
+      ['/admin/v1/sites/{siteId}/audit', 'AuditQuery'],
+      ['/admin/v1/sites/{siteId}/contents/{contentId}/keys', 'ContentKeysQuery'],
+    ])('the query parameters of %s are exactly the properties of %s', (path, name) => {
+      const params = (operation('get', path).parameters as Json[]).map(resolved);
+      const properties = Object.keys(objectAt(doc, 'components', 'schemas', name, 'properties'));
       expect(params.map((param) => [param.name, param.in, param.schema])).toEqual(
-        properties.map((name) => [name, 'query', { $ref: `#/components/schemas/AuditQuery/properties/${name}` }]),
+        properties.map((property) => [property, 'query', { $ref: `#/components/schemas/${name}/properties/${property}` }]),
       );
     });
   });
@@ -558,6 +563,15 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
         'get',
         '/admin/v1/sites/{siteId}/contents/{contentId}/keys',
         await request(t.app).get(`/admin/v1/sites/${siteId}/contents/none/keys`).set(admin()),
+      );
+      for (let i = 0; i < 3; i += 1) await t.services.contentKeys.getOrCreate(siteId, { contentId: 'listed', kid: parseKeyId(randomUUID()) });
+      const keyPage = await request(t.app).get(`/admin/v1/sites/${siteId}/contents/listed/keys?limit=2`).set(admin());
+      expect(keyPage.body).toMatchObject({ keys: [{}, {}], next: expect.any(String) });
+      expectDocumented('get', '/admin/v1/sites/{siteId}/contents/{contentId}/keys', keyPage);
+      expectDocumented(
+        'get',
+        '/admin/v1/sites/{siteId}/contents/{contentId}/keys',
+        await request(t.app).get(`/admin/v1/sites/${siteId}/contents/listed/keys?limit=0`).set(admin()),
       );
       expectDocumented(
         'delete',

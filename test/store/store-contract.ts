@@ -219,6 +219,37 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
         expect((await services.contentKeys.get(siteId, contentId, kid))?.key.equals(key.key)).toBe(true);
       });
 
+      it('pages a content\'s keys oldest first by key, also among keys of one request (one created-at), new keys last', async () => {
+        const { site } = await services.sites.createSite({ name: 'content pages' });
+        const create = async (count: number) =>
+          services.contentKeys.getOrCreateAll(site.id, 1, Array.from({ length: count }, () => ({ contentId: 'live', kid: newKid() })));
+        await create(40);
+        await create(3);
+        await services.contentKeys.getOrCreate(site.id, { contentId: 'other', kid: newKid() });
+        const all = (await store.contentKeys.listByContent(site.id, 'live')).map((record) => record.kid);
+        expect(all).toHaveLength(43);
+
+        const walked: KeyId[] = [];
+        const sizes: number[] = [];
+        let added: KeyId[] = [];
+        let after: string | undefined;
+        do {
+          const page = await store.contentKeys.pageByContent(site.id, 'live', { limit: 7, ...(after !== undefined && { after }) });
+          walked.push(...page.records.map((record) => record.kid));
+          sizes.push(page.records.length);
+          after = page.next;
+          // Keys created while the walk is under way come after every older one, once.
+          if (added.length === 0) added = (await create(2)).map((key) => key.kid);
+        } while (after !== undefined);
+        expect(walked).toEqual([...all, ...added]);
+        expect(sizes.every((size) => size <= 7)).toBe(true);
+        expect(await store.contentKeys.pageByContent(site.id, 'none', { limit: 7 })).toEqual({ records: [] });
+      });
+
+      it.each(['x', 'Zm9v', '0', 'WyJhIl0', '1.5', 'a'.repeat(200)])('refuses the content-key page cursor %j', async (after) => {
+        await expect(store.contentKeys.pageByContent(siteId, 'live', { limit: 1, after })).rejects.toMatchObject({ code: 'ERR_REQUEST_INVALID' });
+      });
+
       it('walks every record of a site and only of that site, page by page, each page at most its limit', async () => {
         const { site } = await services.sites.createSite({ name: 'walk' });
         const { site: other } = await services.sites.createSite({ name: 'walk other' });

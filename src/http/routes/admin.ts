@@ -38,6 +38,10 @@ interface AuditQuery {
   readonly limit?: string;
   readonly before?: string;
 }
+interface ContentKeysQuery {
+  readonly limit?: string;
+  readonly after?: string;
+}
 
 /** Admin bodies are small JSON documents. */
 const ADMIN_BODY_LIMIT = '64kb';
@@ -148,8 +152,13 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.get('/sites/:siteId/contents/:contentId/keys', async (req, res) => {
     const siteId = siteIdParam(req.params.siteId);
     await sites.getSite(siteId);
-    const keys = await contentKeys.listMetadata(siteId, req.params.contentId);
-    if (keys.length === 0) throw new NotFound('no keys for this content');
+    const query = schemas.validate<ContentKeysQuery>('content-keys-query', req.query, 'query');
+    // A page at a time: a live content gains keys with every key period, without end.
+    const { keys, next } = await contentKeys.listMetadataPage(siteId, req.params.contentId, {
+      ...(query.limit !== undefined && { limit: Number(query.limit) }),
+      ...(query.after !== undefined && { after: query.after }),
+    });
+    if (keys.length === 0 && query.after === undefined) throw new NotFound('no keys for this content');
     res.json({
       siteId,
       contentId: req.params.contentId,
@@ -160,6 +169,7 @@ export function adminRoutes(deps: AdminDeps): Router {
         ...(scheme !== undefined && { scheme }),
         createdAt,
       })),
+      ...(next !== undefined && { next }),
     });
   });
 

@@ -1,3 +1,4 @@
+import { RequestInvalid } from '../../errors';
 import type { ContentKeyRecord, ContentKeyRepository } from '../../keys/ports';
 import { decodeContentKey, encodeContentKey, encodeIv, encodeWrappedKey } from './codec';
 import type { RedisContext } from './context';
@@ -21,6 +22,16 @@ function parseSitePosition(cursor: string): SitePosition {
   const [content, kid] = [Number(match?.[1]), Number(match?.[2])];
   if (!Number.isSafeInteger(content) || !Number.isSafeInteger(kid)) throw new RangeError('not a content-key page cursor of this store');
   return { content, kid };
+}
+
+/**
+ * The score of the last KID of a `pageByContent` page in its content's index, from its `next` cursor.
+ * @throws RequestInvalid for anything else: the cursor comes from an API client.
+ */
+function parseContentPosition(cursor: string): number {
+  const score = /^[1-9][0-9]{0,15}$/.test(cursor) ? Number(cursor) : Number.NaN;
+  if (!Number.isSafeInteger(score)) throw new RequestInvalid('content-key cursor is not valid');
+  return score;
 }
 
 /** `[member, score, member, score, …]` (a `WITHSCORES` reply) as pairs. */
@@ -99,6 +110,21 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
     },
 
     listByContent,
+
+    async pageByContent(siteId, contentId, { limit, after }) {
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('page limit must be a positive integer');
+      const site = names.site(siteId);
+      const from = after === undefined ? '-inf' : `(${parseContentPosition(after)}`;
+      const kids = withScores(
+        await call('pageByContent', () => client.zrangebyscore(site.content(contentId), from, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)),
+      );
+      const records = await readRecords(
+        'pageByContent',
+        kids.map(({ member: kid }) => site.contentKey(contentId, kid)),
+      );
+      const last = kids[kids.length - 1];
+      return kids.length === limit && last !== undefined ? { records, next: String(last.score) } : { records };
+    },
 
     async pageBySite(siteId, { limit, after }) {
       if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('page limit must be a positive integer');

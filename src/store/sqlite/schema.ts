@@ -6,7 +6,8 @@
  * Versions: 1 sites, site keys, KMS tokens, content keys; 2 adds license servers and the audit
  * trail; 3 adds the failed-authentication counters; 4 the master key's check value; 5 the per-site
  * key-creation windows, and drops the content-key index by KID, which nothing reads; 6 the audit
- * records' KID count and digest (`ADDED_COLUMNS`). Every statement is idempotent (`IF NOT EXISTS`,
+ * records' KID count and digest (`ADDED_COLUMNS`) and the content-key index by content and age,
+ * which pages of a content's keys seek. Every statement is idempotent (`IF NOT EXISTS`,
  * `IF EXISTS`), and columns added to an existing table are added only where missing, so opening an
  * older file upgrades it in place.
  */
@@ -55,6 +56,8 @@ CREATE TABLE IF NOT EXISTS content_keys (
   PRIMARY KEY (site_id, content_id, kid)
 );
 DROP INDEX IF EXISTS content_keys_by_kid;
+-- A content's keys oldest first (rowid, implicitly last, breaks ties), read a page at a time.
+CREATE INDEX IF NOT EXISTS content_keys_by_content_age ON content_keys (site_id, content_id, created_at);
 CREATE TABLE IF NOT EXISTS license_servers (
   id           TEXT PRIMARY KEY,
   site_id      TEXT NOT NULL REFERENCES sites (id),

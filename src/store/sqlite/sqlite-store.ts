@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { MasterKeyProviderName } from '../../crypto/kms/master-key';
-import { Conflict } from '../../errors';
+import { Conflict, RequestInvalid } from '../../errors';
 import type { KeyId } from '../../keys/key-id';
 import type { ContentKeyRecord, ContentKeyRepository, CreationLimit, GetOrCreateOutcome, GetOrCreateRequest } from '../../keys/ports';
 import type { KmsTokenRecord, SiteRepository } from '../../sites/ports';
@@ -108,6 +108,24 @@ function parseSitePageCursor(cursor: string): { readonly contentId: string; read
 }
 
 /**
+ * The (created_at, rowid) of the last key of a `pageByContent` page, from its `next` cursor
+ * (base64url of a JSON pair, opaque to API clients).
+ * @throws RequestInvalid for anything else: the cursor comes from an API client.
+ */
+function parseContentPageCursor(cursor: string): { readonly createdAt: string; readonly rowId: number } {
+  let parsed: unknown;
+  try {
+    parsed = /^[A-Za-z0-9_-]{1,128}$/.test(cursor) ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || !Number.isSafeInteger(parsed[1])) {
+    throw new RequestInvalid('content-key cursor is not valid');
+  }
+  return { createdAt: parsed[0], rowId: parsed[1] as number };
+}
+
+/**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so every committed
  * transaction is on disk (fsync of the WAL) before the call returns — a key is durable before it
  * is handed out. Several processes may share the file; SQLite serialises writers.
@@ -179,6 +197,14 @@ export function openSqliteStore(path: string): Store {
     ),
     contentKeysByContent: db.prepare<[string, string], ContentKeyRow>(
       'SELECT * FROM content_keys WHERE site_id = ? AND content_id = ? ORDER BY created_at, rowid',
+    ),
+    // Keyset pages of the same order, seeking the index by content and age.
+    contentKeysByContentFirst: db.prepare<[string, string, number], ContentKeyRow & { row_id: number }>(
+      'SELECT rowid AS row_id, * FROM content_keys WHERE site_id = ? AND content_id = ? ORDER BY created_at, rowid LIMIT ?',
+    ),
+    contentKeysByContentAfter: db.prepare<[string, string, string, number, number], ContentKeyRow & { row_id: number }>(
+      `SELECT rowid AS row_id, * FROM content_keys WHERE site_id = ? AND content_id = ? AND (created_at, rowid) > (?, ?)
+       ORDER BY created_at, rowid LIMIT ?`,
     ),
     creationWindow: db.prepare<[string], { count: number; resets_at: number }>('SELECT count, resets_at FROM key_creation_windows WHERE site_id = ?'),
     setCreationWindow: db.prepare(
@@ -331,6 +357,20 @@ export function openSqliteStore(path: string): Store {
     },
     async listByContent(siteId, contentId) {
       return guarded(() => stmt.contentKeysByContent.all(siteId, contentId).map(toContentKeyRecord));
+    },
+    async pageByContent(siteId, contentId, { limit, after }) {
+      assertPageLimit(limit);
+      const from = after === undefined ? undefined : parseContentPageCursor(after);
+      const rows = guarded(() =>
+        from === undefined
+          ? stmt.contentKeysByContentFirst.all(siteId, contentId, limit)
+          : stmt.contentKeysByContentAfter.all(siteId, contentId, from.createdAt, from.rowId, limit),
+      );
+      const last = rows[rows.length - 1];
+      const records = rows.map(toContentKeyRecord);
+      return rows.length === limit && last !== undefined
+        ? { records, next: Buffer.from(JSON.stringify([last.created_at, last.row_id])).toString('base64url') }
+        : { records };
     },
     async pageBySite(siteId, { limit, after }) {
       assertPageLimit(limit);
