@@ -5,6 +5,15 @@ import type { AuditPage, AuditRecord, AuditRepository, NewAuditRecord } from './
 export const DEFAULT_AUDIT_PAGE_SIZE = 50;
 /** Largest page a caller may ask for. */
 export const MAX_AUDIT_PAGE_SIZE = 500;
+/**
+ * Most bytes of record JSON one page holds (a page whose first record is larger holds only that
+ * record). Records are bounded now (`auditSummary`: about 1.5 KB even with a long content ID), so a
+ * full page of them fits; records written before the bound list every KID (a 10,000-key request:
+ * 390 KB), and 500 of those would make a 195 MB page against the Helm chart's 384 MiB memory limit
+ * (about 150 MiB per worker, helm/cpix-kms/README.md). A page is held a few times over while it is
+ * answered (records, JSON text, response buffer), which 1 MiB keeps small beside that.
+ */
+export const AUDIT_PAGE_MAX_BYTES = 1024 * 1024;
 
 export interface AuditListOptions {
   /** 1 … `MAX_AUDIT_PAGE_SIZE`; default `DEFAULT_AUDIT_PAGE_SIZE`. */
@@ -27,7 +36,8 @@ export function createAuditService(deps: { readonly repository: AuditRepository 
     },
 
     /**
-     * A site's records, newest first. The site is not looked up here.
+     * A site's records, newest first, at most `limit` and `AUDIT_PAGE_MAX_BYTES` per page. The site
+     * is not looked up here.
      * @throws RequestInvalid for a limit out of range or a cursor this service did not issue.
      */
     async list(siteId: string, options: AuditListOptions = {}): Promise<AuditPage> {
@@ -35,7 +45,7 @@ export function createAuditService(deps: { readonly repository: AuditRepository 
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_AUDIT_PAGE_SIZE) {
         throw new RequestInvalid(`limit must be an integer from 1 to ${MAX_AUDIT_PAGE_SIZE}`);
       }
-      return repository.list(siteId, { limit, ...(before !== undefined && { before }) });
+      return repository.list(siteId, { limit, maxBytes: AUDIT_PAGE_MAX_BYTES, ...(before !== undefined && { before }) });
     },
   };
 }

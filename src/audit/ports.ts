@@ -1,7 +1,8 @@
 /**
- * The audit trail of key issuance and export (issue 4): one record per response that carried keys,
- * written durably *before* that response is sent. A record names what left the service and to whom;
- * it never holds key bytes, IVs, tokens or request XML.
+ * The audit trail of key issuance and export (issue 4) and of an operator's changes to keys and
+ * policies (docs/content-policies.md): one record per response that carried keys, written durably
+ * *before* that response is sent, and one per change. A record names what left the service, or what
+ * changed, and who asked; it never holds key bytes, IVs, tokens or request XML.
  */
 
 /** The protocol a key request came in through. */
@@ -31,23 +32,20 @@ export type AuditAction =
   | 'policy-rules'
   | 'policy-assign';
 
-export interface NewAuditRecord {
+/** What every record says, however it was written. */
+interface AuditRecordCore {
   /** ISO-8601 UTC time the keys were obtained. */
   readonly at: string;
   readonly siteId: string;
   readonly action: AuditAction;
-  /** KMS token ID, `legacy-access-key`, or the license server ID for exports. Never a secret. */
+  /** KMS token ID, `legacy-access-key`, the license server ID for exports, or `admin`. Never a secret. */
   readonly credentialId: string;
   /** The client's address as express sees it (`req.ip`, honouring TRUST_PROXY). */
   readonly clientAddress: string;
   readonly dialect: AuditDialect;
   /** Empty for a change to the site as a whole (its policies and rules). */
   readonly contentId: string;
-  /** KIDs (lowercase UUIDs) of the keys in the response, in response order. */
-  readonly kids: readonly string[];
-  /** Distinct `ContentKeyPeriod@index` values the response covered; empty without rotation. */
-  readonly periodIndexes: readonly number[];
-  /** How many of `kids` were created by this request (the rest existed). */
+  /** How many of the response's keys were created by this request (the rest existed). */
   readonly keysCreated: number;
   /** The request ID of the access log, to join the two. */
   readonly requestId: string;
@@ -57,10 +55,37 @@ export interface NewAuditRecord {
   readonly policy?: string;
 }
 
-/** A stored record: `id` is assigned by the store and orders records within a site. */
-export interface AuditRecord extends NewAuditRecord {
-  readonly id: string;
+/** What the key routes hand to the audit trail: the whole response, however many keys it held. */
+export interface NewAuditRecord extends AuditRecordCore {
+  /** KIDs (lowercase UUIDs) of the keys in the response, in response order. */
+  readonly kids: readonly string[];
+  /** Distinct `ContentKeyPeriod@index` values the response covered; empty without rotation. */
+  readonly periodIndexes: readonly number[];
 }
+
+/**
+ * A record as stored and listed: its size does not grow with the request's (docs/decisions.md,
+ * "Audit bounds"). The KID list is summarised by its length and digest, and only its first
+ * `AUDIT_LISTED_KIDS` entries are kept; the period indexes likewise. Records written before the
+ * bound hold the complete lists and none of the three summary fields.
+ */
+export interface AuditRecord extends AuditRecordCore {
+  /** Assigned by the store; orders records within a site. */
+  readonly id: string;
+  /** The first `AUDIT_LISTED_KIDS` KIDs of the response, in response order (all of them when `kidCount` is absent). */
+  readonly kids: readonly string[];
+  /** How many KIDs the response held. */
+  readonly kidCount?: number;
+  /** `auditKidsDigest` of all of the response's KIDs: lowercase hex SHA-256. */
+  readonly kidsSha256?: string;
+  /** The first `AUDIT_LISTED_PERIOD_INDEXES` distinct period indexes, in response order. */
+  readonly periodIndexes: readonly number[];
+  /** How many distinct period indexes the response covered. */
+  readonly periodIndexCount?: number;
+}
+
+/** A record as the store writes it, before it has an ID. */
+export type StoredAuditFields = Omit<AuditRecord, 'id'>;
 
 export interface AuditPage {
   /** Newest first. */
@@ -69,13 +94,26 @@ export interface AuditPage {
   readonly next?: string;
 }
 
+export interface AuditListQuery {
+  readonly limit: number;
+  readonly before?: string;
+  /** Budget of one page, in UTF-8 bytes of its records' JSON (`auditRecordBytes`). */
+  readonly maxBytes: number;
+}
+
 /**
  * Append-only audit persistence. `append` resolves only once the record is as durable as a content
  * key would be (same fsync/WAIT rules); it throws `DependencyUnavailable` otherwise, and the caller
  * then must not return the keys (fail closed, as Vault does when its audit device fails).
  */
 export interface AuditRepository {
+  /** Stores `auditSummary(record)`: the record bounded as `AuditRecord` describes. */
   append(record: NewAuditRecord): Promise<AuditRecord>;
-  /** A site's records, newest first, `limit` per page, starting after cursor `before` when given. */
-  list(siteId: string, options: { readonly limit: number; readonly before?: string }): Promise<AuditPage>;
+  /**
+   * A site's records, newest first, starting after cursor `before` when given: at most `limit`
+   * records, and no more than fit in `maxBytes` of JSON, except that a page always holds its first
+   * record (so a record larger than the budget, written before the bound, is a page of its own and
+   * paging still moves on). `next` is set whenever older records remain.
+   */
+  list(siteId: string, options: AuditListQuery): Promise<AuditPage>;
 }

@@ -59,6 +59,13 @@ export interface ContentKeyList extends RevokedMark {
   readonly siteId: string;
   readonly contentId: string;
   readonly keys: readonly ContentKeyMetadata[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  readonly next?: string;
+}
+
+export interface ContentKeyQuery {
+  readonly limit?: string;
+  readonly after?: string;
 }
 
 export interface ContentRevocations {
@@ -202,8 +209,12 @@ export function createAdminClient(options: AdminClientOptions) {
       call<void>('DELETE', `/sites/${segment(siteId)}/tokens/${segment(tokenId)}`),
 
     rotateSiteKey: (siteId: string) => call<SiteKeyRotation>('POST', `/sites/${segment(siteId)}/site-key/rotate`),
-    listContentKeys: (siteId: string, contentId: string) =>
-      call<ContentKeyList>('GET', `/sites/${segment(siteId)}/contents/${segment(contentId)}/keys`),
+    listContentKeys: (siteId: string, contentId: string, query: ContentKeyQuery = {}) => {
+      const params = new URLSearchParams();
+      if (query.limit !== undefined) params.set('limit', query.limit);
+      if (query.after !== undefined) params.set('after', query.after);
+      return call<ContentKeyList>('GET', `/sites/${segment(siteId)}/contents/${segment(contentId)}/keys`, undefined, params);
+    },
     importKeys: (siteId: string, contentId: string, keys: readonly KeyImportItem[]) =>
       call<ContentKeyList>('POST', `/sites/${segment(siteId)}/contents/${segment(contentId)}/keys`, { keys }),
     revokeContent: (siteId: string, contentId: string, body: { readonly reason: string; readonly kids?: readonly string[] }) =>

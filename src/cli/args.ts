@@ -25,6 +25,7 @@ export const OPTIONS = {
   certificate: { type: 'string' },
   limit: { type: 'string' },
   before: { type: 'string' },
+  after: { type: 'string' },
   all: { type: 'boolean' },
   file: { type: 'string' },
   reason: { type: 'string' },

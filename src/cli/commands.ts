@@ -4,7 +4,7 @@ import type { KeyImportItem } from '../lifecycle/key-import';
 import type { Revocation } from '../revocation/ports';
 import type { KmsTokenView } from '../sites/site-service';
 import type { SiteOptions, SiteView } from '../sites/site';
-import type { AdminClient, LicenseServerJson } from './admin-client';
+import type { AdminClient, ContentKeyMetadata, LicenseServerJson, RevokedMark } from './admin-client';
 import { UsageError, type OptionName, type ParsedArgs, type ReadTextFile } from './args';
 import { cell, fields, printable, table, type Output } from './format';
 
@@ -141,14 +141,17 @@ function printAuditRecord(out: Output, record: AuditRecord): void {
       cell(record.action),
       cell(record.dialect),
       `content ${quoted(record.contentId)}`,
-      `${record.kids.length} keys (${record.keysCreated} new)`,
+      `${record.kidCount ?? record.kids.length} keys (${record.keysCreated} new)`,
       `credential ${cell(record.credentialId)}`,
       `from ${cell(record.clientAddress)}`,
       `request ${cell(record.requestId)}`,
     ].join('  '),
   );
-  out.line(`  kids: ${record.kids.map(cell).join(' ')}`);
-  if (record.periodIndexes.length > 0) out.line(`  periods: ${record.periodIndexes.join(' ')}`);
+  // Records list their first KIDs and periods only (and older records all of them): say how many more there were.
+  const more = (listed: number, count: number | undefined) => (count !== undefined && count > listed ? ` … (${count - listed} more)` : '');
+  out.line(`  kids: ${record.kids.map(cell).join(' ')}${more(record.kids.length, record.kidCount)}`);
+  if (record.kidsSha256 !== undefined) out.line(`  kids sha256: ${cell(record.kidsSha256)}`);
+  if (record.periodIndexes.length > 0) out.line(`  periods: ${record.periodIndexes.join(' ')}${more(record.periodIndexes.length, record.periodIndexCount)}`);
 }
 
 function readFileOption(ctx: CommandContext, option: 'certificate' | 'file'): string {
@@ -368,15 +371,33 @@ export const COMMANDS: readonly Command[] = [
   {
     words: ['keys', 'list'],
     args: ['<siteId>', '<contentId>'],
-    options: [],
-    summary: "List a content's keys: KIDs, track types, periods, schemes, dates (metadata only; the API never returns key bytes).",
+    options: ['limit', 'after', 'all'],
+    optionsUsage: '[--limit <1-1000>] [--after <cursor>] [--all]',
+    summary:
+      "List a content's keys, oldest first: KIDs, track types, periods, schemes, dates (metadata only; the API never returns key bytes); --all follows every page.",
     async run(ctx) {
-      const list = await ctx.client().listContentKeys(arg(ctx, 0), arg(ctx, 1));
-      if (ctx.json) return ctx.out.json(list);
-      ctx.out.line(`site ${cell(list.siteId)}, content ${quoted(list.contentId)}: ${list.keys.length} keys`);
-      if (list.revokedAt !== undefined) ctx.out.line(`revoked ${cell(list.revokedAt)}: ${quoted(list.revocationReason ?? '')}`);
-      const rows = list.keys.map((k) => [cell(k.kid), cell(k.trackType), cell(k.periodIndex), cell(k.scheme), cell(k.createdAt), cell(k.revokedAt)]);
+      const [siteId, contentId] = [arg(ctx, 0), arg(ctx, 1)];
+      const { limit, all } = ctx.values;
+      let after = ctx.values.after;
+      const keys: ContentKeyMetadata[] = [];
+      let revoked: RevokedMark = {};
+      let next: string | undefined;
+      do {
+        const page = await ctx.client().listContentKeys(siteId, contentId, {
+          ...(limit !== undefined && { limit }),
+          ...(after !== undefined && { after }),
+        });
+        keys.push(...page.keys);
+        if (page.revokedAt !== undefined) revoked = { revokedAt: page.revokedAt, ...(page.revocationReason !== undefined && { revocationReason: page.revocationReason }) };
+        next = page.next;
+        after = next;
+      } while (all === true && next !== undefined);
+      if (ctx.json) return ctx.out.json({ siteId, contentId, ...revoked, keys, ...(next !== undefined && { next }) });
+      ctx.out.line(`site ${cell(siteId)}, content ${quoted(contentId)}: ${keys.length} keys`);
+      if (revoked.revokedAt !== undefined) ctx.out.line(`revoked ${cell(revoked.revokedAt)}: ${quoted(revoked.revocationReason ?? '')}`);
+      const rows = keys.map((k) => [cell(k.kid), cell(k.trackType), cell(k.periodIndex), cell(k.scheme), cell(k.createdAt), cell(k.revokedAt)]);
       for (const line of table(['KID', 'TRACK', 'PERIOD', 'SCHEME', 'CREATED', 'REVOKED'], rows)) ctx.out.line(line);
+      if (next !== undefined) ctx.out.line(`more: cpix-kms keys list ${cell(siteId)} --after ${cell(next)} -- ${quoted(contentId)}`);
     },
   },
   {

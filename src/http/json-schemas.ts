@@ -12,6 +12,7 @@ const SCHEMA_NAMES = [
   'token-create',
   'license-server-create',
   'audit-query',
+  'content-keys-query',
   'key-import',
   'revoke',
   'revocations-query',

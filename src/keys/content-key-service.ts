@@ -11,6 +11,20 @@ export const IV_LENGTH_BYTES = 128 / 8;
 export const KEY_CREATION_WINDOW_MS = 60_000;
 /** MediaPackage allows resource IDs up to 256 characters; PallyCon CIDs up to 200. */
 export const MAX_CONTENT_ID_LENGTH = 256;
+/**
+ * Content keys site-key rotation reads and re-wraps at a time. A site may hold millions of keys
+ * (MAX_KEYS_CREATED_PER_MINUTE allows 10,000 a minute), so rotation holds one batch, never the site;
+ * 100 records of a few hundred bytes each keep that small, while the page query is paid once per
+ * hundred re-wraps, which cost a compare-and-set round trip each anyway.
+ */
+export const ROTATION_BATCH_SIZE = 100;
+/**
+ * Keys per page of the admin listing of a content, and its default: one request's worth at the
+ * MAX_KEYS_PER_REQUEST default, so a content made by one request still lists on one page, while a
+ * live content that gains keys with every key period (without end) is read a page of about 150 KB
+ * of JSON at a time.
+ */
+export const MAX_KEY_LIST_PAGE_SIZE = 1000;
 
 /** @throws RequestInvalid for a content ID that is empty or longer than `MAX_CONTENT_ID_LENGTH`. */
 export function assertContentId(contentId: string): void {
@@ -250,26 +264,49 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
       return Promise.all((await repository.listByContent(siteId, contentId)).map(unwrap));
     },
 
-    /** Metadata only: the admin API's view, which never unwraps anything. */
+    /** Metadata only, never unwrapped; every key of the content at once (tests; the admin API pages). */
     async listMetadata(siteId: string, contentId: string): Promise<ContentKeyMetadata[]> {
       return (await repository.listByContent(siteId, contentId)).map(toMetadata);
     },
 
     /**
-     * Makes a new site-key version current and re-wraps every content key of the site under it.
-     * Old versions stay readable (as AWS KMS keeps rotated backing keys), so a key written by a
-     * concurrent request with the previous version remains valid.
+     * The admin API's view of a content's keys: metadata only, never unwrapped, oldest first, at most
+     * `limit` (default and most `MAX_KEY_LIST_PAGE_SIZE`) per page; pass `next` as `after` for more.
+     * @throws RequestInvalid for a limit out of range or a cursor this service did not issue.
+     */
+    async listMetadataPage(
+      siteId: string,
+      contentId: string,
+      options: { readonly limit?: number; readonly after?: string } = {},
+    ): Promise<{ readonly keys: ContentKeyMetadata[]; readonly next?: string }> {
+      const { limit = MAX_KEY_LIST_PAGE_SIZE, after } = options;
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_KEY_LIST_PAGE_SIZE) {
+        throw new RequestInvalid(`limit must be an integer from 1 to ${MAX_KEY_LIST_PAGE_SIZE}`);
+      }
+      const page = await repository.pageByContent(siteId, contentId, { limit, ...(after !== undefined && { after }) });
+      return { keys: page.records.map(toMetadata), ...(page.next !== undefined && { next: page.next }) };
+    },
+
+    /**
+     * Makes a new site-key version current and re-wraps every content key of the site under it,
+     * `ROTATION_BATCH_SIZE` records at a time. Old versions stay readable (as AWS KMS keeps rotated
+     * backing keys), so a key written by a concurrent request with the previous version remains valid.
      */
     async rotateSiteKey(siteId: string): Promise<{ readonly version: number; readonly rewrapped: number }> {
       const version = await siteKeys.rotateSiteKey(siteId);
       const newSiteKey = await siteKeys.siteKey(siteId, version);
       let rewrapped = 0;
-      for await (const record of repository.listBySite(siteId)) {
-        if (record.siteKeyVersion === version) continue;
-        const { key } = await unwrap(record);
-        const next = { siteKeyVersion: version, wrappedKey: seal(newSiteKey, key, contentKeyContext(record), random) };
-        if (await repository.replaceWrappedKey(record, record.wrappedKey, next)) rewrapped += 1;
-      }
+      let after: string | undefined;
+      do {
+        const page = await repository.pageBySite(siteId, { limit: ROTATION_BATCH_SIZE, ...(after !== undefined && { after }) });
+        for (const record of page.records) {
+          if (record.siteKeyVersion === version) continue;
+          const { key } = await unwrap(record);
+          const next = { siteKeyVersion: version, wrappedKey: seal(newSiteKey, key, contentKeyContext(record), random) };
+          if (await repository.replaceWrappedKey(record, record.wrappedKey, next)) rewrapped += 1;
+        }
+        after = page.next;
+      } while (after !== undefined);
       return { version, rewrapped };
     },
   };

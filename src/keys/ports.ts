@@ -57,6 +57,17 @@ export type GetOrCreateOutcome =
   /** The site's window would overflow; it closes in `retryAfterMs`. */
   | { readonly kind: 'over-limit'; readonly retryAfterMs: number };
 
+export interface ContentKeyPageQuery {
+  readonly limit: number;
+  readonly after?: string;
+}
+
+export interface ContentKeyPage {
+  readonly records: readonly ContentKeyRecord[];
+  /** Pass as `after` for the next page; absent on the last one. */
+  readonly next?: string;
+}
+
 /**
  * Persistence of content keys, keyed by (site ID, content ID, KID). Every write is durable before
  * its promise resolves. Implementations throw `DependencyUnavailable` when the store is unreachable.
@@ -78,9 +89,22 @@ export interface ContentKeyRepository {
   get(siteId: string, contentId: string, kid: KeyId): Promise<ContentKeyRecord | undefined>;
   /** All keys of one content, oldest first. */
   listByContent(siteId: string, contentId: string): Promise<ContentKeyRecord[]>;
-  /** All records of a site carrying this KID (one KID may be used by several contents). */
-  /** Every record of a site, in no particular order (site-key rotation walks it). */
-  listBySite(siteId: string): AsyncIterable<ContentKeyRecord>;
+  /**
+   * At most `limit` keys of one content, oldest first (the order of `listByContent`), starting after
+   * cursor `after`, by key like `pageBySite`; `next` is absent once the content has no more.
+   * @throws RequestInvalid for a cursor this store did not issue (it comes from an API client);
+   *   RangeError for a limit that is not a positive integer.
+   */
+  pageByContent(siteId: string, contentId: string, options: ContentKeyPageQuery): Promise<ContentKeyPage>;
+  /**
+   * At most `limit` records of a site, in an order the store fixes, starting after cursor `after`
+   * (the previous page's `next`); `next` is absent once the site has no more. Pages are found by
+   * key, not by position, so records created or removed between two pages never make the walk skip
+   * or repeat a record that stays. Site-key rotation walks a site with it, one bounded batch at a
+   * time, however many keys the site or one of its contents has.
+   * @throws RangeError for a cursor this store did not issue, or a limit that is not a positive integer.
+   */
+  pageBySite(siteId: string, options: ContentKeyPageQuery): Promise<ContentKeyPage>;
   /**
    * Replaces the wrapped key of an existing record if it still holds `expectedWrappedKey`
    * (compare-and-set); returns false when the record changed or vanished meanwhile.

@@ -1,4 +1,5 @@
-import type { AuditPage, AuditRecord, NewAuditRecord } from '../audit/ports';
+import type { AuditPage, AuditRecord } from '../audit/ports';
+import { auditRecordBytes } from '../audit/summary';
 import { RequestInvalid } from '../errors';
 
 /**
@@ -16,36 +17,29 @@ export function parseAuditCursor(cursor: string): number {
   return id;
 }
 
-/** @throws RangeError for a limit that is not a positive integer (the service validates it first). */
-export function assertAuditLimit(limit: number): void {
+/**
+ * @throws RangeError for a limit or byte budget that is not a positive integer (the service
+ * validates the limit first and sets the budget itself).
+ */
+export function assertAuditPageBounds(limit: number, maxBytes: number): void {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('audit page limit must be a positive integer');
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError('audit page byte budget must be a positive integer');
 }
 
 /**
- * Exactly the port's fields, copied one by one: whatever else a caller's object carries (a key, a
- * token, the request) is never written.
+ * A page from records read newest first, taken lazily: stops at `limit` records or before the
+ * first record that would take the page past `maxBytes` (never before the page's first record),
+ * reading one record beyond the page only to learn that older ones remain.
  */
-export function auditFields(record: NewAuditRecord): NewAuditRecord {
-  return {
-    at: record.at,
-    siteId: record.siteId,
-    action: record.action,
-    credentialId: record.credentialId,
-    clientAddress: record.clientAddress,
-    dialect: record.dialect,
-    contentId: record.contentId,
-    kids: [...record.kids],
-    periodIndexes: [...record.periodIndexes],
-    keysCreated: record.keysCreated,
-    requestId: record.requestId,
-    ...(record.reason !== undefined && { reason: record.reason }),
-    ...(record.policy !== undefined && { policy: record.policy }),
-  };
-}
-
-/** A page from up to `limit + 1` records read newest first: the extra one only says there is more. */
-export function toAuditPage(newestFirst: readonly AuditRecord[], limit: number): AuditPage {
-  if (newestFirst.length <= limit) return { records: newestFirst };
-  const records = newestFirst.slice(0, limit);
-  return { records, next: (records[records.length - 1] as AuditRecord).id };
+export function takeAuditPage(newestFirst: Iterable<AuditRecord>, limit: number, maxBytes: number): AuditPage {
+  const records: AuditRecord[] = [];
+  let bytes = 0;
+  for (const record of newestFirst) {
+    const size = auditRecordBytes(record);
+    const last = records[records.length - 1];
+    if (last !== undefined && (records.length === limit || bytes + size > maxBytes)) return { records, next: last.id };
+    records.push(record);
+    bytes += size;
+  }
+  return { records };
 }

@@ -100,7 +100,7 @@ describe('admin API /admin/v1', () => {
       const res = await request(t.app)
         .post('/admin/v1/sites')
         .set(admin())
-        .send({ name: 'x'.repeat(100 * 1024) })
+        .send({ name: 'x'.repeat(300 * 1024) })
         .expect(413);
       expect(res.body.error.code).toBe('ERR_PAYLOAD_TOO_LARGE');
     });

@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
+import { auditKidsDigest } from '../../src/audit/summary';
 import { decryptDocumentKeys } from '../../src/cpix/delivery';
 import type { CpixDocument } from '../../src/cpix/model';
 import { parseCpixDocument } from '../../src/cpix/parse';
@@ -386,7 +387,10 @@ describeWithVectors('license-server key export', () => {
         dialect: 'license-export',
         contentId: liveContent,
         kids: keys.map((key) => key.kid),
+        kidCount: keys.length,
+        kidsSha256: auditKidsDigest(keys.map((key) => key.kid)),
         periodIndexes: [5],
+        periodIndexCount: 1,
         keysCreated: 0,
         requestId: expect.any(String),
       });

@@ -6,6 +6,7 @@
  */
 
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,6 +14,7 @@ import { promisify } from 'node:util';
 import Ajv2020 from 'ajv/dist/2020';
 import request, { type Response } from 'supertest';
 import { ServiceError, type ErrorCode } from '../../src/errors';
+import { parseKeyId } from '../../src/keys/key-id';
 import { mapError } from '../../src/http/error-mapping';
 import { SCHEMAS_DIR } from '../../src/http/json-schemas';
 import { openApiRoutes } from '../../src/http/routes/openapi';
@@ -348,6 +350,7 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
       'token-create': 'TokenCreate',
       'license-server-create': 'LicenseServerCreate',
       'audit-query': 'AuditQuery',
+      'content-keys-query': 'ContentKeysQuery',
       'key-import': 'KeyImport',
       revoke: 'Revoke',
       'revocations-query': 'RevocationsQuery',
@@ -402,11 +405,14 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
       expect(objectAt(body, 'content', 'application/json', 'schema')).toEqual({ $ref: `#/components/schemas/${name}` });
     });
 
-    it('the audit query parameters are exactly the properties of the audit-query schema', () => {
-      const params = (operation('get', '/admin/v1/sites/{siteId}/audit').parameters as Json[]).map(resolved);
-      const properties = Object.keys(objectAt(doc, 'components', 'schemas', 'AuditQuery', 'properties'));
+    it.each([
+      ['/admin/v1/sites/{siteId}/audit', 'AuditQuery'],
+      ['/admin/v1/sites/{siteId}/contents/{contentId}/keys', 'ContentKeysQuery'],
+    ])('the query parameters of %s are exactly the properties of %s', (path, name) => {
+      const params = (operation('get', path).parameters as Json[]).map(resolved);
+      const properties = Object.keys(objectAt(doc, 'components', 'schemas', name, 'properties'));
       expect(params.map((param) => [param.name, param.in, param.schema])).toEqual(
-        properties.map((name) => [name, 'query', { $ref: `#/components/schemas/AuditQuery/properties/${name}` }]),
+        properties.map((property) => [property, 'query', { $ref: `#/components/schemas/${name}/properties/${property}` }]),
       );
     });
   });
@@ -542,12 +548,40 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
       );
       expectDocumented('get', '/admin/v1/sites/{siteId}/license-servers', await request(t.app).get(`/admin/v1/sites/${siteId}/license-servers`).set(admin()));
       expectDocumented('get', '/admin/v1/sites/{siteId}/audit', await request(t.app).get(`/admin/v1/sites/${siteId}/audit?limit=5`).set(admin()));
+      // A page with a record of a 40-key response (listed in part, with its count and digest) and a next cursor.
+      for (const contentId of ['audited-1', 'audited-2']) {
+        await t.services.audit.record({
+          at: new Date().toISOString(),
+          siteId,
+          action: 'issue',
+          credentialId: String(token.body.id),
+          clientAddress: '192.0.2.1',
+          dialect: 'cpix',
+          contentId,
+          kids: Array.from({ length: 40 }, () => randomUUID()),
+          periodIndexes: Array.from({ length: 40 }, (_, i) => i),
+          keysCreated: 40,
+          requestId: randomUUID(),
+        });
+      }
+      const audited = await request(t.app).get(`/admin/v1/sites/${siteId}/audit?limit=1`).set(admin());
+      expect(audited.body).toMatchObject({ records: [{ kidCount: 40, periodIndexCount: 40 }], next: expect.any(String) });
+      expectDocumented('get', '/admin/v1/sites/{siteId}/audit', audited);
       expectDocumented('get', '/admin/v1/sites/{siteId}/audit', await request(t.app).get(`/admin/v1/sites/${siteId}/audit?limit=x`).set(admin()));
       expectDocumented('post', '/admin/v1/sites/{siteId}/site-key/rotate', await request(t.app).post(`/admin/v1/sites/${siteId}/site-key/rotate`).set(admin()));
       expectDocumented(
         'get',
         '/admin/v1/sites/{siteId}/contents/{contentId}/keys',
         await request(t.app).get(`/admin/v1/sites/${siteId}/contents/none/keys`).set(admin()),
+      );
+      for (let i = 0; i < 3; i += 1) await t.services.contentKeys.getOrCreate(siteId, { contentId: 'listed', kid: parseKeyId(randomUUID()) });
+      const keyPage = await request(t.app).get(`/admin/v1/sites/${siteId}/contents/listed/keys?limit=2`).set(admin());
+      expect(keyPage.body).toMatchObject({ keys: [{}, {}], next: expect.any(String) });
+      expectDocumented('get', '/admin/v1/sites/{siteId}/contents/{contentId}/keys', keyPage);
+      expectDocumented(
+        'get',
+        '/admin/v1/sites/{siteId}/contents/{contentId}/keys',
+        await request(t.app).get(`/admin/v1/sites/${siteId}/contents/listed/keys?limit=0`).set(admin()),
       );
       expectDocumented(
         'delete',

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
+import { auditKidsDigest } from '../../src/audit/summary';
 import type { SiteOptions } from '../../src/sites/site';
 import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs, encodingsOf } from '../support/log-capture';
@@ -522,7 +523,10 @@ describeWithVectors('PallyCon CPIX API', () => {
         dialect,
         contentId: 'your-content-id',
         kids: answer.contentKeys.map((key) => key.kid),
+        kidCount: answer.contentKeys.length,
+        kidsSha256: auditKidsDigest(answer.contentKeys.map((key) => key.kid)),
         periodIndexes: [],
+        periodIndexCount: 0,
         keysCreated: 1,
         requestId: expect.any(String),
       });

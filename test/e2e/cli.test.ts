@@ -220,6 +220,16 @@ describeWithVectors('cpix-kms CLI: a full site lifecycle over the admin API', ()
       }
     }
 
+    // Page by page: a cursor line to go on, and --all following every page.
+    const page = await ok(['keys', 'list', siteId, contentId, '--limit', '2']);
+    expect(page.stdout.split('\n')[0]).toBe(`site ${siteId}, content "${contentId}": 2 keys`);
+    const after = new RegExp(`^more: cpix-kms keys list ${siteId} --after (\\S+) -- "${contentId}"$`, 'm').exec(page.stdout)?.[1] ?? '';
+    expect(after).not.toBe('');
+    const rest = parseJson<{ keys: { kid: string }[]; next?: string }>(await ok(['keys', 'list', siteId, '--after', after, '--limit', '3', '--json', '--', contentId]));
+    expect(rest.keys.map((k) => k.kid)).toEqual(listed.keys.slice(2).map((k) => k.kid));
+    const followed = parseJson<typeof listed>(await ok(['keys', 'list', siteId, contentId, '--limit', '2', '--all', '--json']));
+    expect(followed).toEqual(listed);
+
     const unknown = await cli(['keys', 'list', siteId, 'never-requested']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^cpix-kms: 404 ERR_NOT_FOUND: no keys for this content/);

@@ -37,7 +37,7 @@ import {
 import { buildDoveRunnerRequest } from '../support/doverunner-clients';
 import { keysWithPrefix, openAdminClient, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
 import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
-import { buildServices, testCertificate } from '../support/services';
+import { allSiteRecords, buildServices, testCertificate } from '../support/services';
 import { buildSpekeV2Request } from '../support/speke-request';
 
 const NS = 'xmlns:cpix="urn:dashif:org:cpix" xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc"';
@@ -404,7 +404,7 @@ async function unwrappedStoreSecrets(store: Store, masterKey: MasterKeyProvider)
   try {
     for (const site of await store.sites.listSites()) {
       for (const { version } of site.siteKeys) found.push({ name: `site key ${site.id} v${version}`, value: await services.siteKeys.siteKey(site.id, version) });
-      for await (const record of store.contentKeys.listBySite(site.id)) {
+      for (const record of await allSiteRecords(store, site.id)) {
         const key = await services.contentKeys.get(site.id, record.contentId, record.kid);
         if (key === undefined) throw new Error(`stored key ${record.kid} vanished`);
         found.push({ name: `stored content key ${record.kid}`, value: key.key }, ...(key.iv ? [{ name: `stored IV ${record.kid}`, value: key.iv }] : []));

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditRecord, NewAuditRecord } from '../../src/audit/ports';
 import { KeyIntegrityError } from '../../src/errors';
 import { parseKeyId, type KeyId } from '../../src/keys/key-id';
 import type { Store } from '../../src/store/store';
-import { buildServices, testMasterKey } from '../support/services';
+import { ROTATION_BATCH_SIZE } from '../../src/keys/content-key-service';
+import { allSiteRecords, buildServices, testMasterKey } from '../support/services';
 import { describeAuditAndLicenseServerContract } from './audit-license-server-contract';
 import { describeAuthFailureContract } from './auth-failure-contract';
 import { describeLifecycleContract } from './lifecycle-contract';
@@ -15,6 +17,11 @@ import { describeMasterKeyCheckContract } from './master-key-check-contract';
 export interface StoreHarness {
   open(): Promise<Store>;
   rawDump(): Promise<Buffer>;
+  /**
+   * Writes an audit record as the store did before records were bounded (every KID and period
+   * index, no count or digest), bypassing the repository; answers it with the ID it got.
+   */
+  appendLegacyAuditRecord(record: NewAuditRecord): Promise<AuditRecord>;
   destroy(): Promise<void>;
 }
 
@@ -213,19 +220,119 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
         expect((await services.contentKeys.get(siteId, contentId, kid))?.key.equals(key.key)).toBe(true);
       });
 
-      it('walks every record of a site and only of that site', async () => {
+      it('pages a content\'s keys oldest first by key, also among keys of one request (one created-at), new keys last', async () => {
+        const { site } = await services.sites.createSite({ name: 'content pages' });
+        const create = async (count: number) =>
+          services.contentKeys.getOrCreateAll(site.id, 1, Array.from({ length: count }, () => ({ contentId: 'live', kid: newKid() })));
+        await create(40);
+        await create(3);
+        await services.contentKeys.getOrCreate(site.id, { contentId: 'other', kid: newKid() });
+        const all = (await store.contentKeys.listByContent(site.id, 'live')).map((record) => record.kid);
+        expect(all).toHaveLength(43);
+
+        const walked: KeyId[] = [];
+        const sizes: number[] = [];
+        let added: KeyId[] = [];
+        let after: string | undefined;
+        do {
+          const page = await store.contentKeys.pageByContent(site.id, 'live', { limit: 7, ...(after !== undefined && { after }) });
+          walked.push(...page.records.map((record) => record.kid));
+          sizes.push(page.records.length);
+          after = page.next;
+          // Keys created while the walk is under way come after every older one, once.
+          if (added.length === 0) added = (await create(2)).map((key) => key.kid);
+        } while (after !== undefined);
+        expect(walked).toEqual([...all, ...added]);
+        expect(sizes.every((size) => size <= 7)).toBe(true);
+        expect(await store.contentKeys.pageByContent(site.id, 'none', { limit: 7 })).toEqual({ records: [] });
+      });
+
+      it.each(['x', 'Zm9v', '0', 'WyJhIl0', '1.5', 'a'.repeat(200)])('refuses the content-key page cursor %j', async (after) => {
+        await expect(store.contentKeys.pageByContent(siteId, 'live', { limit: 1, after })).rejects.toMatchObject({ code: 'ERR_REQUEST_INVALID' });
+      });
+
+      it('walks every record of a site and only of that site, page by page, each page at most its limit', async () => {
         const { site } = await services.sites.createSite({ name: 'walk' });
+        const { site: other } = await services.sites.createSite({ name: 'walk other' });
         const written = new Set<string>();
-        for (const contentId of ['w1', 'w2', 'w2', 'w:3']) {
+        for (const contentId of ['w1', 'w2', 'w2', 'w:3', 'w2', 'w4']) {
           const key = await services.contentKeys.getOrCreate(site.id, { contentId, kid: newKid() });
           written.add(`${key.contentId}/${key.kid}`);
+          await services.contentKeys.getOrCreate(other.id, { contentId, kid: newKid() });
         }
-        const walked = new Set<string>();
-        for await (const record of store.contentKeys.listBySite(site.id)) {
-          expect(record.siteId).toBe(site.id);
-          walked.add(`${record.contentId}/${record.kid}`);
+        for (const limit of [1, 2, 4, 6, 100]) {
+          const pages = [];
+          let after: string | undefined;
+          do {
+            const page = await store.contentKeys.pageBySite(site.id, { limit, ...(after !== undefined && { after }) });
+            pages.push(page.records);
+            after = page.next;
+          } while (after !== undefined);
+          const walked = pages.flat();
+          expect(pages.every((records) => records.length <= limit)).toBe(true);
+          expect(walked.every((record) => record.siteId === site.id)).toBe(true);
+          expect(walked.map((record) => `${record.contentId}/${record.kid}`).sort()).toEqual([...written].sort());
         }
-        expect(walked).toEqual(written);
+        expect(await store.contentKeys.pageBySite('ZZZZ', { limit: 10 })).toEqual({ records: [] });
+      });
+
+      it('pages by key: keys created between two pages never make the walk skip or repeat a key', async () => {
+        const { site } = await services.sites.createSite({ name: 'walk while writing' });
+        const kidsOf = async (contentId: string, count: number) =>
+          (await services.contentKeys.getOrCreateAll(site.id, 1, Array.from({ length: count }, () => ({ contentId, kid: newKid() })))).map(
+            (key) => `${key.contentId}/${key.kid}`,
+          );
+        const before = [...(await kidsOf('a', 5)), ...(await kidsOf('b', 5)), ...(await kidsOf('c', 5))];
+        const walked: string[] = [];
+        let after: string | undefined;
+        let round = 0;
+        do {
+          const page = await store.contentKeys.pageBySite(site.id, { limit: 4, ...(after !== undefined && { after }) });
+          walked.push(...page.records.map((record) => `${record.contentId}/${record.kid}`));
+          after = page.next;
+          // New keys in contents already walked, being walked and not yet walked.
+          round += 1;
+          await kidsOf(['a', 'b', 'c', 'd'][round % 4] as string, 2);
+        } while (after !== undefined);
+        expect(new Set(walked).size).toBe(walked.length);
+        expect(before.filter((key) => !walked.includes(key))).toEqual([]);
+      });
+
+      it('rotates a site whose keys, and one content\'s keys, outnumber a batch, asking the store for one bounded batch at a time', async () => {
+        const { site } = await services.sites.createSite({ name: 'rotation in batches' });
+        const batch = ROTATION_BATCH_SIZE;
+        const requests = (contentId: string, count: number) => Array.from({ length: count }, () => ({ contentId, kid: newKid() }));
+        const keys = [
+          // One content with more keys than two batches (on Redis, one content's own index is paged too) …
+          ...(await services.contentKeys.getOrCreateAll(site.id, 1, requests('live-channel', batch * 2 + 50))),
+          // … and many small ones.
+          ...(
+            await Promise.all(Array.from({ length: 30 }, (_, i) => services.contentKeys.getOrCreateAll(site.id, 1, requests(`vod-${i}`, 3))))
+          ).flat(),
+        ];
+        const asked: { readonly limit: number; readonly answered: number }[] = [];
+        const counted: Store = {
+          ...store,
+          contentKeys: {
+            ...store.contentKeys,
+            async pageBySite(siteIdAsked, query) {
+              const page = await store.contentKeys.pageBySite(siteIdAsked, query);
+              asked.push({ limit: query.limit, answered: page.records.length });
+              return page;
+            },
+          },
+        };
+
+        expect(await buildServices(counted, masterKey).contentKeys.rotateSiteKey(site.id)).toEqual({ version: 2, rewrapped: keys.length });
+        expect(asked.length).toBeGreaterThanOrEqual(Math.ceil(keys.length / batch));
+        expect(asked.every(({ limit, answered }) => limit === batch && answered <= batch)).toBe(true);
+        expect(asked.reduce((sum, { answered }) => sum + answered, 0)).toBe(keys.length);
+        const rotated = await allSiteRecords(store, site.id);
+        expect(rotated.every((record) => record.siteKeyVersion === 2)).toBe(true);
+        for (const key of [keys[0], keys[batch + 1], keys[keys.length - 1]]) {
+          if (key === undefined) throw new Error('missing key');
+          expect((await services.contentKeys.get(site.id, key.contentId, key.kid))?.key.equals(key.key)).toBe(true);
+        }
       });
 
       it('gives two sites different keys for the same content ID and KID', async () => {

@@ -14,6 +14,7 @@ import {
   resolveRedisStoreOptions,
   type RedisClient,
 } from '../../src/store/redis/client';
+import { createKeyNames } from '../../src/store/redis/key-names';
 import { openRedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store';
 import type { StoreHarness } from '../store/store-contract';
 
@@ -380,6 +381,28 @@ export async function redisHarness(config: RedisStoreConfig, options: RedisStore
   return {
     open: () => openRedisStore(config, { ...options, keyPrefix }),
     rawDump: () => dumpKeys(admin, keyPrefix),
+    async appendLegacyAuditRecord(record) {
+      // The member as the append script wrote it before the bound: the ID first, then the port's
+      // fields of the time, in their order, with the complete lists.
+      const site = createKeyNames(keyPrefix).site(record.siteId);
+      const id = String(await admin.incr(site.sequence));
+      const legacy = {
+        id,
+        at: record.at,
+        siteId: record.siteId,
+        action: record.action,
+        credentialId: record.credentialId,
+        clientAddress: record.clientAddress,
+        dialect: record.dialect,
+        contentId: record.contentId,
+        kids: [...record.kids],
+        periodIndexes: [...record.periodIndexes],
+        keysCreated: record.keysCreated,
+        requestId: record.requestId,
+      };
+      await admin.zadd(site.audit, id, JSON.stringify(legacy));
+      return legacy;
+    },
     async destroy() {
       try {
         await deleteKeys(admin, keyPrefix);

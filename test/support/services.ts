@@ -14,6 +14,7 @@ import { createContentLifecycle } from '../../src/lifecycle/content-lifecycle';
 import { createLicenseServerService } from '../../src/license-servers/license-server-service';
 import { createSiteKeyRing } from '../../src/sites/site-key-ring';
 import { createSiteService } from '../../src/sites/site-service';
+import type { ContentKeyRecord } from '../../src/keys/ports';
 import type { Store } from '../../src/store/store';
 
 /** A fresh random local master key for one test file. */
@@ -84,4 +85,16 @@ export function uniqueSiteId(): string {
 /** PEM of a project-made test certificate in test/fixtures/certificates/ (see its README). */
 export function testCertificate(name: 'rsa2048' | 'rsa1024' | 'rsa2048-sha1' | 'ec-p256'): string {
   return readFileSync(join(__dirname, '../fixtures/certificates', `license-server-${name}.pem`), 'utf8');
+}
+
+/** Every content-key record of a site, following `pageBySite` (tests only: it holds them all). */
+export async function allSiteRecords(store: Store, siteId: string, limit = 100): Promise<ContentKeyRecord[]> {
+  const records: ContentKeyRecord[] = [];
+  let after: string | undefined;
+  do {
+    const page = await store.contentKeys.pageBySite(siteId, { limit, ...(after !== undefined && { after }) });
+    records.push(...page.records);
+    after = page.next;
+  } while (after !== undefined);
+  return records;
 }

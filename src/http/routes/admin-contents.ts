@@ -61,13 +61,22 @@ export function adminContentRoutes(deps: AdminContentDeps): Router {
   router.get('/sites/:siteId/contents/:contentId/keys', async (req, res) => {
     const siteId = await existingSite(req.params.siteId);
     const contentId = contentIdParam(req.params.contentId);
-    const [keys, revoked] = await Promise.all([contentKeys.listMetadata(siteId, contentId), revocations.state(siteId, contentId)]);
-    if (keys.length === 0) throw new NotFound('no keys for this content');
+    const query = schemas.validate<{ readonly limit?: string; readonly after?: string }>('content-keys-query', req.query, 'query');
+    // A page at a time: a live content gains keys with every key period, without end.
+    const [{ keys, next }, revoked] = await Promise.all([
+      contentKeys.listMetadataPage(siteId, contentId, {
+        ...(query.limit !== undefined && { limit: Number(query.limit) }),
+        ...(query.after !== undefined && { after: query.after }),
+      }),
+      revocations.state(siteId, contentId),
+    ]);
+    if (keys.length === 0 && query.after === undefined) throw new NotFound('no keys for this content');
     res.json({
       siteId,
       contentId,
       ...(revoked.content !== undefined && { revokedAt: revoked.content.revokedAt, revocationReason: revoked.content.reason }),
       keys: keys.map((key) => keyJson(key, isRevoked(revoked, key.kid) ? (revoked.content ?? revoked.kids.get(key.kid)) : undefined)),
+      ...(next !== undefined && { next }),
     });
   });
 

@@ -1,5 +1,6 @@
 import type { AuditRepository } from '../../audit/ports';
-import { assertAuditLimit, auditFields, parseAuditCursor, toAuditPage } from '../audit-records';
+import { auditSummary } from '../../audit/summary';
+import { assertAuditPageBounds, parseAuditCursor } from '../audit-records';
 import { decodeAuditRecord, encodeAuditRecord } from './codec';
 import type { RedisContext } from './context';
 
@@ -19,16 +20,18 @@ export function createRedisAuditRepository(context: RedisContext): AuditReposito
         client.cpixAppendAudit(site.audit, site.sequence, encodeAuditRecord(record)),
       );
       await confirmDurable('appendAudit', site.audit);
-      return { id: String(id), ...auditFields(record) };
+      return { id: String(id), ...auditSummary(record) };
     },
 
-    async list(siteId, { limit, before }) {
-      assertAuditLimit(limit);
+    async list(siteId, { limit, before, maxBytes }) {
+      assertAuditPageBounds(limit, maxBytes);
       const max = before === undefined ? '+inf' : `(${parseAuditCursor(before)}`;
-      const members = await call('listAudit', () =>
-        client.zrevrangebyscore(names.site(siteId).audit, max, '-inf', 'LIMIT', 0, limit + 1),
-      );
-      return toAuditPage(members.map(decodeAuditRecord), limit);
+      // The script applies the budget to the stored members, which are the records' JSON as the API
+      // sends them (`encodeAuditRecord`), so it cuts pages where `takeAuditPage` would.
+      const [members, more] = await call('listAudit', () => client.cpixListAudit(names.site(siteId).audit, max, limit, maxBytes));
+      const records = members.map(decodeAuditRecord);
+      const last = records[records.length - 1];
+      return more === 1 && last !== undefined ? { records, next: last.id } : { records };
     },
   };
 }

@@ -6,7 +6,7 @@ import type { LicenseServerRecord } from '../../license-servers/ports';
 import type { StoredMasterKeyCheck } from '../../master-key-check/ports';
 import type { KmsTokenRecord } from '../../sites/ports';
 import type { SiteOptions, SiteRecord, SiteStatus, StoredSiteKey } from '../../sites/site';
-import { auditFields } from '../audit-records';
+import { auditSummary } from '../../audit/summary';
 
 /**
  * Records as flat Redis hash fields. Binary fields (wrapped keys, hashes, IVs) are standard base64,
@@ -232,11 +232,13 @@ export function decodeLicenseServer(hash: StoredHash): LicenseServerRecord | und
 }
 
 /**
- * An audit record as one JSON object without its ID (the append script splices the ID in first).
- * Only the fields named here are written, whatever else `record` carries.
+ * An audit record as one JSON object without its ID (the append script splices the ID in first):
+ * `auditSummary`'s fields, in its order, whatever else `record` carries. With the ID first this is
+ * the record's JSON as `decodeAuditRecord` gives it back and the admin API sends it, so the list
+ * script's byte budget counts what the API sends.
  */
 export function encodeAuditRecord(record: NewAuditRecord): string {
-  return JSON.stringify(auditFields(record));
+  return JSON.stringify(auditSummary(record));
 }
 
 type JsonObject = Readonly<Record<string, unknown>>;
@@ -253,13 +255,26 @@ function arrayField<T>(object: JsonObject, name: string, isItem: (value: unknown
   return field(object, name, (value): value is T[] => Array.isArray(value) && value.every(isItem));
 }
 
-/** A member of a site's audit zset back into a record: the port's fields only, each type-checked. */
+/** A field records written before the audit bound lack: absent stays absent, present must be valid. */
+function optionalField<T>(object: JsonObject, name: string, isValid: (value: unknown) => value is T): T | undefined {
+  return object[name] === undefined ? undefined : field(object, name, isValid);
+}
+
+/**
+ * A member of a site's audit zset back into a record: the port's fields only, each type-checked, in
+ * the stored order.
+ */
 export function decodeAuditRecord(member: string): AuditRecord {
   const parsed: unknown = JSON.parse(member);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new Error('stored audit record is not an object');
   }
   const object = parsed as JsonObject;
+  const kidCount = optionalField(object, 'kidCount', isInteger);
+  const kidsSha256 = optionalField(object, 'kidsSha256', isString);
+  const periodIndexCount = optionalField(object, 'periodIndexCount', isInteger);
+  const reason = optionalField(object, 'reason', isString);
+  const policy = optionalField(object, 'policy', isString);
   return {
     id: field(object, 'id', isString),
     at: field(object, 'at', isString),
@@ -270,8 +285,13 @@ export function decodeAuditRecord(member: string): AuditRecord {
     dialect: field(object, 'dialect', isString) as AuditDialect,
     contentId: field(object, 'contentId', isString),
     kids: arrayField(object, 'kids', isString),
+    ...(kidCount !== undefined && { kidCount }),
+    ...(kidsSha256 !== undefined && { kidsSha256 }),
     periodIndexes: arrayField(object, 'periodIndexes', isInteger),
+    ...(periodIndexCount !== undefined && { periodIndexCount }),
     keysCreated: field(object, 'keysCreated', isInteger),
     requestId: field(object, 'requestId', isString),
+    ...(reason !== undefined && { reason }),
+    ...(policy !== undefined && { policy }),
   };
 }

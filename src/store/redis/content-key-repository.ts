@@ -1,13 +1,45 @@
+import { RequestInvalid } from '../../errors';
 import type { KeyId } from '../../keys/key-id';
 import type { ContentKeyRecord, ContentKeyRepository } from '../../keys/ports';
 import { decodeContentKey, encodeContentKey, encodeIv, encodeWrappedKey } from './codec';
 import type { RedisContext } from './context';
 
-/** Contents read per round trip while `listBySite` walks a site. */
-const LIST_BY_SITE_BATCH = 100;
-
 function isRecord(record: ContentKeyRecord | undefined): record is ContentKeyRecord {
   return record !== undefined;
+}
+
+/**
+ * Where a `pageBySite` page ended: the score of its last content in the site's contents index and the
+ * score of its last KID in that content's index. Scores come from the site's sequence and never
+ * change, so the next page starts right after them whatever was created or removed meanwhile.
+ */
+interface SitePosition {
+  readonly content: number;
+  readonly kid: number;
+}
+
+function parseSitePosition(cursor: string): SitePosition {
+  const match = /^([0-9]{1,16}):([0-9]{1,16})$/.exec(cursor);
+  const [content, kid] = [Number(match?.[1]), Number(match?.[2])];
+  if (!Number.isSafeInteger(content) || !Number.isSafeInteger(kid)) throw new RangeError('not a content-key page cursor of this store');
+  return { content, kid };
+}
+
+/**
+ * The score of the last KID of a `pageByContent` page in its content's index, from its `next` cursor.
+ * @throws RequestInvalid for anything else: the cursor comes from an API client.
+ */
+function parseContentPosition(cursor: string): number {
+  const score = /^[1-9][0-9]{0,15}$/.test(cursor) ? Number(cursor) : Number.NaN;
+  if (!Number.isSafeInteger(score)) throw new RequestInvalid('content-key cursor is not valid');
+  return score;
+}
+
+/** `[member, score, member, score, …]` (a `WITHSCORES` reply) as pairs. */
+function withScores(flat: readonly string[]): { readonly member: string; readonly score: number }[] {
+  const pairs = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
+  return pairs;
 }
 
 /** Turns a Lua `HGETALL` reply (flat field/value list) into a hash. */
@@ -98,14 +130,54 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
 
     listByContent,
 
-    async *listBySite(siteId) {
-      const { contents } = names.site(siteId);
-      // Paged by rank: contents only ever get appended (higher scores), so earlier ranks stay put.
-      for (let start = 0; ; start += LIST_BY_SITE_BATCH) {
-        const contentIds = await call('listBySite', () => client.zrange(contents, start, start + LIST_BY_SITE_BATCH - 1));
-        for (const contentId of contentIds) yield* await listByContent(siteId, contentId);
-        if (contentIds.length < LIST_BY_SITE_BATCH) return;
+    async pageByContent(siteId, contentId, { limit, after }) {
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('page limit must be a positive integer');
+      const site = names.site(siteId);
+      const from = after === undefined ? '-inf' : `(${parseContentPosition(after)}`;
+      const kids = withScores(
+        await call('pageByContent', () => client.zrangebyscore(site.content(contentId), from, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)),
+      );
+      const records = await readRecords(
+        'pageByContent',
+        kids.map(({ member: kid }) => site.contentKey(contentId, kid)),
+      );
+      const last = kids[kids.length - 1];
+      return kids.length === limit && last !== undefined ? { records, next: String(last.score) } : { records };
+    },
+
+    async pageBySite(siteId, { limit, after }) {
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('page limit must be a positive integer');
+      const site = names.site(siteId);
+      const from = after === undefined ? undefined : parseSitePosition(after);
+      // Contents in the order of the contents index, each content's KIDs in the order of its own
+      // index, by score: never more than the page's worth of either is read, also when one content
+      // holds more keys than a page.
+      const found: { readonly contentId: string; readonly kid: string; readonly at: SitePosition }[] = [];
+      let contentsFrom = from === undefined ? '-inf' : String(from.content);
+      while (found.length < limit) {
+        const asked = limit - found.length;
+        const contents = withScores(
+          await call('pageBySite', () => client.zrangebyscore(site.contents, contentsFrom, '+inf', 'WITHSCORES', 'LIMIT', 0, asked)),
+        );
+        for (const { member: contentId, score: content } of contents) {
+          if (found.length === limit) break;
+          const kidsFrom = from !== undefined && content === from.content ? `(${from.kid}` : '-inf';
+          const kids = withScores(
+            await call('pageBySite', () =>
+              client.zrangebyscore(site.content(contentId), kidsFrom, '+inf', 'WITHSCORES', 'LIMIT', 0, limit - found.length),
+            ),
+          );
+          for (const { member: kid, score } of kids) found.push({ contentId, kid, at: { content, kid: score } });
+          contentsFrom = `(${content}`;
+        }
+        if (contents.length < asked) break;
       }
+      const records = await readRecords(
+        'pageBySite',
+        found.map(({ contentId, kid }) => site.contentKey(contentId, kid)),
+      );
+      const last = found[found.length - 1];
+      return found.length === limit && last !== undefined ? { records, next: `${last.at.content}:${last.at.kid}` } : { records };
     },
 
     async replaceWrappedKey(identity, expectedWrappedKey, next) {

@@ -35,6 +35,8 @@ declare module 'ioredis' {
     cpixTouchCredential(record: string, usedAt: string): Result<number, Context>;
     /** The ID given to the audit record (the site sequence number). */
     cpixAppendAudit(audit: string, sequence: string, recordJson: string): Result<number, Context>;
+    /** `[members of the page, newest first, 1 if older records remain else 0]`. */
+    cpixListAudit(audit: string, max: string, limit: number, maxBytes: number): Result<[string[], number], Context>;
     /**
      * `['revoked' | 'exists' | 'iv', index]` (0-based) or `['limit', ms until the window closes]` when nothing was created;
      * otherwise per record, in order, `[]` created or the stored record's `[field, value, …]`. Keys: the
@@ -249,6 +251,25 @@ local text = string.format('%d', id)
 redis.call('ZADD', KEYS[1], text, '{"id":"' .. text .. '",' .. string.sub(ARGV[1], 2))
 return id`;
 
+// KEYS: site audit zset. ARGV: highest score to read ('+inf', or '(<id>' for records older than a
+// cursor), most records, byte budget. Reads one member at a time, newest first, and stops at the
+// page's end: at most the limit, and no member that would take the page past the budget, except the
+// page's first (a record written before the audit bound can be larger than the budget on its own).
+// So neither Redis nor the service holds more than the budget and one record, however large the old
+// records are. One member beyond the page is read only to learn that older records remain.
+const LIST_AUDIT = `
+local max, limit, budget = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local page, used = {}, 0
+while true do
+  local found = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  local member = found[1]
+  if member == nil then return {page, 0} end
+  if #page == limit or (#page > 0 and used + #member > budget) then return {page, 1} end
+  page[#page + 1] = member
+  used = used + #member
+  max = '(' .. found[2]
+end`;
+
 // KEYS: failure counter. ARGV: window length (ms). The first failure opens the window (the TTL is set
 // only then, so later failures do not extend it); Redis expires the counter when it closes.
 const RECORD_AUTH_FAILURE = `
@@ -272,6 +293,7 @@ const SCRIPTS = {
   cpixGetOrCreateAll: { lua: GET_OR_CREATE_ALL },
   cpixReplaceWrappedKey: { numberOfKeys: 1, lua: REPLACE_WRAPPED_KEY },
   cpixAppendAudit: { numberOfKeys: 2, lua: APPEND_AUDIT },
+  cpixListAudit: { numberOfKeys: 1, lua: LIST_AUDIT },
   cpixRecordAuthFailure: { numberOfKeys: 1, lua: RECORD_AUTH_FAILURE },
   cpixRevoke: { numberOfKeys: 2, lua: REVOKE },
   cpixDeletePolicy: { numberOfKeys: 3, lua: DELETE_POLICY },

@@ -5,11 +5,14 @@
  *
  * Versions: 1 sites, site keys, KMS tokens, content keys; 2 adds license servers and the audit
  * trail; 3 adds the failed-authentication counters; 4 the master key's check value; 5 the per-site
- * key-creation windows, imported-key slots, revocations and content policies, and drops the
- * content-key index by KID, which nothing reads. Every statement
- * is idempotent (`IF NOT EXISTS`, `IF EXISTS`), so opening an older file upgrades it in place.
+ * key-creation windows, and drops the content-key index by KID, which nothing reads; 6 the audit
+ * records' KID count and digest (`ADDED_COLUMNS`) and the content-key index by content and age,
+ * which pages of a content's keys seek; 7 imported-key slots, revocations, content policies, and the
+ * audit records' reason and policy. Every statement is idempotent (`IF NOT EXISTS`,
+ * `IF EXISTS`), and columns added to an existing table are added only where missing, so opening an
+ * older file upgrades it in place.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 7;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS sites (
@@ -54,6 +57,8 @@ CREATE TABLE IF NOT EXISTS content_keys (
   PRIMARY KEY (site_id, content_id, kid)
 );
 DROP INDEX IF EXISTS content_keys_by_kid;
+-- A content's keys oldest first (rowid, implicitly last, breaks ties), read a page at a time.
+CREATE INDEX IF NOT EXISTS content_keys_by_content_age ON content_keys (site_id, content_id, created_at);
 CREATE TABLE IF NOT EXISTS license_servers (
   id           TEXT PRIMARY KEY,
   site_id      TEXT NOT NULL REFERENCES sites (id),
@@ -75,10 +80,17 @@ CREATE TABLE IF NOT EXISTS audit_records (
   client_address TEXT NOT NULL,
   dialect        TEXT NOT NULL,
   content_id     TEXT NOT NULL,
-  kids           TEXT NOT NULL, -- JSON array of lowercase UUIDs
-  period_indexes TEXT NOT NULL, -- JSON array of integers
+  kids           TEXT NOT NULL, -- JSON array of lowercase UUIDs: the first 16 (before schema 6: all)
+  period_indexes TEXT NOT NULL, -- JSON array of integers: the first 16 (before schema 6: all)
   keys_created   INTEGER NOT NULL,
-  request_id     TEXT NOT NULL
+  request_id     TEXT NOT NULL,
+  -- Schema 6 (ADDED_COLUMNS); NULL in records written before it.
+  kid_count          INTEGER,
+  kids_sha256        TEXT,
+  period_index_count INTEGER,
+  -- Schema 7 (ADDED_COLUMNS): an operator's change's reason and policy; NULL where none.
+  reason             TEXT,
+  policy             TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_records_by_site ON audit_records (site_id, id);
 -- One fixed window of failed authentications per subject (client address or credential ID).
@@ -102,7 +114,7 @@ CREATE TABLE IF NOT EXISTS key_creation_windows (
   count     INTEGER NOT NULL,
   resets_at INTEGER NOT NULL -- epoch ms
 );
--- Imported keys by (track type, period) slot, for servers that assign KIDs per slot (PallyCon).
+-- Schema 7. Imported keys by (track type, period) slot, for servers that assign KIDs per slot (PallyCon).
 CREATE TABLE IF NOT EXISTS imported_slots (
   site_id    TEXT NOT NULL,
   content_id TEXT NOT NULL,
@@ -143,3 +155,16 @@ CREATE TABLE IF NOT EXISTS content_policies (
 );
 CREATE INDEX IF NOT EXISTS content_policies_by_policy ON content_policies (site_id, policy);
 `;
+
+/**
+ * Columns added to tables that older files already have (`ALTER TABLE … ADD COLUMN` has no
+ * `IF NOT EXISTS`): added, in this order, where missing. `SCHEMA_SQL` creates new tables with them,
+ * last, so both kinds of file end up with the same columns.
+ */
+export const ADDED_COLUMNS: readonly { readonly table: string; readonly column: string; readonly type: string }[] = [
+  { table: 'audit_records', column: 'kid_count', type: 'INTEGER' },
+  { table: 'audit_records', column: 'kids_sha256', type: 'TEXT' },
+  { table: 'audit_records', column: 'period_index_count', type: 'INTEGER' },
+  { table: 'audit_records', column: 'reason', type: 'TEXT' },
+  { table: 'audit_records', column: 'policy', type: 'TEXT' },
+];

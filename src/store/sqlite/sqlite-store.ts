@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { MasterKeyProviderName } from '../../crypto/kms/master-key';
-import { Conflict } from '../../errors';
+import { Conflict, RequestInvalid } from '../../errors';
 import type { KeyId } from '../../keys/key-id';
 import type { ContentKeyRecord, ContentKeyRepository, CreationLimit, GetOrCreateOutcome, GetOrCreateRequest } from '../../keys/ports';
 import type { KmsTokenRecord, SiteRepository } from '../../sites/ports';
@@ -15,7 +15,7 @@ import { createSqliteLicenseServerRepository } from './license-server-repository
 import { createSqlitePolicyRepository } from './policy-repository';
 import { createSqliteRevocationRepository } from './revocation-repository';
 import { createSqliteMasterKeyCheckRepository } from './master-key-check-repository';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
+import { ADDED_COLUMNS, SCHEMA_SQL, SCHEMA_VERSION } from './schema';
 
 interface SiteRow {
   id: string;
@@ -90,6 +90,43 @@ function toSiteKey(row: SiteKeyRow): StoredSiteKey {
   };
 }
 
+function assertPageLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('page limit must be a positive integer');
+}
+
+/** The last (content ID, KID) of a `pageBySite` page, as its `next` cursor carries it. */
+function parseSitePageCursor(cursor: string): { readonly contentId: string; readonly kid: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(cursor);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((part) => typeof part === 'string')) {
+    throw new RangeError('not a content-key page cursor of this store');
+  }
+  const [contentId, kid] = parsed as [string, string];
+  return { contentId, kid };
+}
+
+/**
+ * The (created_at, rowid) of the last key of a `pageByContent` page, from its `next` cursor
+ * (base64url of a JSON pair, opaque to API clients).
+ * @throws RequestInvalid for anything else: the cursor comes from an API client.
+ */
+function parseContentPageCursor(cursor: string): { readonly createdAt: string; readonly rowId: number } {
+  let parsed: unknown;
+  try {
+    parsed = /^[A-Za-z0-9_-]{1,128}$/.test(cursor) ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || !Number.isSafeInteger(parsed[1])) {
+    throw new RequestInvalid('content-key cursor is not valid');
+  }
+  return { createdAt: parsed[0], rowId: parsed[1] as number };
+}
+
 /**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so every committed
  * transaction is on disk (fsync of the WAL) before the call returns — a key is durable before it
@@ -110,7 +147,16 @@ export function openSqliteStore(path: string): Store {
     throw new Error(`database ${path} has schema version ${userVersion}, newer than this build (${SCHEMA_VERSION})`);
   }
   // Only when it changes: opening a current file writes nothing (a refused start leaves the file as it was).
-  if (userVersion !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  if (userVersion !== SCHEMA_VERSION) {
+    // IMMEDIATE: two processes upgrading one file at once must not both add a column.
+    db.transaction(() => {
+      for (const { table, column, type } of ADDED_COLUMNS) {
+        const present = db.prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)').all(table);
+        if (!present.some(({ name }) => name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+      }
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  }
 
   const stmt = {
     insertSite: db.prepare(
@@ -154,6 +200,14 @@ export function openSqliteStore(path: string): Store {
     contentKeysByContent: db.prepare<[string, string], ContentKeyRow>(
       'SELECT * FROM content_keys WHERE site_id = ? AND content_id = ? ORDER BY created_at, rowid',
     ),
+    // Keyset pages of the same order, seeking the index by content and age.
+    contentKeysByContentFirst: db.prepare<[string, string, number], ContentKeyRow & { row_id: number }>(
+      'SELECT rowid AS row_id, * FROM content_keys WHERE site_id = ? AND content_id = ? ORDER BY created_at, rowid LIMIT ?',
+    ),
+    contentKeysByContentAfter: db.prepare<[string, string, string, number, number], ContentKeyRow & { row_id: number }>(
+      `SELECT rowid AS row_id, * FROM content_keys WHERE site_id = ? AND content_id = ? AND (created_at, rowid) > (?, ?)
+       ORDER BY created_at, rowid LIMIT ?`,
+    ),
     creationWindow: db.prepare<[string], { count: number; resets_at: number }>('SELECT count, resets_at FROM key_creation_windows WHERE site_id = ?'),
     revokedTarget: db.prepare<[string, string, string, string], { target: string }>(
       "SELECT target FROM revocations WHERE site_id = ? AND content_id = ? AND target IN ('*', ?, ?) LIMIT 1",
@@ -164,7 +218,14 @@ export function openSqliteStore(path: string): Store {
       `INSERT INTO key_creation_windows (site_id, count, resets_at) VALUES (@siteId, @count, @resetsAt)
        ON CONFLICT (site_id) DO UPDATE SET count = excluded.count, resets_at = excluded.resets_at`,
     ),
-    contentKeysBySite: db.prepare<[string], ContentKeyRow>('SELECT * FROM content_keys WHERE site_id = ?'),
+    // Keyset pages in primary-key order: each page is a range seek on the primary key's index (no
+    // sort, no offset), so a page costs its own rows however many keys the site has.
+    contentKeysBySiteFirst: db.prepare<[string, number], ContentKeyRow>(
+      'SELECT * FROM content_keys WHERE site_id = ? ORDER BY content_id, kid LIMIT ?',
+    ),
+    contentKeysBySiteAfter: db.prepare<[string, string, string, number], ContentKeyRow>(
+      'SELECT * FROM content_keys WHERE site_id = ? AND (content_id, kid) > (?, ?) ORDER BY content_id, kid LIMIT ?',
+    ),
     replaceWrappedKey: db.prepare(
       `UPDATE content_keys SET site_key_version = @siteKeyVersion, wrapped_key = @wrappedKey
        WHERE site_id = @siteId AND content_id = @contentId AND kid = @kid AND wrapped_key = @expected`,
@@ -310,9 +371,33 @@ export function openSqliteStore(path: string): Store {
     async listByContent(siteId, contentId) {
       return guarded(() => stmt.contentKeysByContent.all(siteId, contentId).map(toContentKeyRecord));
     },
-    async *listBySite(siteId) {
-      // Materialised first: an open iterator would hold a read transaction across the caller's awaits.
-      yield* guarded(() => stmt.contentKeysBySite.all(siteId).map(toContentKeyRecord));
+    async pageByContent(siteId, contentId, { limit, after }) {
+      assertPageLimit(limit);
+      const from = after === undefined ? undefined : parseContentPageCursor(after);
+      const rows = guarded(() =>
+        from === undefined
+          ? stmt.contentKeysByContentFirst.all(siteId, contentId, limit)
+          : stmt.contentKeysByContentAfter.all(siteId, contentId, from.createdAt, from.rowId, limit),
+      );
+      const last = rows[rows.length - 1];
+      const records = rows.map(toContentKeyRecord);
+      return rows.length === limit && last !== undefined
+        ? { records, next: Buffer.from(JSON.stringify([last.created_at, last.row_id])).toString('base64url') }
+        : { records };
+    },
+    async pageBySite(siteId, { limit, after }) {
+      assertPageLimit(limit);
+      const from = after === undefined ? undefined : parseSitePageCursor(after);
+      // Read whole: one page is bounded, and an open iterator would hold a read transaction across
+      // the caller's awaits.
+      const rows = guarded(() =>
+        from === undefined
+          ? stmt.contentKeysBySiteFirst.all(siteId, limit)
+          : stmt.contentKeysBySiteAfter.all(siteId, from.contentId, from.kid, limit),
+      );
+      const records = rows.map(toContentKeyRecord);
+      const last = records[records.length - 1];
+      return records.length === limit && last !== undefined ? { records, next: JSON.stringify([last.contentId, last.kid]) } : { records };
     },
     async replaceWrappedKey(identity, expectedWrappedKey, next) {
       return guarded(
