@@ -19,7 +19,7 @@ import type { PolicyService } from '../content-policy/policy-service';
 import type { ContentPolicy } from '../content-policy/ports';
 import { periodBounds } from '../content-policy/rotation';
 import { ContentRevoked, NotFound } from '../errors';
-import type { ContentKey, ContentKeyService } from '../keys/content-key-service';
+import type { ContentKey, ContentKeyMetadata, ContentKeyService } from '../keys/content-key-service';
 import { isRevoked, type RevocationService } from '../revocation/revocation-service';
 import { contentPolicyElement, exportGrantElement, type ExportGrant } from './export-extensions';
 import { distinctPeriodIndexes, type AuditSink } from './key-exchange';
@@ -35,6 +35,8 @@ export interface LicenseExportDeps {
   readonly clock: Clock;
   /** How long after it was made an export may be accepted (EXPORT_VALIDITY_SECONDS). */
   readonly validityMs: number;
+  /** Most keys one export holds (MAX_KEYS_PER_REQUEST); a license server narrows with filters. */
+  readonly maxKeys: number;
 }
 
 /** Optional narrowing of the export; all given filters must match. */
@@ -56,7 +58,7 @@ export interface LicenseExportRequest {
 
 const EXPORT_CPIX_VERSION = '2.3';
 
-function matches(key: ContentKey, filter: LicenseExportFilter): boolean {
+function matches(key: ContentKeyMetadata, filter: LicenseExportFilter): boolean {
   return (
     (filter.kid === undefined || key.kid === filter.kid.toLowerCase()) &&
     (filter.trackType === undefined || key.trackType === filter.trackType) &&
@@ -109,21 +111,20 @@ function exportDocument(contentId: string, keys: readonly ContentKey[], grant: E
 }
 
 export function createLicenseExport(deps: LicenseExportDeps) {
-  const { contentKeys, revocations, policies, audit, signing, random, clock, validityMs } = deps;
+  const { contentKeys, revocations, policies, audit, signing, random, clock, validityMs, maxKeys } = deps;
   return {
     /**
      * The signed, encrypted CPIX document of the content's matching keys that are not revoked.
      * @throws NotFound when no key of the content matches; ContentRevoked when the content is
-     * revoked, or every matching key is.
+     * revoked, or every matching key is; PayloadTooLarge when more than `maxKeys` match.
      */
     async export(request: LicenseExportRequest): Promise<string> {
-      const [revoked, stored, policy] = await Promise.all([
+      const [revoked, matching, policy] = await Promise.all([
         revocations.state(request.siteId, request.contentId),
-        contentKeys.listByContent(request.siteId, request.contentId),
+        contentKeys.listMatching(request.siteId, request.contentId, (key) => matches(key, request.filter), maxKeys),
         policies.policyOf(request.siteId, request.contentId),
       ]);
       if (revoked.content !== undefined) throw new ContentRevoked('this content is revoked');
-      const matching = stored.filter((key) => matches(key, request.filter));
       if (matching.length === 0) throw new NotFound('no keys for this content');
       const keys = matching.filter((key) => !isRevoked(revoked, key.kid));
       if (keys.length === 0) throw new ContentRevoked('the matching keys of this content are revoked');

@@ -1,6 +1,6 @@
 import { encodeContext, open, seal } from '../crypto/aead';
 import type { Clock, RandomSource } from '../crypto/random';
-import { ContentRevoked, KeyConflict, RequestInvalid, TooManyRequests } from '../errors';
+import { ContentRevoked, KeyConflict, PayloadTooLarge, RequestInvalid, TooManyRequests } from '../errors';
 import type { KeyId } from './key-id';
 import { importSlot, type ContentKeyAttributes, type ContentKeyRecord, type ContentKeyRepository, type SiteKeyProvider } from './ports';
 
@@ -260,8 +260,25 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
       return record && unwrap(record);
     },
 
-    async listByContent(siteId: string, contentId: string): Promise<ContentKey[]> {
-      return Promise.all((await repository.listByContent(siteId, contentId)).map(unwrap));
+    /**
+     * The keys of a content whose metadata `matches`, unwrapped, oldest first. The content is read a
+     * page at a time and only matching keys are unwrapped, so a live content's years of key periods
+     * cost a read, not an unwrap each, and the answer holds at most `maxKeys`.
+     * @throws PayloadTooLarge when more than `maxKeys` keys match (the caller narrows its filter).
+     */
+    async listMatching(siteId: string, contentId: string, matches: (key: ContentKeyMetadata) => boolean, maxKeys: number): Promise<ContentKey[]> {
+      const kept: ContentKeyRecord[] = [];
+      let after: string | undefined;
+      do {
+        const page = await repository.pageByContent(siteId, contentId, { limit: MAX_KEY_LIST_PAGE_SIZE, ...(after !== undefined && { after }) });
+        for (const record of page.records) {
+          if (!matches(toMetadata(record))) continue;
+          if (kept.length === maxKeys) throw new PayloadTooLarge(`more than ${maxKeys} keys of this content match`);
+          kept.push(record);
+        }
+        after = page.next;
+      } while (after !== undefined);
+      return Promise.all(kept.map(unwrap));
     },
 
     /** Metadata only, never unwrapped; every key of the content at once (tests; the admin API pages). */

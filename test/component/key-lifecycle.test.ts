@@ -5,6 +5,7 @@ import { parseCpixDocument } from '../../src/cpix/parse';
 import type { CpixDocument } from '../../src/cpix/model';
 import { KMS_EXPORT_NAMESPACE } from '../../src/cpix/constants';
 import { createSelfSignedIdentityPem, signingConfigFromPem } from '../../src/dev-signing';
+import { parseKeyId } from '../../src/keys/key-id';
 import type { Store } from '../../src/store/store';
 import { createTestApp, type TestApp } from '../support/app';
 import { buildDoveRunnerRequest, DRM_TYPES, readAsPythonClient } from '../support/doverunner-clients';
@@ -481,5 +482,31 @@ describe.each(STORES)('key lifecycle over HTTP on %s', (_name, makeHarness) => {
     expect(keyBytes.length).toBeGreaterThan(10);
     for (const secret of [t.adminToken, ...secrets]) for (const form of encodingsOf(secret)) expect(text).not.toContain(form);
     for (const bytes of keyBytes) expect(text).not.toContain(bytes);
+  });
+});
+
+describe('license export of a content with more keys than one export holds', () => {
+  const logs = captureLogs();
+  let t: TestApp;
+  afterAll(() => t.close());
+
+  it('answers 413 past MAX_KEYS_PER_REQUEST matching keys, and the keys a filter narrows to', async () => {
+    t = createTestApp(logs.logger, undefined, { keyLimits: { perRequest: 2 } });
+    const { site } = await t.services.sites.createSite({ name: 'many keys' });
+    const ls = signingConfigFromPem(createSelfSignedIdentityPem('export cap license server'), 'license server');
+    const registered = await t.services.licenseServers.register(site.id, { name: 'ls', certificate: ls.certificatePem });
+    const kids = [randomUUID(), randomUUID(), randomUUID()];
+    await t.services.contentKeys.importKeys(
+      site.id,
+      'live',
+      kids.map((kid, periodIndex) => ({ kid: parseKeyId(kid), key: randomBytes(16), periodIndex })),
+    );
+    const exportOf = (query: Record<string, string>) =>
+      request(t.app).get(`/license/v1/sites/${site.id}/contents/live`).query(query).set('Authorization', `Bearer ${registered.credential}`);
+    const all = await exportOf({});
+    expect({ status: all.status, code: all.body.error?.code }).toEqual({ status: 413, code: 'ERR_PAYLOAD_TOO_LARGE' });
+    const one = await exportOf({ period: '2' });
+    expect(one.status).toBe(200);
+    expect(parseCpixDocument(one.text).contentKeyList?.items.map((k) => k.kid)).toEqual([kids[2]]);
   });
 });
