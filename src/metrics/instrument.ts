@@ -59,6 +59,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     sites: instrumentMethods(store.sites, 'sites', 'store', metrics),
     contentKeys: instrumentMethods(store.contentKeys, 'contentKeys', 'store', metrics),
     licenseServers: instrumentMethods(store.licenseServers, 'licenseServers', 'store', metrics),
+    licenceTokenKeys: instrumentMethods(store.licenceTokenKeys, 'licenceTokenKeys', 'store', metrics),
     authFailures: instrumentMethods(store.authFailures, 'authFailures', 'store', metrics),
     masterKeyCheck: instrumentMethods(store.masterKeyCheck, 'masterKeyCheck', 'store', metrics),
     audit: {

@@ -1,6 +1,7 @@
 import type { AuditRepository } from '../audit/ports';
 import type { AuthFailureRepository } from '../auth-limits/ports';
 import type { ContentKeyRepository } from '../keys/ports';
+import type { LicenceTokenKeyRepository } from '../licence/ports';
 import type { LicenseServerRepository } from '../license-servers/ports';
 import type { MasterKeyCheckRepository } from '../master-key-check/ports';
 import type { SiteRepository } from '../sites/ports';
@@ -12,6 +13,8 @@ export interface Store {
   readonly contentKeys: ContentKeyRepository;
   readonly audit: AuditRepository;
   readonly licenseServers: LicenseServerRepository;
+  /** Keys that verify the sites' ClearKey licence tokens (issue 17). */
+  readonly licenceTokenKeys: LicenceTokenKeyRepository;
   /** Failed-authentication counters, shared by every process on this store (rate limits). */
   readonly authFailures: AuthFailureRepository;
   /** The key-check value of the master key this store's site keys are wrapped by. */

@@ -5,6 +5,7 @@ import type { Store } from '../../src/store/store';
 import { buildServices, testMasterKey } from '../support/services';
 import { describeAuditAndLicenseServerContract } from './audit-license-server-contract';
 import { describeAuthFailureContract } from './auth-failure-contract';
+import { describeLicenceTokenKeyContract } from './licence-token-key-contract';
 import { describeMasterKeyCheckContract } from './master-key-check-contract';
 
 /**
@@ -372,6 +373,7 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
 
     describeAuditAndLicenseServerContract(() => ({ harness, store, services }));
     describeAuthFailureContract(() => ({ harness, store }));
+    describeLicenceTokenKeyContract(() => ({ harness, store, services }));
     describeMasterKeyCheckContract(makeHarness);
   });
 }

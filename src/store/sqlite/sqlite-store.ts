@@ -11,6 +11,7 @@ import type { Store } from '../store';
 import { createSqliteAuditRepository } from './audit-repository';
 import { createSqliteAuthFailureRepository } from './auth-failure-repository';
 import { guarded } from './guarded';
+import { createSqliteLicenceTokenKeyRepository } from './licence-token-key-repository';
 import { createSqliteLicenseServerRepository } from './license-server-repository';
 import { createSqliteMasterKeyCheckRepository } from './master-key-check-repository';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
@@ -322,6 +323,7 @@ export function openSqliteStore(path: string): Store {
     contentKeys,
     audit: createSqliteAuditRepository(db),
     licenseServers: createSqliteLicenseServerRepository(db),
+    licenceTokenKeys: createSqliteLicenceTokenKeyRepository(db),
     authFailures: createSqliteAuthFailureRepository(db),
     masterKeyCheck: createSqliteMasterKeyCheckRepository(db),
     async ping() {
