@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'ERR_NOT_FOUND'
   | 'ERR_ALREADY_EXISTS'
   | 'ERR_KEY_CONFLICT'
+  | 'ERR_CONTENT_REVOKED'
   | 'ERR_KEY_UNWRAP_FAILED'
   | 'ERR_MASTER_KEY_MISMATCH'
   | 'ERR_STORE_UNAVAILABLE'
@@ -160,6 +161,14 @@ export class Conflict extends ServiceError {
 /** A request contradicts a stored key it cannot change (another IV for an existing key). */
 export class KeyConflict extends ServiceError {
   readonly code = 'ERR_KEY_CONFLICT';
+}
+
+/**
+ * A licence for content whose keys were revoked: the caller is authorised for the content, and the
+ * content will not be played again (RFC 9110 §15.5.11, 410 Gone).
+ */
+export class ContentRevoked extends ServiceError {
+  readonly code = 'ERR_CONTENT_REVOKED';
 }
 
 /**

@@ -15,6 +15,10 @@ import { createApp } from './http/app';
 import { loadAdminSchemas } from './http/json-schemas';
 import { createContentKeyService, KEY_CREATION_WINDOW_MS } from './keys/content-key-service';
 import { createLicenseServerService } from './license-servers/license-server-service';
+import { ALLOWED_ORIGINS_TTL_MS, createAllowedOrigins } from './licence/allowed-origins';
+import { createClearKeyLicences } from './licence/clearkey-licence';
+import { createLicenceTokenKeyService } from './licence/licence-token-keys';
+import { PENDING_CONTENT_LICENCE_POLICY } from './licence/ports';
 import { errorSummary, type Logger } from './log';
 import { createMasterKeyCheck, storeHoldsKeys, type MasterKeyCheckOutcome } from './master-key-check/master-key-check';
 import { instrumentMasterKey, instrumentStore } from './metrics/instrument';
@@ -140,6 +144,30 @@ export async function startService(config: Config, logger: Logger, options: { re
     onBestEffortError: (error, what) => logger.warn({ err: errorSummary(error) }, `${what} failed`),
   });
   const audit = createAuditService({ repository: store.audit });
+  const licenceTokenKeys = createLicenceTokenKeyService({
+    repository: store.licenceTokenKeys,
+    siteKeys,
+    requireSite: (siteId) => sites.getSite(siteId),
+    random: cryptoRandom,
+    clock: systemClock,
+  });
+  const clearKey = {
+    tokenKeys: licenceTokenKeys,
+    licences: createClearKeyLicences({
+      verificationKey: licenceTokenKeys.verificationKey,
+      site: (siteId) => sites.getSite(siteId),
+      contentKey: (siteId, contentId, kid) => contentKeys.get(siteId, contentId, kid),
+      // Issue 15 (content revocation and policies) replaces this with the real policy: see docs/clearkey.md.
+      policy: PENDING_CONTENT_LICENCE_POLICY,
+      audit,
+      clock: systemClock,
+    }),
+    anySiteAllows: createAllowedOrigins({
+      originsOfAllSites: async () => (await sites.listSites()).map((site) => site.options.clearKeyAllowedOrigins),
+      clock: systemClock,
+      ttlMs: ALLOWED_ORIGINS_TTL_MS,
+    }),
+  };
   const signing = resolveSigningIdentity(config.signing);
   const exportSigning = resolveSigningIdentity(config.exportSigning, 'cpix-kms development license-export signing key');
   const exchangeDeps = { contentKeys, audit, signing: signing.value, random: cryptoRandom, clock: systemClock };
@@ -167,6 +195,7 @@ export async function startService(config: Config, logger: Logger, options: { re
     },
     metrics,
     ...(config.metricsToken !== undefined && { metricsToken: config.metricsToken }),
+    clearKey,
   });
 
   // Timeouts are creation options: the connection checker's interval cannot be changed afterwards.

@@ -12,9 +12,10 @@ export type AuditDialect =
   | 'cpix'
   | 'cpix-api-v1'
   | 'cpix-api-v2'
-  | 'license-export';
+  | 'license-export'
+  | 'clearkey';
 
-export type AuditAction = 'issue' | 'export';
+export type AuditAction = 'issue' | 'export' | 'licence';
 
 export interface NewAuditRecord {
   /** ISO-8601 UTC time the keys were obtained. */

@@ -30,8 +30,10 @@ export interface Command {
 }
 
 type BooleanSiteOption = { [K in keyof SiteOptions]-?: SiteOptions[K] extends boolean ? K : never }[keyof SiteOptions];
-type CertificatesSiteOption = { [K in keyof SiteOptions]-?: SiteOptions[K] extends readonly string[] ? K : never }[keyof SiteOptions];
-type StringSiteOption = Exclude<keyof SiteOptions, BooleanSiteOption | CertificatesSiteOption>;
+/** Lists of plain values, given comma-separated (`key=a,b`) or empty (`key=`) for none. */
+type ListSiteOption = 'clearKeyAllowedOrigins';
+type CertificatesSiteOption = Exclude<{ [K in keyof SiteOptions]-?: SiteOptions[K] extends readonly string[] ? K : never }[keyof SiteOptions], ListSiteOption>;
+type StringSiteOption = Exclude<keyof SiteOptions, BooleanSiteOption | CertificatesSiteOption | ListSiteOption>;
 
 /**
  * The site options `--option key=value` can set, by value type. Exhaustive over `SiteOptions`, so an
@@ -52,13 +54,18 @@ const STRING_SITE_OPTIONS: Record<StringSiteOption, true> = {
 const CERTIFICATES_SITE_OPTIONS: Record<CertificatesSiteOption, true> = {
   requestSignerCertificates: true,
 };
+const LIST_SITE_OPTIONS: Record<ListSiteOption, true> = {
+  clearKeyAllowedOrigins: true,
+};
 const isBooleanSiteOption = (key: string): key is BooleanSiteOption => Object.hasOwn(BOOLEAN_SITE_OPTIONS, key);
 const isStringSiteOption = (key: string): key is StringSiteOption => Object.hasOwn(STRING_SITE_OPTIONS, key);
 const isCertificatesSiteOption = (key: string): key is CertificatesSiteOption => Object.hasOwn(CERTIFICATES_SITE_OPTIONS, key);
+const isListSiteOption = (key: string): key is ListSiteOption => Object.hasOwn(LIST_SITE_OPTIONS, key);
 export const SITE_OPTION_NAMES: readonly (keyof SiteOptions)[] = [
   ...(Object.keys(BOOLEAN_SITE_OPTIONS) as BooleanSiteOption[]),
   ...(Object.keys(STRING_SITE_OPTIONS) as StringSiteOption[]),
   ...(Object.keys(CERTIFICATES_SITE_OPTIONS) as CertificatesSiteOption[]),
+  ...(Object.keys(LIST_SITE_OPTIONS) as ListSiteOption[]),
 ];
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -79,6 +86,8 @@ function siteOptions(pairs: readonly string[] | undefined, readTextFile: ReadTex
     } else if (isCertificatesSiteOption(key)) {
       if (value !== '' && !value.startsWith('@')) throw new UsageError(`--option ${key} takes @<file of PEM certificates>, or nothing for none`);
       options[key] = value === '' ? [] : (readTextFile(value.slice(1)).match(PEM_CERTIFICATE) ?? []).map((pem) => `${pem}\n`);
+    } else if (isListSiteOption(key)) {
+      options[key] = value === '' ? [] : value.split(',').map((item) => item.trim());
     } else {
       throw new UsageError(`--option takes <key>=<value> with a key among ${SITE_OPTION_NAMES.join(', ')}`);
     }
@@ -127,7 +136,8 @@ function printSite(out: Output, site: SiteView): void {
   out.line('options:');
   for (const key of SITE_OPTION_NAMES) {
     const value = site.options[key];
-    out.line(`  ${key}: ${typeof value === 'object' ? `${value.length} certificate(s)` : cell(value)}`);
+    const shown = typeof value !== 'object' ? cell(value) : isListSiteOption(key) ? value.map(cell).join(', ') || '(none)' : `${value.length} certificate(s)`;
+    out.line(`  ${key}: ${shown}`);
   }
 }
 

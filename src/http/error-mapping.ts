@@ -22,6 +22,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   ERR_NOT_FOUND: 404,
   ERR_ALREADY_EXISTS: 409,
   ERR_KEY_CONFLICT: 409,
+  ERR_CONTENT_REVOKED: 410,
   ERR_KEY_UNWRAP_FAILED: 500,
   // The pod cannot serve keys from this store until an operator fixes the key or the store: unavailable,
   // and unready, so a load balancer sends requests to pods that can.

@@ -6,7 +6,7 @@ import { RequestInvalid } from '../errors';
 /** `schemas/` at the package root; the same relative place from `src/http` and `dist/http`. */
 export const SCHEMAS_DIR = resolve(__dirname, '../../schemas');
 
-const SCHEMA_NAMES = ['site-create', 'site-update', 'token-create', 'license-server-create', 'audit-query'] as const;
+const SCHEMA_NAMES = ['site-create', 'site-update', 'token-create', 'license-server-create', 'audit-query', 'licence-token-key-create'] as const;
 
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 

@@ -15,6 +15,9 @@ import { createLicenseExport } from '../../src/exchange/license-export';
 import { cryptoRandom, systemClock, type Clock } from '../../src/crypto/random';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
 import { instrumentMasterKey, instrumentStore } from '../../src/metrics/instrument';
+import { createAllowedOrigins } from '../../src/licence/allowed-origins';
+import { createClearKeyLicences } from '../../src/licence/clearkey-licence';
+import { PENDING_CONTENT_LICENCE_POLICY, type ContentLicencePolicy } from '../../src/licence/ports';
 import { createAuthFailureLimiter, type AuthFailureLimiter, type AuthFailureLimits } from '../../src/auth-limits/auth-failure-limiter';
 
 export interface TestApp {
@@ -52,6 +55,10 @@ export interface TestAppOptions {
   readonly authFailureClock?: Clock;
   /** TRUST_PROXY_HOPS: how many X-Forwarded-For entries are believed; 0 by default. */
   readonly trustProxyHops?: number;
+  /** The content policy ClearKey licences obey (issue 15's port); the pending default when absent. */
+  readonly contentLicencePolicy?: ContentLicencePolicy;
+  /** The clock licence tokens are verified by (and the allowed-origins cache runs on); the system clock by default. */
+  readonly licenceClock?: Clock;
 }
 
 /** The real app on a real SQLite file in a temp folder, as main wires it. */
@@ -91,6 +98,23 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     metrics,
     ...(options.metricsToken !== undefined && { metricsToken: options.metricsToken }),
     ...(options.trustProxyHops !== undefined && { trustProxyHops: options.trustProxyHops }),
+    clearKey: {
+      tokenKeys: services.licenceTokenKeys,
+      licences: createClearKeyLicences({
+        verificationKey: services.licenceTokenKeys.verificationKey,
+        site: (siteId) => services.sites.getSite(siteId),
+        contentKey: (siteId, contentId, kid) => services.contentKeys.get(siteId, contentId, kid),
+        policy: options.contentLicencePolicy ?? PENDING_CONTENT_LICENCE_POLICY,
+        audit: options.auditSink ?? services.audit,
+        clock: options.licenceClock ?? systemClock,
+      }),
+      // No cache in tests: an origin a test adds is allowed at once.
+      anySiteAllows: createAllowedOrigins({
+        originsOfAllSites: async () => (await services.sites.listSites()).map((site) => site.options.clearKeyAllowedOrigins),
+        clock: options.licenceClock ?? systemClock,
+        ttlMs: 0,
+      }),
+    },
   });
   return {
     app,

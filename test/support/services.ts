@@ -9,6 +9,7 @@ import type { MasterKeyProvider } from '../../src/crypto/kms/master-key';
 import { cryptoRandom, systemClock } from '../../src/crypto/random';
 import { createContentKeyService, KEY_CREATION_WINDOW_MS } from '../../src/keys/content-key-service';
 import { createLicenseServerService } from '../../src/license-servers/license-server-service';
+import { createLicenceTokenKeyService } from '../../src/licence/licence-token-keys';
 import { createSiteKeyRing } from '../../src/sites/site-key-ring';
 import { createSiteService } from '../../src/sites/site-service';
 import type { Store } from '../../src/store/store';
@@ -27,9 +28,10 @@ export function buildServices(store: Store, masterKey: MasterKeyProvider, option
     cacheTtlMs: 60_000,
     cacheMaxEntries: 100,
   });
+  const sites = createSiteService({ repository: store.sites, masterKey, random: cryptoRandom, clock: systemClock });
   return {
     siteKeys,
-    sites: createSiteService({ repository: store.sites, masterKey, random: cryptoRandom, clock: systemClock }),
+    sites,
     contentKeys: createContentKeyService({
       repository: store.contentKeys,
       siteKeys,
@@ -44,6 +46,13 @@ export function buildServices(store: Store, masterKey: MasterKeyProvider, option
       clock: systemClock,
     }),
     audit: createAuditService({ repository: store.audit }),
+    licenceTokenKeys: createLicenceTokenKeyService({
+      repository: store.licenceTokenKeys,
+      siteKeys,
+      requireSite: (siteId) => sites.getSite(siteId),
+      random: cryptoRandom,
+      clock: systemClock,
+    }),
   };
 }
 
