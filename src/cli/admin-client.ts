@@ -1,4 +1,5 @@
 import type { AuditPage } from '../audit/ports';
+import type { LicenceTokenKeyView, NewLicenceTokenKey } from '../licence/licence-token-keys';
 import type { KmsTokenView } from '../sites/site-service';
 import type { SiteOptions, SiteStatus, SiteView } from '../sites/site';
 
@@ -57,6 +58,11 @@ export interface SiteKeyRotation {
   readonly version: number;
   /** Content keys re-wrapped under it. */
   readonly rewrapped: number;
+}
+
+/** What POST /sites/:siteId/licence-token-keys returns: an HS256 secret appears here only. */
+export interface CreatedLicenceTokenKey extends LicenceTokenKeyView {
+  readonly secret?: string;
 }
 
 export interface NewSite {
@@ -190,6 +196,13 @@ export function createAdminClient(options: AdminClientOptions) {
       call<{ readonly licenseServers: readonly LicenseServerJson[] }>('GET', `/sites/${segment(siteId)}/license-servers`),
     revokeLicenseServer: (siteId: string, licenseServerId: string) =>
       call<void>('DELETE', `/sites/${segment(siteId)}/license-servers/${segment(licenseServerId)}`),
+
+    createLicenceTokenKey: (siteId: string, input: NewLicenceTokenKey) =>
+      call<CreatedLicenceTokenKey>('POST', `/sites/${segment(siteId)}/licence-token-keys`, input),
+    listLicenceTokenKeys: (siteId: string) =>
+      call<{ readonly licenceTokenKeys: readonly LicenceTokenKeyView[] }>('GET', `/sites/${segment(siteId)}/licence-token-keys`),
+    revokeLicenceTokenKey: (siteId: string, kid: string) =>
+      call<void>('DELETE', `/sites/${segment(siteId)}/licence-token-keys/${segment(kid)}`),
 
     listAudit: (siteId: string, query: AuditQuery = {}) => {
       const params = new URLSearchParams();

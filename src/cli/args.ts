@@ -26,6 +26,8 @@ export const OPTIONS = {
   limit: { type: 'string' },
   before: { type: 'string' },
   all: { type: 'boolean' },
+  alg: { type: 'string' },
+  jwk: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 export type OptionName = keyof typeof OPTIONS;

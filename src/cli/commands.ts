@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../audit/ports';
 import type { KmsTokenView } from '../sites/site-service';
 import type { SiteOptions, SiteView } from '../sites/site';
+import type { NewLicenceTokenKey } from '../licence/licence-token-keys';
 import type { AdminClient, LicenseServerJson } from './admin-client';
 import { UsageError, type OptionName, type ParsedArgs, type ReadTextFile } from './args';
 import { cell, fields, printable, table, type Output } from './format';
@@ -358,6 +359,64 @@ export const COMMANDS: readonly Command[] = [
       await ctx.client().revokeLicenseServer(siteId, licenseServerId);
       if (ctx.json) return ctx.out.json({ siteId, licenseServerId, revoked: true });
       ctx.out.line(`revoked license server ${cell(licenseServerId)} of site ${cell(siteId)}`);
+    },
+  },
+  {
+    words: ['licence-token-keys', 'create'],
+    args: ['<siteId>'],
+    options: ['alg', 'jwk'],
+    optionsUsage: '--alg HS256 | --alg ES256|RS256 --jwk <public-key.jwk.json>',
+    summary: 'Register a key that verifies the site\'s ClearKey licence tokens; HS256 prints its secret (shown once).',
+    async run(ctx) {
+      const alg = ctx.values.alg;
+      let input: NewLicenceTokenKey;
+      if (alg === 'HS256') {
+        if (ctx.values.jwk !== undefined) throw new UsageError('--jwk is for ES256 and RS256; HS256 secrets are made by the service');
+        input = { alg };
+      } else if (alg === 'ES256' || alg === 'RS256') {
+        const path = ctx.values.jwk;
+        if (path === undefined || path === '') throw new UsageError(`--jwk <file> is required for ${alg}: the public key as a JWK`);
+        let jwk: unknown;
+        try {
+          jwk = JSON.parse(ctx.readTextFile(path));
+        } catch (error) {
+          const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'not JSON';
+          throw new UsageError(`cannot read --jwk ${path}: ${code}`);
+        }
+        if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new UsageError(`--jwk ${path} is not a JSON object`);
+        input = { alg, jwk: jwk as Record<string, unknown> };
+      } else {
+        throw new UsageError('--alg takes HS256, ES256 or RS256');
+      }
+      const created = await ctx.client().createLicenceTokenKey(arg(ctx, 0), input);
+      if (ctx.json) return ctx.out.json(created);
+      ctx.out.line(`registered licence-token key ${cell(created.kid)} (${cell(created.alg)}) for site ${cell(arg(ctx, 0))}`);
+      if (created.secret !== undefined) ctx.out.secret('HS256 secret (base64url)', created.secret);
+    },
+  },
+  {
+    words: ['licence-token-keys', 'list'],
+    args: ['<siteId>'],
+    options: [],
+    summary: "List a site's licence-token keys (kid, algorithm, dates; never a secret), revoked ones included.",
+    async run(ctx) {
+      const { licenceTokenKeys } = await ctx.client().listLicenceTokenKeys(arg(ctx, 0));
+      if (ctx.json) return ctx.out.json({ licenceTokenKeys });
+      if (licenceTokenKeys.length === 0) return ctx.out.line('no licence-token keys');
+      const rows = licenceTokenKeys.map((k) => [cell(k.kid), cell(k.alg), k.revokedAt === undefined ? 'active' : `revoked ${k.revokedAt}`, cell(k.createdAt)]);
+      for (const line of table(['KID', 'ALG', 'STATUS', 'CREATED'], rows)) ctx.out.line(line);
+    },
+  },
+  {
+    words: ['licence-token-keys', 'revoke'],
+    args: ['<siteId>', '<kid>'],
+    options: [],
+    summary: 'Revoke a licence-token key: tokens it signed get 401 from then on, also ones accepted before.',
+    async run(ctx) {
+      const [siteId, kid] = [arg(ctx, 0), arg(ctx, 1)];
+      await ctx.client().revokeLicenceTokenKey(siteId, kid);
+      if (ctx.json) return ctx.out.json({ siteId, kid, revoked: true });
+      ctx.out.line(`revoked licence-token key ${cell(kid)} of site ${cell(siteId)}`);
     },
   },
   {
