@@ -1,4 +1,5 @@
 import { createAllowedOrigins } from '../../../src/licence/allowed-origins';
+import { contentLicencePolicyOf } from '../../../src/licence/content-licence-policy';
 import { parseLicenceRequest } from '../../../src/licence/clearkey-licence';
 import { licenceTokenKeyId, parseBase64UrlKid } from '../../../src/licence/licence-token';
 import { isWebOrigin } from '../../../src/sites/site';
@@ -76,5 +77,33 @@ describe('allowed origins of all sites (CORS preflight)', () => {
     await expect(allows('https://a.example')).rejects.toThrow('store down');
     fail = false;
     expect(await allows('https://a.example')).toBe(true);
+  });
+});
+
+describe('the content policy from issue 15 queries (contentLicencePolicyOf)', () => {
+  const revocations = new Map<string, { content?: object; kids: Map<string, object> }>([
+    ['S/whole', { content: {}, kids: new Map() }],
+    ['S/some', { kids: new Map([['k2', {}]]) }],
+  ]);
+  const policies = new Map([
+    ['S/offline', { persistentLicense: true }],
+    ['S/online', { persistentLicense: false }],
+  ]);
+  const policy = contentLicencePolicyOf({
+    revocationState: async (siteId, contentId) => revocations.get(`${siteId}/${contentId}`) ?? { kids: new Map() },
+    policyOf: async (siteId, contentId) => policies.get(`${siteId}/${contentId}`),
+  });
+
+  it('revoked: the whole content, or any requested key of it', async () => {
+    expect(await policy.isRevoked('S', 'whole', ['k1'])).toBe(true);
+    expect(await policy.isRevoked('S', 'some', ['k1', 'k2'])).toBe(true);
+    expect(await policy.isRevoked('S', 'some', ['k1'])).toBe(false);
+    expect(await policy.isRevoked('S', 'clean', ['k1'])).toBe(false);
+  });
+
+  it('persistent: only under a policy that allows it', async () => {
+    expect(await policy.allowsPersistent('S', 'offline')).toBe(true);
+    expect(await policy.allowsPersistent('S', 'online')).toBe(false);
+    expect(await policy.allowsPersistent('S', 'no-policy')).toBe(false);
   });
 });
