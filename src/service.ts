@@ -18,6 +18,10 @@ import { createPolicyService } from './content-policy/policy-service';
 import { createRevocationService } from './revocation/revocation-service';
 import { createContentLifecycle } from './lifecycle/content-lifecycle';
 import { createLicenseServerService } from './license-servers/license-server-service';
+import { ALLOWED_ORIGINS_TTL_MS, createAllowedOrigins } from './licence/allowed-origins';
+import { createClearKeyLicences } from './licence/clearkey-licence';
+import { createLicenceTokenKeyService } from './licence/licence-token-keys';
+import { contentLicencePolicyOf } from './licence/content-licence-policy';
 import { errorSummary, type Logger } from './log';
 import { createMasterKeyCheck, storeHoldsKeys, type MasterKeyCheckOutcome } from './master-key-check/master-key-check';
 import { instrumentMasterKey, instrumentStore } from './metrics/instrument';
@@ -145,6 +149,29 @@ export async function startService(config: Config, logger: Logger, options: { re
   const audit = createAuditService({ repository: store.audit });
   const policies = createPolicyService({ repository: store.policies });
   const revocations = createRevocationService({ repository: store.revocations, clock: systemClock });
+  const licenceTokenKeys = createLicenceTokenKeyService({
+    repository: store.licenceTokenKeys,
+    siteKeys,
+    requireSite: (siteId) => sites.getSite(siteId),
+    random: cryptoRandom,
+    clock: systemClock,
+  });
+  const clearKey = {
+    tokenKeys: licenceTokenKeys,
+    licences: createClearKeyLicences({
+      verificationKey: licenceTokenKeys.verificationKey,
+      site: (siteId) => sites.getSite(siteId),
+      contentKey: (siteId, contentId, kid) => contentKeys.get(siteId, contentId, kid),
+      policy: contentLicencePolicyOf({ revocations, policies }),
+      audit,
+      clock: systemClock,
+    }),
+    anySiteAllows: createAllowedOrigins({
+      originsOfAllSites: async () => (await sites.listSites()).map((site) => site.options.clearKeyAllowedOrigins),
+      clock: systemClock,
+      ttlMs: ALLOWED_ORIGINS_TTL_MS,
+    }),
+  };
   const signing = resolveSigningIdentity(config.signing);
   const exportSigning = resolveSigningIdentity(config.exportSigning, 'cpix-kms development license-export signing key');
   const exchangeDeps = { contentKeys, policies, audit, signing: signing.value, random: cryptoRandom, clock: systemClock };
@@ -181,6 +208,7 @@ export async function startService(config: Config, logger: Logger, options: { re
     },
     metrics,
     ...(config.metricsToken !== undefined && { metricsToken: config.metricsToken }),
+    clearKey,
   });
 
   // Timeouts are creation options: the connection checker's interval cannot be changed afterwards.

@@ -15,15 +15,18 @@ export type AuditDialect =
   | 'cpix-api-v2'
   | 'license-export'
   /** A change an operator made through the admin API. */
-  | 'admin-api';
+  | 'admin-api'
+  /** A ClearKey licence answered to a player (docs/clearkey.md). */
+  | 'clearkey';
 
 /**
- * `issue` and `export` hand keys out; the others are an operator's changes to a content's keys
+ * `issue`, `export` and `licence` hand keys out; the others are an operator's changes to a content's keys
  * (`import`, `revoke`), to a site's content policies, and to which policy a content is under.
  */
 export type AuditAction =
   | 'issue'
   | 'export'
+  | 'licence'
   | 'import'
   | 'revoke'
   | 'policy-create'

@@ -2,6 +2,7 @@ import type { AuditPage } from '../audit/ports';
 import type { ContentPolicy, PolicyRule } from '../content-policy/ports';
 import type { KeyImportItem } from '../lifecycle/key-import';
 import type { Revocation } from '../revocation/ports';
+import type { LicenceTokenKeyView, NewLicenceTokenKey } from '../licence/licence-token-keys';
 import type { KmsTokenView } from '../sites/site-service';
 import type { SiteOptions, SiteStatus, SiteView } from '../sites/site';
 
@@ -85,6 +86,11 @@ export interface SiteKeyRotation {
   readonly version: number;
   /** Content keys re-wrapped under it. */
   readonly rewrapped: number;
+}
+
+/** What POST /sites/:siteId/licence-token-keys returns: an HS256 secret appears here only. */
+export interface CreatedLicenceTokenKey extends LicenceTokenKeyView {
+  readonly secret?: string;
 }
 
 export interface NewSite {
@@ -244,6 +250,13 @@ export function createAdminClient(options: AdminClientOptions) {
       call<{ readonly licenseServers: readonly LicenseServerJson[] }>('GET', `/sites/${segment(siteId)}/license-servers`),
     revokeLicenseServer: (siteId: string, licenseServerId: string) =>
       call<void>('DELETE', `/sites/${segment(siteId)}/license-servers/${segment(licenseServerId)}`),
+
+    createLicenceTokenKey: (siteId: string, input: NewLicenceTokenKey) =>
+      call<CreatedLicenceTokenKey>('POST', `/sites/${segment(siteId)}/licence-token-keys`, input),
+    listLicenceTokenKeys: (siteId: string) =>
+      call<{ readonly licenceTokenKeys: readonly LicenceTokenKeyView[] }>('GET', `/sites/${segment(siteId)}/licence-token-keys`),
+    revokeLicenceTokenKey: (siteId: string, kid: string) =>
+      call<void>('DELETE', `/sites/${segment(siteId)}/licence-token-keys/${segment(kid)}`),
 
     listAudit: (siteId: string, query: AuditQuery = {}) => {
       const params = new URLSearchParams();

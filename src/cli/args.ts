@@ -36,6 +36,8 @@ export const OPTIONS = {
   'license-duration': { type: 'string' },
   'rotation-interval': { type: 'string' },
   rule: { type: 'string', multiple: true },
+  alg: { type: 'string' },
+  jwk: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 export type OptionName = keyof typeof OPTIONS;

@@ -4,6 +4,7 @@ import type { KeyImportItem } from '../lifecycle/key-import';
 import type { Revocation } from '../revocation/ports';
 import type { KmsTokenView } from '../sites/site-service';
 import type { SiteOptions, SiteView } from '../sites/site';
+import type { NewLicenceTokenKey } from '../licence/licence-token-keys';
 import type { AdminClient, ContentKeyMetadata, LicenseServerJson, RevokedMark } from './admin-client';
 import { UsageError, type OptionName, type ParsedArgs, type ReadTextFile } from './args';
 import { cell, fields, printable, table, type Output } from './format';
@@ -33,8 +34,10 @@ export interface Command {
 }
 
 type BooleanSiteOption = { [K in keyof SiteOptions]-?: SiteOptions[K] extends boolean ? K : never }[keyof SiteOptions];
-type CertificatesSiteOption = { [K in keyof SiteOptions]-?: SiteOptions[K] extends readonly string[] ? K : never }[keyof SiteOptions];
-type StringSiteOption = Exclude<keyof SiteOptions, BooleanSiteOption | CertificatesSiteOption>;
+/** Lists of plain values, given comma-separated (`key=a,b`) or empty (`key=`) for none. */
+type ListSiteOption = 'clearKeyAllowedOrigins';
+type CertificatesSiteOption = Exclude<{ [K in keyof SiteOptions]-?: SiteOptions[K] extends readonly string[] ? K : never }[keyof SiteOptions], ListSiteOption>;
+type StringSiteOption = Exclude<keyof SiteOptions, BooleanSiteOption | CertificatesSiteOption | ListSiteOption>;
 
 /**
  * The site options `--option key=value` can set, by value type. Exhaustive over `SiteOptions`, so an
@@ -55,13 +58,18 @@ const STRING_SITE_OPTIONS: Record<StringSiteOption, true> = {
 const CERTIFICATES_SITE_OPTIONS: Record<CertificatesSiteOption, true> = {
   requestSignerCertificates: true,
 };
+const LIST_SITE_OPTIONS: Record<ListSiteOption, true> = {
+  clearKeyAllowedOrigins: true,
+};
 const isBooleanSiteOption = (key: string): key is BooleanSiteOption => Object.hasOwn(BOOLEAN_SITE_OPTIONS, key);
 const isStringSiteOption = (key: string): key is StringSiteOption => Object.hasOwn(STRING_SITE_OPTIONS, key);
 const isCertificatesSiteOption = (key: string): key is CertificatesSiteOption => Object.hasOwn(CERTIFICATES_SITE_OPTIONS, key);
+const isListSiteOption = (key: string): key is ListSiteOption => Object.hasOwn(LIST_SITE_OPTIONS, key);
 export const SITE_OPTION_NAMES: readonly (keyof SiteOptions)[] = [
   ...(Object.keys(BOOLEAN_SITE_OPTIONS) as BooleanSiteOption[]),
   ...(Object.keys(STRING_SITE_OPTIONS) as StringSiteOption[]),
   ...(Object.keys(CERTIFICATES_SITE_OPTIONS) as CertificatesSiteOption[]),
+  ...(Object.keys(LIST_SITE_OPTIONS) as ListSiteOption[]),
 ];
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -82,6 +90,8 @@ function siteOptions(pairs: readonly string[] | undefined, readTextFile: ReadTex
     } else if (isCertificatesSiteOption(key)) {
       if (value !== '' && !value.startsWith('@')) throw new UsageError(`--option ${key} takes @<file of PEM certificates>, or nothing for none`);
       options[key] = value === '' ? [] : (readTextFile(value.slice(1)).match(PEM_CERTIFICATE) ?? []).map((pem) => `${pem}\n`);
+    } else if (isListSiteOption(key)) {
+      options[key] = value === '' ? [] : value.split(',').map((item) => item.trim());
     } else {
       throw new UsageError(`--option takes <key>=<value> with a key among ${SITE_OPTION_NAMES.join(', ')}`);
     }
@@ -130,7 +140,8 @@ function printSite(out: Output, site: SiteView): void {
   out.line('options:');
   for (const key of SITE_OPTION_NAMES) {
     const value = site.options[key];
-    out.line(`  ${key}: ${typeof value === 'object' ? `${value.length} certificate(s)` : cell(value)}`);
+    const shown = typeof value !== 'object' ? cell(value) : isListSiteOption(key) ? value.map(cell).join(', ') || '(none)' : `${value.length} certificate(s)`;
+    out.line(`  ${key}: ${shown}`);
   }
 }
 
@@ -588,6 +599,64 @@ export const COMMANDS: readonly Command[] = [
       await ctx.client().revokeLicenseServer(siteId, licenseServerId);
       if (ctx.json) return ctx.out.json({ siteId, licenseServerId, revoked: true });
       ctx.out.line(`revoked license server ${cell(licenseServerId)} of site ${cell(siteId)}`);
+    },
+  },
+  {
+    words: ['licence-token-keys', 'create'],
+    args: ['<siteId>'],
+    options: ['alg', 'jwk'],
+    optionsUsage: '--alg HS256 | --alg ES256|RS256 --jwk <public-key.jwk.json>',
+    summary: 'Register a key that verifies the site\'s ClearKey licence tokens; HS256 prints its secret (shown once).',
+    async run(ctx) {
+      const alg = ctx.values.alg;
+      let input: NewLicenceTokenKey;
+      if (alg === 'HS256') {
+        if (ctx.values.jwk !== undefined) throw new UsageError('--jwk is for ES256 and RS256; HS256 secrets are made by the service');
+        input = { alg };
+      } else if (alg === 'ES256' || alg === 'RS256') {
+        const path = ctx.values.jwk;
+        if (path === undefined || path === '') throw new UsageError(`--jwk <file> is required for ${alg}: the public key as a JWK`);
+        let jwk: unknown;
+        try {
+          jwk = JSON.parse(ctx.readTextFile(path));
+        } catch (error) {
+          const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'not JSON';
+          throw new UsageError(`cannot read --jwk ${path}: ${code}`);
+        }
+        if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new UsageError(`--jwk ${path} is not a JSON object`);
+        input = { alg, jwk: jwk as Record<string, unknown> };
+      } else {
+        throw new UsageError('--alg takes HS256, ES256 or RS256');
+      }
+      const created = await ctx.client().createLicenceTokenKey(arg(ctx, 0), input);
+      if (ctx.json) return ctx.out.json(created);
+      ctx.out.line(`registered licence-token key ${cell(created.kid)} (${cell(created.alg)}) for site ${cell(arg(ctx, 0))}`);
+      if (created.secret !== undefined) ctx.out.secret('HS256 secret (base64url)', created.secret);
+    },
+  },
+  {
+    words: ['licence-token-keys', 'list'],
+    args: ['<siteId>'],
+    options: [],
+    summary: "List a site's licence-token keys (kid, algorithm, dates; never a secret), revoked ones included.",
+    async run(ctx) {
+      const { licenceTokenKeys } = await ctx.client().listLicenceTokenKeys(arg(ctx, 0));
+      if (ctx.json) return ctx.out.json({ licenceTokenKeys });
+      if (licenceTokenKeys.length === 0) return ctx.out.line('no licence-token keys');
+      const rows = licenceTokenKeys.map((k) => [cell(k.kid), cell(k.alg), k.revokedAt === undefined ? 'active' : `revoked ${k.revokedAt}`, cell(k.createdAt)]);
+      for (const line of table(['KID', 'ALG', 'STATUS', 'CREATED'], rows)) ctx.out.line(line);
+    },
+  },
+  {
+    words: ['licence-token-keys', 'revoke'],
+    args: ['<siteId>', '<kid>'],
+    options: [],
+    summary: 'Revoke a licence-token key: tokens it signed get 401 from then on, also ones accepted before.',
+    async run(ctx) {
+      const [siteId, kid] = [arg(ctx, 0), arg(ctx, 1)];
+      await ctx.client().revokeLicenceTokenKey(siteId, kid);
+      if (ctx.json) return ctx.out.json({ siteId, kid, revoked: true });
+      ctx.out.line(`revoked licence-token key ${cell(kid)} of site ${cell(siteId)}`);
     },
   },
   {

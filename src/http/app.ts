@@ -15,6 +15,11 @@ import { errorHandler, notFoundHandler } from './error-mapping';
 import type { AdminSchemas } from './json-schemas';
 import { requestContext } from './request-context';
 import { adminRoutes } from './routes/admin';
+import { clearKeyRoutes } from './routes/clearkey';
+import { licenceTokenKeyRoutes } from './routes/licence-token-keys';
+import type { AllowedOrigins } from '../licence/allowed-origins';
+import type { ClearKeyLicences } from '../licence/clearkey-licence';
+import type { LicenceTokenKeyService } from '../licence/licence-token-keys';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import type { KeyRequestLimits } from '../exchange/dialect';
 import { keyExchangeRoutes } from './routes/key-exchange';
@@ -50,6 +55,12 @@ export interface AppDeps {
   /** Prometheus metrics, served at `/metrics` (behind `metricsToken` when one is configured). */
   readonly metrics: Metrics;
   readonly metricsToken?: string;
+  /** ClearKey licences for players (issue 17): the licence endpoint, its token keys and CORS origins. */
+  readonly clearKey: {
+    readonly licences: ClearKeyLicences;
+    readonly tokenKeys: LicenceTokenKeyService;
+    readonly anySiteAllows: AllowedOrigins;
+  };
 }
 
 /** The HTTP application, with every dependency injected (in-process tests start it on port 0). */
@@ -84,6 +95,15 @@ export function createApp(deps: AppDeps): Express {
       schemas: deps.adminSchemas,
     }),
   );
+  app.use(
+    '/admin/v1',
+    licenceTokenKeyRoutes({
+      adminToken: deps.adminToken,
+      authFailures: deps.authFailures,
+      licenceTokenKeys: deps.clearKey.tokenKeys,
+      schemas: deps.adminSchemas,
+    }),
+  );
   const keyRoutes = {
     logger: deps.logger,
     sites: deps.sites,
@@ -93,6 +113,7 @@ export function createApp(deps: AppDeps): Express {
     userAgent: SERVICE_USER_AGENT,
   };
   app.use(keyExchangeRoutes(keyRoutes));
+  app.use(clearKeyRoutes({ licences: deps.clearKey.licences, authFailures: deps.authFailures, anySiteAllows: deps.clearKey.anySiteAllows }));
   app.use(
     licenseRoutes({ licenseServers: deps.licenseServers, licenseExport: deps.licenseExport, revocations: deps.revocations, authFailures: deps.authFailures }),
   );

@@ -20,6 +20,7 @@ const SCHEMA_NAMES = [
   'policy-update',
   'policy-assign',
   'policy-rules',
+  'licence-token-key-create',
 ] as const;
 
 export type SchemaName = (typeof SCHEMA_NAMES)[number];

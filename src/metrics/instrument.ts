@@ -61,6 +61,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     licenseServers: instrumentMethods(store.licenseServers, 'licenseServers', 'store', metrics),
     revocations: instrumentMethods(store.revocations, 'revocations', 'store', metrics),
     policies: instrumentMethods(store.policies, 'policies', 'store', metrics),
+    licenceTokenKeys: instrumentMethods(store.licenceTokenKeys, 'licenceTokenKeys', 'store', metrics),
     authFailures: instrumentMethods(store.authFailures, 'authFailures', 'store', metrics),
     masterKeyCheck: instrumentMethods(store.masterKeyCheck, 'masterKeyCheck', 'store', metrics),
     audit: {

@@ -38,6 +38,11 @@ export interface SiteOptions {
    * never from the request's KeyInfo); none by default.
    */
   readonly requestSignerCertificates: readonly string[];
+  /**
+   * Web origins (`https://player.example`) whose pages may read this site's ClearKey licences
+   * (`POST /clearkey/v1/license`, CORS): exact serialised origins, never a wildcard; none by default.
+   */
+  readonly clearKeyAllowedOrigins: readonly string[];
 }
 
 export const DEFAULT_SITE_OPTIONS: SiteOptions = Object.freeze({
@@ -48,7 +53,24 @@ export const DEFAULT_SITE_OPTIONS: SiteOptions = Object.freeze({
   widevineProvider: 'cpix-kms',
   acceptLegacyToken: false,
   requestSignerCertificates: [],
+  clearKeyAllowedOrigins: [],
 });
+
+/**
+ * Whether `origin` is a serialised web origin (RFC 6454 §6.2) of an http(s) page: scheme, host and a
+ * non-default port only, as browsers send it in `Origin`. `*` and `null` are not origins.
+ */
+export function isWebOrigin(origin: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  // The WHATWG parser keeps some characters in hosts (`*`) that no browser sends as an origin.
+  const host = /^(\[[0-9a-f:.]+\]|[a-z0-9-]+(\.[a-z0-9-]+)*)$/.test(url.hostname);
+  return (url.protocol === 'https:' || url.protocol === 'http:') && host && url.origin === origin;
+}
 
 /**
  * Refuses options that would make every key request fail later: a key URI template that does not
@@ -61,6 +83,11 @@ export function checkSiteOptions(options: SiteOptions): void {
   options.requestSignerCertificates.forEach((pem, index) => {
     const path = `options.requestSignerCertificates[${index}]`;
     assertCertificatePolicy(parseCertificate(pem, path), DEFAULT_CERTIFICATE_POLICY, path);
+  });
+  options.clearKeyAllowedOrigins.forEach((origin, index) => {
+    if (!isWebOrigin(origin)) {
+      throw new RequestInvalid(`options.clearKeyAllowedOrigins[${index}] must be an origin such as https://player.example (no path, no wildcard)`);
+    }
   });
   const sample = { keyId: Buffer.alloc(KEY_ID_LENGTH_BYTES), contentId: 'content' };
   const templates: readonly [keyof SiteOptions, () => string][] = [

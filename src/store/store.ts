@@ -2,6 +2,7 @@ import type { AuditRepository } from '../audit/ports';
 import type { AuthFailureRepository } from '../auth-limits/ports';
 import type { PolicyRepository } from '../content-policy/ports';
 import type { ContentKeyRepository } from '../keys/ports';
+import type { LicenceTokenKeyRepository } from '../licence/ports';
 import type { LicenseServerRepository } from '../license-servers/ports';
 import type { MasterKeyCheckRepository } from '../master-key-check/ports';
 import type { RevocationRepository } from '../revocation/ports';
@@ -18,6 +19,8 @@ export interface Store {
   readonly revocations: RevocationRepository;
   /** Content policies (DRM groups) and which content they apply to. */
   readonly policies: PolicyRepository;
+  /** Keys that verify the sites' ClearKey licence tokens (issue 17). */
+  readonly licenceTokenKeys: LicenceTokenKeyRepository;
   /** Failed-authentication counters, shared by every process on this store (rate limits). */
   readonly authFailures: AuthFailureRepository;
   /** The key-check value of the master key this store's site keys are wrapped by. */

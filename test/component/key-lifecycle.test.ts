@@ -10,6 +10,7 @@ import type { Store } from '../../src/store/store';
 import { createTestApp, type TestApp } from '../support/app';
 import { buildDoveRunnerRequest, DRM_TYPES, readAsPythonClient } from '../support/doverunner-clients';
 import { captureLogs, encodingsOf } from '../support/log-capture';
+import { b64Kid, mintToken, registerTokenKey, seconds } from '../support/licence-tokens';
 import { redisAnswers, redisHarness, sharedRedisConfig } from '../support/redis-server';
 import type { StoreHarness } from '../store/store-contract';
 
@@ -475,6 +476,26 @@ describe.each(STORES)('key lifecycle over HTTP on %s', (_name, makeHarness) => {
       expect((await listKeys(contentId)).body.keys).toHaveLength(1);
     }
     expect(outcomes.size).toBeGreaterThan(0);
+  });
+
+  it('ClearKey licences obey the real revocations and content policies: persistent only where the policy allows, 410 once revoked', async () => {
+    const contentId = `licensed-${randomUUID()}`;
+    const cek = keyAndIv();
+    const kid = randomUUID();
+    await importKeys(contentId, [{ kid, key: cek.both }]).expect(201);
+    const signer = await registerTokenKey(t.app, t.adminToken, siteId, 'ES256');
+    const token = await mintToken(signer, { iss: siteId, sub: 'viewer', cid: contentId, exp: seconds(new Date()) + 600 });
+    const licence = (type: string) =>
+      request(t.app).post('/clearkey/v1/license').set('Authorization', `Bearer ${token}`).send({ kids: [b64Kid(kid)], type });
+    const granted = await licence('temporary');
+    expect({ status: granted.status, k: granted.body.keys?.[0]?.k }).toEqual({ status: 200, k: Buffer.from(cek.key, 'base64').toString('base64url') });
+    expect((await licence('persistent-license')).status).toBe(403);
+    await request(t.app).post(sitePath('/policies')).set(admin()).send({ ...PREMIUM, name: 'offline', persistentLicense: true }).expect(201);
+    await request(t.app).put(contentPath(contentId, '/policy')).set(admin()).send({ policy: 'offline' }).expect(200);
+    expect((await licence('persistent-license')).status).toBe(200);
+    await request(t.app).post(contentPath(contentId, '/revoke')).set(admin()).send({ reason: 'licence test', kids: [kid] }).expect(201);
+    const refused = await licence('temporary');
+    expect({ status: refused.status, code: refused.body.error?.code }).toEqual({ status: 410, code: 'ERR_CONTENT_REVOKED' });
   });
 
   it('wrote no key byte, token or credential into any log line', () => {

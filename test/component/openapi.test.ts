@@ -21,6 +21,7 @@ import { openApiRoutes } from '../../src/http/routes/openapi';
 import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs } from '../support/log-capture';
 import { testCertificate } from '../support/services';
+import { b64Kid, mintToken, registerTokenKey } from '../support/licence-tokens';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -359,6 +360,7 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
       'policy-update': 'PolicyUpdate',
       'policy-assign': 'PolicyAssign',
       'policy-rules': 'PolicyRules',
+      'licence-token-key-create': 'LicenceTokenKeyCreate',
     };
 
     /** draft-07 → 2020-12 for these schemas: no keyword changes meaning, only `$id`/`$schema` go and refs point at components. */
@@ -398,6 +400,7 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
       ['patch', '/admin/v1/sites/{siteId}', 'SiteUpdate', true],
       ['post', '/admin/v1/sites/{siteId}/tokens', 'TokenCreate', false],
       ['post', '/admin/v1/sites/{siteId}/license-servers', 'LicenseServerCreate', true],
+      ['post', '/admin/v1/sites/{siteId}/licence-token-keys', 'LicenceTokenKeyCreate', true],
     ])('%s %s takes a JSON %s body (required: %s)', (method, path, name, required) => {
       const body = objectAt(operation(method, path), 'requestBody');
       expect(body.required).toBe(required);
@@ -589,6 +592,38 @@ describe('OpenAPI document (schemas/openapi.json, GET /openapi.json)', () => {
         await request(t.app).delete(`/admin/v1/sites/${siteId}/license-servers/${String(server.body.licenseServer.id)}`).set(admin()),
       );
       expect(server.status).toBe(201);
+    });
+
+    it('licence-token keys and the ClearKey licence endpoint, with their refusals', async () => {
+      const site = await request(t.app).post('/admin/v1/sites').set(admin()).send({ name: 'ClearKey', options: { clearKeyAllowedOrigins: ['https://player.example'] } });
+      const siteId = String(site.body.site.id);
+      const keys = `/admin/v1/sites/${siteId}/licence-token-keys`;
+      const hs = await request(t.app).post(keys).set(admin()).send({ alg: 'HS256' });
+      expectDocumented('post', '/admin/v1/sites/{siteId}/licence-token-keys', hs);
+      expectDocumented('post', '/admin/v1/sites/{siteId}/licence-token-keys', await request(t.app).post(keys).set(admin()).send({ alg: 'none' }));
+      expectDocumented('post', '/admin/v1/sites/{siteId}/licence-token-keys', await request(t.app).post('/admin/v1/sites/ZZZ9/licence-token-keys').set(admin()).send({ alg: 'HS256' }));
+      const es = await registerTokenKey(t.app, t.adminToken, siteId, 'ES256');
+      expectDocumented('get', '/admin/v1/sites/{siteId}/licence-token-keys', await request(t.app).get(keys).set(admin()));
+      expectDocumented('get', '/admin/v1/sites/{siteId}/licence-token-keys', await request(t.app).get(keys));
+      const key = await t.services.contentKeys.getOrCreate(siteId, { contentId: 'film', kid: parseKeyId(randomUUID()) });
+      const now = Math.floor(Date.now() / 1000);
+      const token = await mintToken(es, { iss: siteId, sub: 'viewer', cid: 'film', iat: now, exp: now + 300 });
+      const ask = (body: unknown, bearer = token) =>
+        request(t.app).post('/clearkey/v1/license').set('Authorization', `Bearer ${bearer}`).set('Content-Type', 'application/json').set('Origin', 'https://player.example').send(JSON.stringify(body));
+      const granted = await ask({ kids: [b64Kid(key.kid)], type: 'temporary' });
+      expect(granted.status).toBe(200);
+      expectDocumented('post', '/clearkey/v1/license', granted);
+      expectDocumented('post', '/clearkey/v1/license', await ask({ kids: [b64Kid(randomUUID())], type: 'temporary' }));
+      expectDocumented('post', '/clearkey/v1/license', await ask({ kids: [b64Kid(key.kid)], type: 'persistent-license' }));
+      expectDocumented('post', '/clearkey/v1/license', await ask({ kids: [], type: 'temporary' }));
+      expectDocumented('post', '/clearkey/v1/license', await ask({ kids: [b64Kid(key.kid)], type: 'temporary' }, 'not.a.token'));
+      expectDocumented('options', '/clearkey/v1/license', await request(t.app).options('/clearkey/v1/license').set('Origin', 'https://player.example').set('Access-Control-Request-Method', 'POST'));
+      expectDocumented(
+        'delete',
+        '/admin/v1/sites/{siteId}/licence-token-keys/{kid}',
+        await request(t.app).delete(`${keys}/${String(hs.body.kid)}`).set(admin()),
+      );
+      expectDocumented('delete', '/admin/v1/sites/{siteId}/licence-token-keys/{kid}', await request(t.app).delete(`${keys}/nope`).set(admin()));
     });
 
     it('key routes refuse an unauthenticated request in their own error format', async () => {

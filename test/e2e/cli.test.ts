@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -312,6 +313,44 @@ describeWithVectors('cpix-kms CLI: a full site lifecycle over the admin API', ()
 
     const followed = parseJson<{ records: AuditEntry[]; next?: string }>(await ok(['audit', 'list', siteId, '--limit', '2', '--all', '--json']));
     expect(followed).toEqual({ records: all.records });
+  });
+
+  it('licence-token-keys create (HS256 secret once; ES256 from a JWK file), list, revoke: the secret signs a licence token until revoked', async () => {
+    const created = await ok(['licence-token-keys', 'create', siteId, '--alg', 'HS256']);
+    const kid = new RegExp(`^registered licence-token key ([A-Za-z0-9_-]{16}) \\(HS256\\) for site ${siteId}$`, 'm').exec(created.stdout)?.[1] ?? '';
+    expect(kid).toHaveLength(16);
+    const secret = shownOnce(created.stdout, 'HS256 secret (base64url)');
+    expect(Buffer.from(secret, 'base64url')).toHaveLength(32);
+
+    const jwkFile = join(cwd, 'licence-key.jwk.json');
+    writeFileSync(jwkFile, JSON.stringify(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' })));
+    const es = parseJson<{ kid: string; alg: string; secret?: string }>(await ok(['licence-token-keys', 'create', siteId, '--alg', 'ES256', '--jwk', jwkFile, '--json']));
+    expect(es).toMatchObject({ alg: 'ES256' });
+    expect(es.secret).toBeUndefined();
+    const noJwk = await cli(['licence-token-keys', 'create', siteId, '--alg', 'ES256']);
+    expect({ code: noJwk.code, stderr: noJwk.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/--jwk <file> is required for ES256/) });
+
+    const lines = await ok(['licence-token-keys', 'list', siteId]);
+    expect(lines.stdout).toMatch(new RegExp(`^${kid}\\s+HS256\\s+active\\s`, 'm'));
+    expect(lines.stdout).not.toContain(secret);
+
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ sub: 'cli-viewer', cid: contentId }).setProtectedHeader({ alg: 'HS256', kid }).setIssuer(siteId).setIssuedAt(now).setExpirationTime(now + 300).sign(Buffer.from(secret, 'base64url'));
+    const [someKid] = [...issuedKeys.keys()];
+    const licence = () =>
+      fetch(`${url}/clearkey/v1/license`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ kids: [Buffer.from((someKid ?? '').replace(/-/g, ''), 'hex').toString('base64url')], type: 'temporary' }),
+      });
+    const granted = await licence();
+    expect(granted.status).toBe(200);
+    expect(((await granted.json()) as { keys: { k: string }[] }).keys[0]?.k).toBe(Buffer.from(issuedKeys.get(someKid ?? '') ?? '', 'base64').toString('base64url'));
+
+    expect((await ok(['licence-token-keys', 'revoke', siteId, kid])).stdout).toBe(`revoked licence-token key ${kid} of site ${siteId}\n`);
+    expect((await licence()).status).toBe(401);
+    const listed = parseJson<{ licenceTokenKeys: { kid: string; revokedAt?: string }[] }>(await ok(['licence-token-keys', 'list', siteId, '--json']));
+    expect(listed.licenceTokenKeys.find((k) => k.kid === kid)?.revokedAt).toEqual(expect.stringMatching(/Z$/));
   });
 
   it('keys import, policies, contents policy, contents revoke and revocations list drive the key lifecycle', async () => {

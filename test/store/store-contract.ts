@@ -8,6 +8,7 @@ import { allSiteRecords, buildServices, testMasterKey } from '../support/service
 import { describeAuditAndLicenseServerContract } from './audit-license-server-contract';
 import { describeAuthFailureContract } from './auth-failure-contract';
 import { describeLifecycleContract } from './lifecycle-contract';
+import { describeLicenceTokenKeyContract } from './licence-token-key-contract';
 import { describeMasterKeyCheckContract } from './master-key-check-contract';
 
 /**
@@ -481,6 +482,7 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
     describeAuditAndLicenseServerContract(() => ({ harness, store, services }));
     describeAuthFailureContract(() => ({ harness, store }));
     describe('key lifecycle', () => describeLifecycleContract(() => ({ harness, store, services, masterKey })));
+    describeLicenceTokenKeyContract(() => ({ harness, store, services }));
     describeMasterKeyCheckContract(makeHarness);
   });
 }

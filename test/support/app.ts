@@ -15,6 +15,10 @@ import { createLicenseExport } from '../../src/exchange/license-export';
 import { cryptoRandom, systemClock, type Clock } from '../../src/crypto/random';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
 import { instrumentMasterKey, instrumentStore } from '../../src/metrics/instrument';
+import { createAllowedOrigins } from '../../src/licence/allowed-origins';
+import { createClearKeyLicences } from '../../src/licence/clearkey-licence';
+import type { ContentLicencePolicy } from '../../src/licence/ports';
+import { contentLicencePolicyOf } from '../../src/licence/content-licence-policy';
 import { createAuthFailureLimiter, type AuthFailureLimiter, type AuthFailureLimits } from '../../src/auth-limits/auth-failure-limiter';
 
 export interface TestApp {
@@ -56,6 +60,10 @@ export interface TestAppOptions {
   readonly exchangeClock?: Clock;
   /** TRUST_PROXY_HOPS: how many X-Forwarded-For entries are believed; 0 by default. */
   readonly trustProxyHops?: number;
+  /** Replaces the content policy ClearKey licences obey (by default the content's revocations and policy). */
+  readonly contentLicencePolicy?: ContentLicencePolicy;
+  /** The clock licence tokens are verified by (and the allowed-origins cache runs on); the system clock by default. */
+  readonly licenceClock?: Clock;
 }
 
 /** The real app on a real SQLite file in a temp folder (or on `options.store`), as main wires it. */
@@ -105,6 +113,23 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
     metrics,
     ...(options.metricsToken !== undefined && { metricsToken: options.metricsToken }),
     ...(options.trustProxyHops !== undefined && { trustProxyHops: options.trustProxyHops }),
+    clearKey: {
+      tokenKeys: services.licenceTokenKeys,
+      licences: createClearKeyLicences({
+        verificationKey: services.licenceTokenKeys.verificationKey,
+        site: (siteId) => services.sites.getSite(siteId),
+        contentKey: (siteId, contentId, kid) => services.contentKeys.get(siteId, contentId, kid),
+        policy: options.contentLicencePolicy ?? contentLicencePolicyOf(services),
+        audit: options.auditSink ?? services.audit,
+        clock: options.licenceClock ?? systemClock,
+      }),
+      // No cache in tests: an origin a test adds is allowed at once.
+      anySiteAllows: createAllowedOrigins({
+        originsOfAllSites: async () => (await services.sites.listSites()).map((site) => site.options.clearKeyAllowedOrigins),
+        clock: options.licenceClock ?? systemClock,
+        ttlMs: 0,
+      }),
+    },
   });
   return {
     app,

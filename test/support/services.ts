@@ -12,6 +12,7 @@ import { createPolicyService } from '../../src/content-policy/policy-service';
 import { createRevocationService } from '../../src/revocation/revocation-service';
 import { createContentLifecycle } from '../../src/lifecycle/content-lifecycle';
 import { createLicenseServerService } from '../../src/license-servers/license-server-service';
+import { createLicenceTokenKeyService } from '../../src/licence/licence-token-keys';
 import { createSiteKeyRing } from '../../src/sites/site-key-ring';
 import { createSiteService } from '../../src/sites/site-service';
 import type { ContentKeyRecord } from '../../src/keys/ports';
@@ -31,19 +32,20 @@ export function buildServices(store: Store, masterKey: MasterKeyProvider, option
     cacheTtlMs: 60_000,
     cacheMaxEntries: 100,
   });
+  const sites = createSiteService({ repository: store.sites, masterKey, random: cryptoRandom, clock: systemClock });
   const contentKeys = createContentKeyService({
-      repository: store.contentKeys,
-      siteKeys,
-      random: cryptoRandom,
-      clock: systemClock,
-      creationLimit: { perWindow: options.keysCreatedPerMinute ?? 0, windowMs: KEY_CREATION_WINDOW_MS },
+    repository: store.contentKeys,
+    siteKeys,
+    random: cryptoRandom,
+    clock: systemClock,
+    creationLimit: { perWindow: options.keysCreatedPerMinute ?? 0, windowMs: KEY_CREATION_WINDOW_MS },
   });
   const audit = createAuditService({ repository: store.audit });
   const policies = createPolicyService({ repository: store.policies });
   const revocations = createRevocationService({ repository: store.revocations, clock: systemClock });
   return {
     siteKeys,
-    sites: createSiteService({ repository: store.sites, masterKey, random: cryptoRandom, clock: systemClock }),
+    sites,
     contentKeys,
     licenseServers: createLicenseServerService({
       repository: store.licenseServers,
@@ -55,6 +57,13 @@ export function buildServices(store: Store, masterKey: MasterKeyProvider, option
     policies,
     revocations,
     lifecycle: createContentLifecycle({ contentKeys, revocations, policies, audit, clock: systemClock }),
+    licenceTokenKeys: createLicenceTokenKeyService({
+      repository: store.licenceTokenKeys,
+      siteKeys,
+      requireSite: (siteId) => sites.getSite(siteId),
+      random: cryptoRandom,
+      clock: systemClock,
+    }),
   };
 }
 

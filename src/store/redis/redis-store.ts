@@ -14,6 +14,7 @@ import { createRedisContentKeyRepository } from './content-key-repository';
 import { createRedisContext, type RedisContext } from './context';
 import { checkRedisDurability, type DurabilityCheckable } from './durability';
 import { createKeyNames, REDIS_SCHEMA_VERSION } from './key-names';
+import { createRedisLicenceTokenKeyRepository } from './licence-token-key-repository';
 import { createRedisLicenseServerRepository } from './license-server-repository';
 import { createRedisMasterKeyCheckRepository } from './master-key-check-repository';
 import { createRedisPolicyRepository } from './policy-repository';
@@ -87,6 +88,7 @@ export async function openRedisStore(config: RedisStoreConfig, options: RedisSto
     licenseServers: createRedisLicenseServerRepository(context),
     revocations: createRedisRevocationRepository(context),
     policies: createRedisPolicyRepository(context),
+    licenceTokenKeys: createRedisLicenceTokenKeyRepository(context),
     authFailures: createRedisAuthFailureRepository(context),
     masterKeyCheck: createRedisMasterKeyCheckRepository(context),
     async ping() {

@@ -11,6 +11,7 @@ import type { Store } from '../store';
 import { createSqliteAuditRepository } from './audit-repository';
 import { createSqliteAuthFailureRepository } from './auth-failure-repository';
 import { guarded } from './guarded';
+import { createSqliteLicenceTokenKeyRepository } from './licence-token-key-repository';
 import { createSqliteLicenseServerRepository } from './license-server-repository';
 import { createSqlitePolicyRepository } from './policy-repository';
 import { createSqliteRevocationRepository } from './revocation-repository';
@@ -422,6 +423,7 @@ export function openSqliteStore(path: string): Store {
     licenseServers: createSqliteLicenseServerRepository(db),
     revocations: createSqliteRevocationRepository(db),
     policies: createSqlitePolicyRepository(db),
+    licenceTokenKeys: createSqliteLicenceTokenKeyRepository(db),
     authFailures: createSqliteAuthFailureRepository(db),
     masterKeyCheck: createSqliteMasterKeyCheckRepository(db),
     async ping() {
