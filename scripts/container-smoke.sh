@@ -321,7 +321,7 @@ cat <<EOF
 container smoke: PASS
   podman, debootstrap : $tools_note
   node / npm in image : $NODE_VERSION / $NPM_VERSION ($BASE_IMAGE: $base_note)
-  image build         : $build_seconds s ($([ "$SMOKE_COLD" = 1 ] && echo "no layer cache" || echo "layer cache allowed"))
+  image build         : $build_seconds s ($([ "$SMOKE_COLD" = 1 ] || [ "$SMOKE_LAYERS" != true ] && echo "no layer cache" || echo "layer cache allowed"))
   image size          : $(mb "$image_bytes") (podman), root filesystem $(mb "$rootfs_bytes")
   start -> /healthz   : $healthz_seconds s
   start -> /readyz    : $readyz_seconds s
