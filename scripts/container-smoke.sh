@@ -92,6 +92,7 @@ apt_source_uri() {
 in_root() {
   local root=$1
   shift
+  # shellcheck disable=SC2016 # expanded by the inner shell
   unshare --mount --propagation private --fork \
     sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$root" "$@"
 }
@@ -154,6 +155,7 @@ EOF
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
   in_root "$root" /bin/sh -c 'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node'
   local versions
+  # shellcheck disable=SC2016 # expanded inside the base
   versions=$(in_root "$root" /bin/sh -c 'echo "node $(node --version), npm $(npm --version)"')
   log "base: $versions"
   rm -rf "$root"/root/.npm "$root"/tmp/* "$root"/proc/* 2>/dev/null || true
@@ -213,7 +215,7 @@ mapfile -d '' -t command < <(cfg Cmd)
 mapfile -d '' -t image_env < <(cfg Env)
 uid=$(awk -F: -v u="$user" '$1 == u || $3 == u { print $3; exit }' "$ROOT/etc/passwd")
 gid=$(awk -F: -v u="$user" '$1 == u || $3 == u { print $4; exit }' "$ROOT/etc/passwd")
-[ -n "$uid" ] && [ "$uid" != 0 ] || fail "the image runs as '${user:-root}', expected a non-root user"
+if [ -z "$uid" ] || [ "$uid" = 0 ]; then fail "the image runs as '${user:-root}', expected a non-root user"; fi
 
 # Secrets, generated for this run only, readable by the image's user alone (as the chart's fsGroup).
 SECRETS=$WORK/secrets
@@ -296,7 +298,7 @@ key_ms=$(awk -v t="${key_status#* }" 'BEGIN { printf "%.0f", t * 1000 }')
 log "run: key request 200 in $key_ms ms (key present, signed)"
 
 # --- 5. graceful stop: SIGTERM to PID 1 of the namespace (tini), which hands it to node -------------
-pid1=$(cat "/proc/$RUNNER_PID/task/$RUNNER_PID/children" | awk '{ print $1 }')
+pid1=$(awk '{ print $1 }' "/proc/$RUNNER_PID/task/$RUNNER_PID/children")
 [ -n "$pid1" ] || fail "no process in the container's namespace"
 t_stop=$(now)
 kill -TERM "$pid1"
