@@ -3,28 +3,49 @@
 # cpix-kms container image.
 #
 #   docker build -t cpix-kms:0.1.0 .
-#   docker run --rm -p 8080:8080 -v cpix-kms-data:/data \
+#   docker run --rm -p 8080:8080 -v cpix-kms-data:/data -v "$PWD/secrets:/run/secrets:ro" \
 #     -e ADMIN_TOKEN_FILE=/run/secrets/admin-token -e MASTER_KEY_FILE=/run/secrets/master-key \
-#     -v "$PWD/secrets:/run/secrets:ro" cpix-kms:0.1.0
+#     -e SIGNING_KEY_FILE=/run/secrets/signing.key -e SIGNING_CERT_FILE=/run/secrets/signing.crt \
+#     -e EXPORT_SIGNING_KEY_FILE=/run/secrets/export-signing.key \
+#     -e EXPORT_SIGNING_CERT_FILE=/run/secrets/export-signing.crt \
+#     cpix-kms:0.1.0
 #
-# NODE_ENV=production: the service refuses to start without a configured master key and admin token.
+# NODE_ENV=production: the service refuses to start without a configured master key, admin token and
+# both signing identities (README, Configuration). scripts/container-smoke.sh builds this file without a
+# Docker engine or registry access (podman, a local base image) and runs the result.
+#
+# Behind a TLS-intercepting proxy, hand npm the proxy's CA bundle for the build only; it is mounted
+# for the one `npm ci` step and never stored in a layer:
+#   docker build --secret id=npm-ca,src=/etc/ssl/certs/ca-certificates.crt -t cpix-kms:0.1.0 .
 
-# Exact version tag; pin by digest in your registry mirror (node:20.20.2-bookworm-slim@sha256:…).
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Node.js 24 LTS (Node 20 reached end of life in April 2026). Exact version tag; pin by digest in your
+# registry mirror (node:24.22.3-bookworm-slim@sha256:…). Any image with the official image's layout
+# works: Debian bookworm, node/npm in /usr/local (headers in /usr/local/include/node), a `node` user with
+# uid 1000 — scripts/container-smoke.sh assembles such a base from Debian and the npm registry.
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # --- build: compile TypeScript, then keep only production dependencies --------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 
-# node-gyp toolchain for the better-sqlite3 native addon (used when no prebuilt binary matches).
+# node-gyp toolchain for the better-sqlite3 native addon (used when no prebuilt binary matches or the
+# prebuilt download is unreachable).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 
+# node-gyp builds against the headers of the image's own Node (/usr/local/include/node) instead of
+# downloading them, so a build without access to nodejs.org works and the addon always matches the
+# runtime's ABI.
+ENV npm_config_nodedir=/usr/local
+
 # Dependencies first, in their own layer, so a source-only change reuses it.
 # NODE_ENV is deliberately unset here: the build needs the dev dependencies (typescript).
+# The optional `npm-ca` build secret (see the top of this file) is used only by this step.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN --mount=type=secret,id=npm-ca \
+    if [ -s /run/secrets/npm-ca ]; then export npm_config_cafile=/run/secrets/npm-ca NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
+ && npm ci --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

@@ -64,18 +64,11 @@ Folder where the secret files of existingSecret are mounted; the *_FILE variable
 {{- end }}
 
 {{/*
-True ("true") when CPIX responses are signed, i.e. a signing key is configured.
-*/}}
-{{- define "cpix-kms.signing" -}}
-{{- if .Values.secretKeys.signingKey }}true{{ end }}
-{{- end }}
-
-{{/*
 Fail the render on combinations the service would reject at start-up, or that lose data.
 */}}
 {{- define "cpix-kms.validate" -}}
 {{- if not .Values.existingSecret }}
-{{- fail "existingSecret is required: the name of a Secret holding the admin token (and the master key or store URL); see the chart README" }}
+{{- fail "existingSecret is required: the name of a Secret holding the admin token, both signing identities (and the master key or store URL); see the chart README" }}
 {{- end }}
 {{- if and (eq .Values.store.type "sqlite") (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) }}
 {{- fail "store.type=sqlite allows a single replica only: set replicaCount=1 and autoscaling.enabled=false, or use store.type=redis" }}
@@ -88,8 +81,16 @@ Fail the render on combinations the service would reject at start-up, or that lo
 {{- fail "masterKey.awsKms.region is required when masterKey.provider=aws-kms" }}
 {{- end }}
 {{- end }}
-{{- if ne (empty .Values.secretKeys.signingKey) (empty .Values.secretKeys.signingCert) }}
-{{- fail "secretKeys.signingKey and secretKeys.signingCert must be set together" }}
+{{- range $name := list "signingKey" "signingCert" "exportSigningKey" "exportSigningCert" }}
+{{- if not (get $.Values.secretKeys $name) }}
+{{- fail (printf "secretKeys.%s is required: with NODE_ENV=production the service does not start without both signing identities; see the chart README" $name) }}
+{{- end }}
+{{- end }}
+{{- if or (eq .Values.secretKeys.exportSigningKey .Values.secretKeys.signingKey) (eq .Values.secretKeys.exportSigningCert .Values.secretKeys.signingCert) }}
+{{- fail "secretKeys.exportSigningKey/exportSigningCert must name other keys than signingKey/signingCert: license exports need their own signing key (the service refuses to start with one key for both)" }}
+{{- end }}
+{{- if and (gt (int .Values.config.maxKeysCreatedPerMinute) 0) (lt (int .Values.config.maxKeysCreatedPerMinute) (int .Values.config.maxKeysPerRequest)) }}
+{{- fail "config.maxKeysCreatedPerMinute must be 0 or at least config.maxKeysPerRequest (the service refuses to start otherwise)" }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
