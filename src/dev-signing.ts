@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import forge from 'node-forge';
 import type { SecretSource, SigningConfig } from './config/config';
 import { readOrCreate, type ResolvedSecret } from './dev-secrets';
+import { ConfigError } from './errors';
 
 /**
  * The development signing identity: when no SIGNING_KEY_FILE/SIGNING_CERT_FILE is configured (and
@@ -10,8 +10,11 @@ import { readOrCreate, type ResolvedSecret } from './dev-secrets';
  * license servers can pin it across restarts. One file, written with O_EXCL, so two processes starting
  * together cannot end up with a key and a certificate from different runs (`readOrCreate`).
  *
- * node-forge only assembles and signs the certificate; the key pair comes from Node's own crypto.
+ * node-forge only assembles and signs the certificate (Node's crypto cannot make an X.509 certificate);
+ * the key pair comes from Node's own crypto.
  */
+
+type Forge = typeof import('node-forge');
 
 const DEV_CERTIFICATE_DAYS = 825;
 const RSA_BITS = 2048;
@@ -28,8 +31,31 @@ export function certificateSerialHex(random: Buffer): string {
   return serial.toString('hex');
 }
 
+/**
+ * node-forge, loaded when a certificate is made, never before: production refuses to start without
+ * configured signing identities, so only development makes one. node-forge is therefore a development
+ * dependency, which the container image does not install (decision 71).
+ * @throws ConfigError when it is not installed: development files wanted where only the production
+ *   dependencies are (the image run without NODE_ENV=production).
+ */
+function loadForge(): Forge {
+  try {
+    // A require in the function, not an import: an import would load node-forge with this module.
+    return require('node-forge') as Forge;
+  } catch (error) {
+    if (!(error instanceof Error && 'code' in error && error.code === 'MODULE_NOT_FOUND')) throw error;
+    throw new ConfigError(
+      'no signing identity is configured and node-forge, which makes the development one, is not installed: ' +
+        'set SIGNING_KEY_FILE, SIGNING_CERT_FILE, EXPORT_SIGNING_KEY_FILE and EXPORT_SIGNING_CERT_FILE (NODE_ENV=production requires them), ' +
+        'or install the development dependencies (npm ci)',
+      { cause: error },
+    );
+  }
+}
+
 /** A fresh self-signed RSA-2048 identity as one PEM text: PKCS#8 private key, then the certificate. */
 export function createSelfSignedIdentityPem(commonName = 'cpix-kms development signing key', serialRandom: Buffer = randomBytes(16)): string {
+  const forge = loadForge();
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: RSA_BITS });
   const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const forgePrivateKey = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());

@@ -15,7 +15,6 @@ export type ErrorCode =
   | 'ERR_CPIX_UNSUPPORTED'
   | 'ERR_CPIX_SIGNATURE_INVALID'
   | 'ERR_REQUEST_SIGNATURE_REQUIRED'
-  | 'ERR_CPIX_DECRYPTION_FAILED'
   | 'ERR_SPEKE_REJECTED'
   | 'ERR_WEAK_CERTIFICATE'
   | 'ERR_AUTH_REQUIRED'
@@ -104,14 +103,6 @@ export class CpixSignatureInvalid extends ServiceError {
  */
 export class RequestSignatureRequired extends ServiceError {
   readonly code = 'ERR_REQUEST_SIGNATURE_REQUIRED';
-}
-
-/** Any failure to decrypt inbound CPIX keys (no matching recipient, MAC, padding): one opaque error. */
-export class CpixDecryptionFailed extends ServiceError {
-  readonly code = 'ERR_CPIX_DECRYPTION_FAILED';
-  constructor(options: ServiceErrorOptions = {}) {
-    super('encrypted CPIX keys could not be decrypted', options);
-  }
 }
 
 /** A recipient or signer certificate below the key-size or digest policy (RSA < 2048, SHA-1 signed). */

@@ -35,9 +35,6 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export interface Config {
   readonly port: number;
   readonly host: string;
-  /** NODE_ENV=production: no generated development secrets. */
-  readonly production: boolean;
-  readonly dataDir: string;
   readonly store: StoreConfig;
   readonly redis: {
     readonly keyPrefix: string;
@@ -254,8 +251,6 @@ export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config 
   return deepFreeze({
     port,
     host,
-    production,
-    dataDir,
     store,
     redis,
     masterKey,

@@ -1,18 +1,11 @@
-import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
-import {
-  CBC_IV_LENGTH_BYTES,
-  CONTENT_KEY_LENGTHS_BYTES,
-  DOCUMENT_KEY_LENGTH_BYTES,
-  MAC_KEY_LENGTH_BYTES,
-  VALUE_MAC_LENGTH_BYTES,
-} from '../cpix/constants';
-import { CpixDecryptionFailed } from '../errors';
+import { createCipheriv, createHmac } from 'node:crypto';
+import { CBC_IV_LENGTH_BYTES, CONTENT_KEY_LENGTHS_BYTES, DOCUMENT_KEY_LENGTH_BYTES, MAC_KEY_LENGTH_BYTES } from '../cpix/constants';
 import type { RandomSource } from './random';
 
 /**
  * CPIX content-key protection (docs/cpix.md §4.2): `CipherValue = IV(16) ‖ AES-256-CBC-PKCS7(documentKey, IV, key)`
- * and `ValueMAC = HMAC-SHA512(macKey, CipherValue)`. This is encrypt-then-MAC over the IV and ciphertext, so the MAC
- * is checked before any padding is looked at (no padding oracle).
+ * and `ValueMAC = HMAC-SHA512(macKey, CipherValue)`. This is encrypt-then-MAC over the IV and ciphertext, so a
+ * recipient checks the MAC before any padding is looked at (no padding oracle).
  */
 export interface EncryptedContentKey {
   /** IV(16) ‖ AES-256-CBC ciphertext: 48 bytes for a 16-byte key, 64 for a 32-byte key. */
@@ -21,11 +14,8 @@ export interface EncryptedContentKey {
   readonly valueMac: Buffer;
 }
 
+/** PKCS#7 pads a whole number of blocks with one more block, so a 16/32-byte key becomes 32/48 bytes of ciphertext. */
 const AES_BLOCK_BYTES = 16;
-/** PKCS#7 always adds 1..16 bytes, so a 16/32-byte key becomes 32/48 bytes of ciphertext. */
-const CIPHER_VALUE_LENGTHS_BYTES: readonly number[] = CONTENT_KEY_LENGTHS_BYTES.map(
-  (length) => CBC_IV_LENGTH_BYTES + length + AES_BLOCK_BYTES,
-);
 
 /**
  * Encrypts one content key for a CPIX document. `random` supplies the per-key IV (one fresh 16-byte
@@ -47,43 +37,5 @@ export function encryptContentKey(
   if (cipherValue.length !== CBC_IV_LENGTH_BYTES + key.length + AES_BLOCK_BYTES) {
     throw new RangeError('CipherValue has an unexpected length');
   }
-  return { cipherValue, valueMac: computeValueMac(macKey, cipherValue) };
-}
-
-/**
- * Reverses `encryptContentKey`: checks every length, verifies `valueMac` in constant time **before**
- * decrypting (CPIX: "shall be verified before attempting to decrypt"), then decrypts. Every failure
- * (lengths, missing or wrong MAC, padding, plaintext size) throws the same opaque `CpixDecryptionFailed`
- * with no cause, so a caller cannot tell a MAC failure from a padding failure.
- */
-export function decryptContentKey(
-  documentKey: Buffer,
-  macKey: Buffer,
-  encrypted: { readonly cipherValue: Buffer; readonly valueMac?: Buffer | undefined },
-): Buffer {
-  const { cipherValue, valueMac } = encrypted;
-  if (
-    documentKey.length !== DOCUMENT_KEY_LENGTH_BYTES ||
-    macKey.length !== MAC_KEY_LENGTH_BYTES ||
-    !CIPHER_VALUE_LENGTHS_BYTES.includes(cipherValue.length) ||
-    valueMac === undefined ||
-    valueMac.length !== VALUE_MAC_LENGTH_BYTES
-  ) {
-    throw new CpixDecryptionFailed();
-  }
-  if (!timingSafeEqual(computeValueMac(macKey, cipherValue), valueMac)) throw new CpixDecryptionFailed();
-  let key: Buffer;
-  try {
-    const decipher = createDecipheriv('aes-256-cbc', documentKey, cipherValue.subarray(0, CBC_IV_LENGTH_BYTES));
-    key = Buffer.concat([decipher.update(cipherValue.subarray(CBC_IV_LENGTH_BYTES)), decipher.final()]);
-  } catch {
-    // Dropped on purpose: OpenSSL's "bad decrypt" would distinguish padding from MAC failures.
-    throw new CpixDecryptionFailed();
-  }
-  if (!CONTENT_KEY_LENGTHS_BYTES.includes(key.length)) throw new CpixDecryptionFailed();
-  return key;
-}
-
-function computeValueMac(macKey: Buffer, cipherValue: Buffer): Buffer {
-  return createHmac('sha512', macKey).update(cipherValue).digest();
+  return { cipherValue, valueMac: createHmac('sha512', macKey).update(cipherValue).digest() };
 }

@@ -1,5 +1,4 @@
-import { constants, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto';
-import { CpixDecryptionFailed } from '../errors';
+import { constants, publicEncrypt, type KeyObject } from 'node:crypto';
 
 /**
  * RSA-OAEP as CPIX uses it for the document key and the MAC key (`…xmlenc#rsa-oaep-mgf1p`,
@@ -12,20 +11,4 @@ const OAEP = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' } as 
 export function wrapKeyRsaOaep(publicKey: KeyObject, key: Buffer): Buffer {
   if (publicKey.asymmetricKeyType !== 'rsa') throw new RangeError('RSA-OAEP needs an RSA public key');
   return publicEncrypt({ key: publicKey, ...OAEP }, key);
-}
-
-/**
- * Unwraps a key wrapped by `wrapKeyRsaOaep` (or any CPIX producer) and checks its length. Any failure
- * (wrong key, tampered blob, unexpected length) throws the opaque `CpixDecryptionFailed` without a cause.
- */
-export function unwrapKeyRsaOaep(privateKey: KeyObject, wrapped: Buffer, expectedLengthBytes: number): Buffer {
-  if (privateKey.asymmetricKeyType !== 'rsa') throw new CpixDecryptionFailed();
-  let key: Buffer;
-  try {
-    key = privateDecrypt({ key: privateKey, ...OAEP }, wrapped);
-  } catch {
-    throw new CpixDecryptionFailed();
-  }
-  if (key.length !== expectedLengthBytes) throw new CpixDecryptionFailed();
-  return key;
 }

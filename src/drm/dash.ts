@@ -35,8 +35,3 @@ export function buildPlayReadyContentProtectionFragment(psshBox: Uint8Array, pla
       .toString()
   );
 }
-
-/** The text of `cpix:ContentProtectionData`: base64 of the fragment's UTF-8 bytes, without a BOM. */
-export function encodeContentProtectionData(fragment: string): string {
-  return Buffer.from(fragment, 'utf8').toString('base64');
-}

@@ -261,8 +261,3 @@ export function buildIdentityKeyTag(
       : {}),
   });
 }
-
-/** The text of `cpix:HLSSignalingData`: base64 of the UTF-8 tag line (no trailing newline). */
-export function encodeHlsSignalingData(tagLine: string): string {
-  return Buffer.from(tagLine, 'utf8').toString('base64');
-}

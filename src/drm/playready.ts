@@ -4,7 +4,7 @@
  * "PlayReady Header Specification"; Shaka `playready_pssh_generator.cc`; Bento4 `ComputePlayReadyHeader`).
  */
 
-import { createCipheriv, createHash } from 'node:crypto';
+import { createCipheriv } from 'node:crypto';
 
 import { KEY_ID_LENGTH_BYTES } from '../keys/key-id';
 import { ByteWriter, UINT16_MAX } from './byte-writer';
@@ -16,8 +16,6 @@ export const PLAYREADY_HEADER_NAMESPACE = 'http://schemas.microsoft.com/DRM/2007
 export const PLAYREADY_CONTENT_KEY_LENGTH_BYTES = 128 / 8;
 /** CHECKSUM is the first 8 bytes of the AES-ECB block (PlayReady Header spec, KID/@CHECKSUM). */
 export const PLAYREADY_CHECKSUM_LENGTH_BYTES = 8;
-/** The key seed spec uses the first 30 bytes of the seed. */
-export const PLAYREADY_KEY_SEED_LENGTH_BYTES = 30;
 
 /** PRO record type of a Rights Management header (the WRMHEADER). */
 const PRO_RECORD_TYPE_RM_HEADER = 1;
@@ -52,11 +50,6 @@ export function toPlayReadyGuidBytes(keyIdBigEndian: Uint8Array): Buffer {
   return guid;
 }
 
-/** The inverse of {@link toPlayReadyGuidBytes} (the swap is its own inverse): GUID order → big-endian. */
-export function fromPlayReadyGuidBytes(guidBytes: Uint8Array): Buffer {
-  return toPlayReadyGuidBytes(guidBytes);
-}
-
 /**
  * The header CHECKSUM for an AESCTR key: the first 8 bytes of AES-128-ECB(key = content key,
  * block = KID in GUID order). Throws `RangeError` unless the KID and the key are 16 bytes.
@@ -66,33 +59,6 @@ export function computePlayReadyChecksum(keyId: Uint8Array, contentKey: Uint8Arr
   const cipher = createCipheriv('aes-128-ecb', contentKey, null).setAutoPadding(false);
   const block = Buffer.concat([cipher.update(toPlayReadyGuidBytes(keyId)), cipher.final()]);
   return block.subarray(0, PLAYREADY_CHECKSUM_LENGTH_BYTES);
-}
-
-/**
- * Derives a content key from a PlayReady key seed ("PlayReady Key Seed" spec): with s = seed[0:30] and
- * k = KID in GUID order, A = SHA-256(s|k), B = SHA-256(s|k|s), C = SHA-256(s|k|s|k) and
- * key[i] = A[i] ^ A[i+16] ^ B[i] ^ B[i+16] ^ C[i] ^ C[i+16]. Throws `RangeError` for a seed under 30 bytes.
- */
-export function derivePlayReadyContentKey(keySeed: Uint8Array, keyId: Uint8Array): Buffer {
-  if (keySeed.length < PLAYREADY_KEY_SEED_LENGTH_BYTES) {
-    throw new RangeError(`key seed must be at least ${PLAYREADY_KEY_SEED_LENGTH_BYTES} bytes`);
-  }
-  const s = keySeed.subarray(0, PLAYREADY_KEY_SEED_LENGTH_BYTES);
-  const k = toPlayReadyGuidBytes(keyId);
-  const sha256 = (...parts: Uint8Array[]): Buffer => {
-    const hash = createHash('sha256');
-    for (const part of parts) hash.update(part);
-    return hash.digest();
-  };
-  const a = sha256(s, k);
-  const b = sha256(s, k, s);
-  const c = sha256(s, k, s, k);
-  const half = PLAYREADY_CONTENT_KEY_LENGTH_BYTES;
-  const key = Buffer.alloc(PLAYREADY_CONTENT_KEY_LENGTH_BYTES);
-  for (let i = 0; i < half; i++) {
-    key[i] = a[i]! ^ a[i + half]! ^ b[i]! ^ b[i + half]! ^ c[i]! ^ c[i + half]!;
-  }
-  return key;
 }
 
 /** One key of a WRMHEADER. `contentKey` is needed only for a CHECKSUM. */

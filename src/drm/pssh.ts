@@ -1,7 +1,6 @@
 /**
  * ISO/IEC 23001-7 (Common Encryption) §8.1 Protection System Specific Header box (`pssh`), version 0
- * and version 1, plus the two boxes whose payload is fixed: the W3C Common PSSH and the FairPlay
- * in-`pssh` form (docs/drm-signaling.md §1–§2).
+ * and version 1, plus the W3C Common PSSH, whose payload is fixed (docs/drm-signaling.md §1–§2).
  *
  * Key IDs are taken as raw 16-byte values in big-endian (UUID text) order, as the box stores them; use
  * `keyIdToBytes` from `keys/key-id` for a parsed `KeyId`.
@@ -9,7 +8,7 @@
 
 import { KEY_ID_LENGTH_BYTES } from '../keys/key-id';
 import { ByteWriter, UINT32_MAX } from './byte-writer';
-import { COMMON_PSSH_SYSTEM_ID, FAIRPLAY_PSSH_SYSTEM_ID, SYSTEM_ID_LENGTH_BYTES, systemIdToBytes } from './system-ids';
+import { COMMON_PSSH_SYSTEM_ID, SYSTEM_ID_LENGTH_BYTES, systemIdToBytes } from './system-ids';
 
 export const PSSH_BOX_TYPE = 'pssh';
 
@@ -85,13 +84,4 @@ export function buildPsshBox(systemId: SystemIdInput, data: Uint8Array, keyIds?:
 export function buildCommonPsshBox(keyIds: readonly Uint8Array[]): Buffer {
   if (keyIds.length === 0) throw new RangeError('a common pssh box lists at least one key ID');
   return buildPsshBox(COMMON_PSSH_SYSTEM_ID, new Uint8Array(0), keyIds);
-}
-
-/**
- * FairPlay in a CENC/CMAF `pssh` box (`29701fe4-…`, empty data). With key IDs it is the version 1 box
- * Shaka Packager writes; without, the version 0 box DoveRunner passes to Shaka via `--pssh`
- * (docs/drm-signaling.md V19).
- */
-export function buildFairPlayPsshBox(keyIds?: readonly Uint8Array[]): Buffer {
-  return buildPsshBox(FAIRPLAY_PSSH_SYSTEM_ID, new Uint8Array(0), keyIds);
 }

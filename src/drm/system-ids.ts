@@ -1,6 +1,7 @@
 /**
- * DRM system identifiers (docs/drm-signaling.md §1). Each constant is the lower-case dashed UUID that
- * appears in CPIX `DRMSystem@systemId`, in a `pssh` box SystemID and in an MPD `urn:uuid:` scheme.
+ * DRM system identifiers the service signals or recognises (docs/drm-signaling.md §1 lists more). Each
+ * constant is the lower-case dashed UUID that appears in CPIX `DRMSystem@systemId`, in a `pssh` box
+ * SystemID and in an MPD `urn:uuid:` scheme.
  *
  * Callers compare with {@link sameSystemId} and echo whatever spelling they were sent: PallyCon sends
  * system IDs upper-case and matches the response by string equality (docs/speke.md §5.1), so nothing in
@@ -15,35 +16,14 @@ export const WIDEVINE_SYSTEM_ID = 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed';
 /** PlayReady: CPIX `systemId`, `pssh` SystemID and MPD `schemeIdUri="urn:uuid:…"` with `value="MSPR 2.0"`. */
 export const PLAYREADY_SYSTEM_ID = '9a04f079-9840-4286-ab92-e65be0885f95';
 
-/**
- * PlayReady as byte-swapped by the HbbTV 1.5 profile (Bento4 `PLAYREADY_SCHEME_ID_URI_V10`). An MPD
- * scheme only; never a `pssh` SystemID.
- */
-export const PLAYREADY_HBBTV_SCHEME_ID = '79f0049a-4098-8642-ab92-e65be0885f95';
-
 /** FairPlay as used in CPIX by PallyCon, SPEKE, EZDRM and DASH-IF. HLS only (`skd://` key URI). */
 export const FAIRPLAY_SYSTEM_ID = '94ce86fb-07ff-4f43-adb8-93d2fa968ca2';
-
-/** FairPlay in a CENC/CMAF `pssh` box: the "unofficial" ID Shaka Packager and DoveRunner's sample use. */
-export const FAIRPLAY_PSSH_SYSTEM_ID = '29701fe4-3cc7-4a34-8c5b-ae90c7439a47';
 
 /** W3C Common PSSH (EME "cenc" initData): v1 box with a KID list and empty data. */
 export const COMMON_PSSH_SYSTEM_ID = '1077efec-c0b2-4d02-ace3-3c1e52e2fb4b';
 
-/** W3C ClearKey in a DASH `ContentProtection` (`value="ClearKey1.0"`); never a `pssh` SystemID. */
-export const CLEARKEY_DASH_SYSTEM_ID = 'e2719d58-a985-b3c9-781a-b030af78d30e';
-
-/** Marlin in an MPD `ContentProtection` (Bento4). */
-export const MARLIN_DASH_SYSTEM_ID = '5e629af5-38da-4063-8977-97ffbd9902d4';
-
-/** Marlin in a `pssh` box (Bento4). */
-export const MARLIN_PSSH_SYSTEM_ID = '69f908af-4816-46ea-910c-cd5dcccb0a3a';
-
 /** Huawei WisePlay (DoveRunner CPIX client `WISEPLAY_SYSTEM_ID`). */
 export const WISEPLAY_SYSTEM_ID = '3d5e6d35-9b9a-41e8-b843-dd3c6e72c42c';
-
-/** Adobe Primetime (Bento4). */
-export const ADOBE_PRIMETIME_SYSTEM_ID = 'f239e769-efa3-4850-9c16-a903c6932efb';
 
 /** Irdeto (AWS MediaPackage v2; signaling format not public, docs/speke.md §5.1). */
 export const IRDETO_SYSTEM_ID = '80a6be7e-1448-4c37-9e70-d5aebe04c8d2';
@@ -68,27 +48,6 @@ export const CLEAR_AES_128_SYSTEM_ID = '3ea8778f-7742-4bf9-b18b-e834b2acbd47';
 
 /** PallyCon clear SAMPLE-AES (DoveRunner client `SAMPLEAES_SYSTEM_ID`). */
 export const PALLYCON_SAMPLE_AES_SYSTEM_ID = 'be58615b-19c4-4684-88b3-c8c57e99e957';
-
-/** Every system ID above, for lookups and tests. */
-export const KNOWN_SYSTEM_IDS: readonly string[] = [
-  WIDEVINE_SYSTEM_ID,
-  PLAYREADY_SYSTEM_ID,
-  PLAYREADY_HBBTV_SCHEME_ID,
-  FAIRPLAY_SYSTEM_ID,
-  FAIRPLAY_PSSH_SYSTEM_ID,
-  COMMON_PSSH_SYSTEM_ID,
-  CLEARKEY_DASH_SYSTEM_ID,
-  MARLIN_DASH_SYSTEM_ID,
-  MARLIN_PSSH_SYSTEM_ID,
-  WISEPLAY_SYSTEM_ID,
-  ADOBE_PRIMETIME_SYSTEM_ID,
-  IRDETO_SYSTEM_ID,
-  PALLYCON_NCG_SYSTEM_ID,
-  HLS_AES_128_SYSTEM_ID,
-  PALLYCON_NCG_HLS_SAMPLE_AES_SYSTEM_ID,
-  CLEAR_AES_128_SYSTEM_ID,
-  PALLYCON_SAMPLE_AES_SYSTEM_ID,
-];
 
 export const SYSTEM_ID_LENGTH_BYTES = 128 / 8;
 

@@ -12,7 +12,6 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   ERR_CPIX_UNSUPPORTED: 400,
   ERR_CPIX_SIGNATURE_INVALID: 400,
   ERR_REQUEST_SIGNATURE_REQUIRED: 401,
-  ERR_CPIX_DECRYPTION_FAILED: 400,
   // SPEKE v2: "The 422 error code can be used for all errors related to SPEKE/CPIX" (speke.md §2).
   ERR_SPEKE_REJECTED: 422,
   ERR_WEAK_CERTIFICATE: 400,

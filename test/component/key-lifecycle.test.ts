@@ -1,6 +1,6 @@
 import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { decryptDocumentKeys } from '../../src/cpix/delivery';
+import { decryptDocumentKeys } from '../support/cpix-decrypt';
 import { parseCpixDocument } from '../../src/cpix/parse';
 import type { CpixDocument } from '../../src/cpix/model';
 import { KMS_EXPORT_NAMESPACE } from '../../src/cpix/constants';

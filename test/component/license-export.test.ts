@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
 import { auditKidsDigest } from '../../src/audit/summary';
-import { decryptDocumentKeys } from '../../src/cpix/delivery';
+import { decryptDocumentKeys } from '../support/cpix-decrypt';
 import type { CpixDocument } from '../../src/cpix/model';
 import { parseCpixDocument } from '../../src/cpix/parse';
 import { createTestApp, type TestApp } from '../support/app';

@@ -7,7 +7,7 @@
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { decryptDocumentKeys } from '../../src/cpix/delivery';
+import { decryptDocumentKeys } from '../support/cpix-decrypt';
 import { parseCpixDocument } from '../../src/cpix/parse';
 import { FAIRPLAY_SYSTEM_ID, HLS_AES_128_SYSTEM_ID, PLAYREADY_SYSTEM_ID, WIDEVINE_SYSTEM_ID } from '../../src/drm/system-ids';
 import { createTestApp, type TestApp } from '../support/app';

@@ -2,7 +2,7 @@ import { createPrivateKey, randomBytes, randomUUID, X509Certificate } from 'node
 import type { Router } from 'express';
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
-import { decryptDocumentKeys, type RecipientKeyPair } from '../../src/cpix/delivery';
+import { decryptDocumentKeys, type RecipientKeyPair } from '../support/cpix-decrypt';
 import { parseCpixDocument } from '../../src/cpix/parse';
 import { loadAdminSchemas } from '../../src/http/json-schemas';
 import { parseKeyId } from '../../src/keys/key-id';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KMS_EXPORT_NAMESPACE } from '../../src/cpix/constants';
-import { decryptDocumentKeys } from '../../src/cpix/delivery';
+import { decryptDocumentKeys } from '../support/cpix-decrypt';
 import { parseCpixDocument } from '../../src/cpix/parse';
 import { createSelfSignedIdentityPem, signingConfigFromPem } from '../../src/dev-signing';
 import { buildDoveRunnerRequest, DRM_TYPES, readAsJavaClient, readAsPythonClient } from '../support/doverunner-clients';

@@ -1,4 +1,4 @@
-import { CpixDecryptionFailed } from '../../src/errors';
+import { CpixDecryptionFailed } from './cpix-decrypt';
 
 /** What `run` throws (undefined when it returns): for asserting the class, code and message of an error. */
 export function thrownBy(run: () => unknown): unknown {

@@ -24,7 +24,6 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       port: 8080,
       host: '0.0.0.0',
-      production: false,
       store: { kind: 'sqlite', path: resolve('data/cpix-kms.db') },
       masterKey: { provider: 'local', key: { kind: 'dev-file', path: resolve('data/master.key') } },
       adminToken: { kind: 'dev-file', path: resolve('data/admin-token') },

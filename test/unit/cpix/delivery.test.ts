@@ -1,7 +1,8 @@
 import { expectOpaqueDecryptionFailure } from '../../support/errors';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { decryptDocumentKeys, encryptDocumentKeys, type RecipientKeyPair } from '../../../src/cpix/delivery';
+import { encryptDocumentKeys } from '../../../src/cpix/delivery';
+import { decryptDocumentKeys, type RecipientKeyPair } from '../../support/cpix-decrypt';
 import type { CpixDocument } from '../../../src/cpix/model';
 import { ALGORITHM } from '../../../src/cpix/constants';
 import { cryptoRandom } from '../../../src/crypto/random';

@@ -3,9 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decryptContentKey, encryptContentKey } from '../../../src/crypto/cbc-hmac';
+import { encryptContentKey } from '../../../src/crypto/cbc-hmac';
 import { cryptoRandom, type RandomSource } from '../../../src/crypto/random';
-import { CpixDecryptionFailed } from '../../../src/errors';
+import { CpixDecryptionFailed, decryptContentKey } from '../../support/cpix-decrypt';
 
 const hex = (text: string) => Buffer.from(text, 'hex');
 const DOCUMENT_KEY = hex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');

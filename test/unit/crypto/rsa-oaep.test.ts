@@ -1,8 +1,8 @@
 import { constants, createPrivateKey, privateDecrypt, publicEncrypt, X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { unwrapKeyRsaOaep, wrapKeyRsaOaep } from '../../../src/crypto/rsa-oaep';
-import { CpixDecryptionFailed } from '../../../src/errors';
+import { wrapKeyRsaOaep } from '../../../src/crypto/rsa-oaep';
+import { CpixDecryptionFailed, unwrapKeyRsaOaep } from '../../support/cpix-decrypt';
 import { describeWithVectors, vectorPath } from '../../support/shared-vectors';
 
 const pem = (name: string) => vectorPath('dashif-cpix-test-vectors', 'pem', name);

@@ -4,7 +4,6 @@ import {
   buildHlsKeyTag,
   buildPlayReadyKeyTag,
   buildWidevineKeyTag,
-  encodeHlsSignalingData,
   expandSkdUriTemplate,
   HlsTag,
   hlsMethodForScheme,
@@ -98,11 +97,6 @@ describe('HLS key lines (docs/drm-signaling.md §5; docs/speke.md §5.2)', () =>
     expect(hlsMethodForScheme('cenc')).toBe('SAMPLE-AES-CTR');
     expect(() => hlsMethodForScheme('cens')).toThrow(RangeError);
     expect(() => hlsMethodForScheme('cbc1')).toThrow(RangeError);
-  });
-
-  it('encodes HLSSignalingData as base64 of the UTF-8 line', () => {
-    const line = buildFairPlayKeyTag('EXT-X-KEY', 'skd://a');
-    expect(Buffer.from(encodeHlsSignalingData(line), 'base64').toString('utf8')).toBe(line);
   });
 });
 

@@ -2,7 +2,6 @@ import type { DrmSystem } from '../../../src/cpix/model';
 import {
   CLEAR_AES_128_SYSTEM_ID,
   COMMON_PSSH_SYSTEM_ID,
-  FAIRPLAY_PSSH_SYSTEM_ID,
   FAIRPLAY_SYSTEM_ID,
   HLS_AES_128_SYSTEM_ID,
   IRDETO_SYSTEM_ID,
@@ -13,6 +12,7 @@ import {
   WIDEVINE_SYSTEM_ID,
   WISEPLAY_SYSTEM_ID,
 } from '../../../src/drm/system-ids';
+import { FAIRPLAY_PSSH_SYSTEM_ID } from '../../support/system-ids';
 import { CpixUnsupported } from '../../../src/errors';
 import { PALLYCON_V2 } from '../../../src/exchange/dialects/pallycon';
 import { SPEKE_V1, SPEKE_V2_0 } from '../../../src/exchange/dialects/speke';
