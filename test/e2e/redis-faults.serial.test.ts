@@ -60,6 +60,15 @@ const EVERY_WORKER_BACK_MS = 16 * RECONNECT_DELAY_MAX_MS;
 const RECOVERY_GIVE_UP_MS = 15_000;
 /** A request still unanswered after this long is recorded as a hang rather than waited for. */
 const CLIENT_GIVE_UP_MS = 10_000;
+/**
+ * The site's key-creation limit: the largest MAX_KEYS_CREATED_PER_MINUTE allows. The load creates
+ * five keys per request as fast as the machine answers, and the three fault tests share the site
+ * and often one minute, so the default (10,000) can run out on a fast machine and turn 200s into
+ * 429s that have nothing to do with Redis. A limit rather than 0 (none): every request's store
+ * script then still reads and writes the site's creation window, as it does in production, so
+ * the faults hit that too; four requests at a time cannot create ten million keys a minute.
+ */
+const KEYS_CREATED_PER_MINUTE = 10_000_000;
 /** Bound of each step: generous, it only turns a hung step into a failure that names it. */
 const STEP_LIMIT_MS = 30_000;
 /** Each test's budget: above its steps' typical sum on a loaded machine, below their bounds' sum. */
@@ -329,6 +338,7 @@ describe('SPEKE on a failing Redis', () => {
         STORE: `redis://127.0.0.1:${redis.port}`,
         REDIS_KEY_PREFIX: `faults${randomBytes(4).toString('hex')}`,
         REDIS_WAIT_TIMEOUT_MS: String(REDIS_WAIT_TIMEOUT_MS),
+        MAX_KEYS_CREATED_PER_MINUTE: String(KEYS_CREATED_PER_MINUTE),
       }),
     );
     [, url = ''] = await service.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
