@@ -15,6 +15,7 @@ import { shownValue } from '../cpix/shown';
 import { verifyCpixSignatures, type VerifiedCpixSignature } from '../cpix/verify-signature';
 import { parseCertificate } from '../crypto/certificates';
 import { CpixInvalid, CpixSignatureInvalid, CpixUnsupported, PayloadTooLarge, RequestSignatureRequired } from '../errors';
+import { DEFAULT_XML_LIMITS } from '../xml/limits';
 import { decodeXmlBytes } from '../xml/safe-parse';
 import type { SiteOptions } from '../sites/site';
 import { refuseExportNamespace } from './export-extensions';
@@ -101,13 +102,30 @@ export interface KeyExchangeProtocol {
 }
 
 /**
+ * Elements one requested key brings at most in a real request: a MediaPackage-style SPEKE request
+ * has a ContentKey, a usage rule with a filter and a period filter, a period, and per DRM system (three)
+ * the DRMSystem with four signaling placeholders — 20; 24 leaves room for a fourth system's element.
+ */
+const XML_ELEMENTS_PER_KEY = 24;
+
+/**
+ * The parser's element limit for key requests: the hostile-input default, raised so that every
+ * request within the key cap (MAX_KEYS_PER_REQUEST) fits and is answered, or refused by the cap in
+ * its own words (413), never as "XML refused" (docs/decisions.md 80).
+ */
+export function maxElementsFor(maxKeys: number): number {
+  return Math.max(DEFAULT_XML_LIMITS.maxElements, XML_ELEMENTS_PER_KEY * maxKeys + DEFAULT_XML_LIMITS.maxElements / 10);
+}
+
+/**
  * The parse → count → pick → validate → reference-check sequence every protocol shares: the body is
  * parsed without reference checks, a request for more keys than allowed is refused before anything
  * else looks at them (so is one carrying the license export's own elements), the dialect (which may depend on the document) validates it in its own words,
  * and only then are cross-references checked, once, in the dialect's mode.
  */
 export function readKeyRequest(input: KeyRequestInput, pick: (document: CpixDocument) => Dialect): KeyRequest {
-  const document = parseCpixDocument(input.body, { maxBytes: input.limits.bodyBytes }, { references: 'skip' });
+  const limits = { maxBytes: input.limits.bodyBytes, maxElements: maxElementsFor(input.limits.keys) };
+  const document = parseCpixDocument(input.body, limits, { references: 'skip' });
   if (input.requiredSigners.length > 0) requireSignature(input, input.requiredSigners);
   const keys = document.contentKeyList?.items.length ?? 0;
   if (keys > input.limits.keys) throw new PayloadTooLarge(`ContentKeyList: ${keys} keys, at most ${input.limits.keys} per request`);

@@ -238,6 +238,32 @@ describe('refusals happen before any key is created, in every dialect', () => {
     expect((await t.services.contentKeys.listMetadata(site.siteId, contentId)).length).toBe(1);
   });
 
+  /**
+   * A request as MediaPackage sends it: per key, three DRM systems with four signaling placeholders
+   * each, a usage rule with a filter and a period filter, and a period.
+   */
+  function mediaPackageRequest(contentId: string, keys: number): string {
+    const kids = Array.from({ length: keys }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    const systems = [WIDEVINE, '9a04f079-9840-4286-ab92-e65be0885f95', '94ce86fb-07ff-4f43-adb8-93d2fa968ca2'];
+    const placeholders = '<cpix:PSSH/><cpix:ContentProtectionData/><cpix:HLSSignalingData playlist="media"/><cpix:HLSSignalingData playlist="master"/>';
+    return [
+      `<?xml version="1.0" encoding="UTF-8"?>${CPIX_ROOT} contentId="${contentId}" version="2.3">`,
+      `<cpix:ContentKeyList>${kids.map((kid) => `<cpix:ContentKey kid="${kid}" commonEncryptionScheme="cbcs"/>`).join('')}</cpix:ContentKeyList>`,
+      `<cpix:DRMSystemList>${kids.flatMap((kid) => systems.map((system) => `<cpix:DRMSystem kid="${kid}" systemId="${system}">${placeholders}</cpix:DRMSystem>`)).join('')}</cpix:DRMSystemList>`,
+      `<cpix:ContentKeyPeriodList><cpix:ContentKeyPeriod id="p0" index="0"/></cpix:ContentKeyPeriodList>`,
+      `<cpix:ContentKeyUsageRuleList>${kids.map((kid, i) => `<cpix:ContentKeyUsageRule kid="${kid}" intendedTrackType="V${i}"><cpix:KeyPeriodFilter periodId="p0"/><cpix:VideoFilter/></cpix:ContentKeyUsageRule>`).join('')}</cpix:ContentKeyUsageRuleList>`,
+      '</cpix:CPIX>',
+    ].join('');
+  }
+
+  it('answers a MediaPackage-shaped request of MAX_KEYS_PER_REQUEST (1000) keys, and refuses 1001 as too many keys (413), not as XML', async () => {
+    const full = await post('speke-v2.0', mediaPackageRequest('at-the-cap', 1000));
+    expect({ status: full.status, keys: full.status === 200 ? (full.text.match(/<cpix:ContentKey /g) ?? []).length : full.text }).toEqual({ status: 200, keys: 1000 });
+    const over = await post('speke-v2.0', mediaPackageRequest('over-the-cap', 1001));
+    expect({ status: over.status, text: over.text }).toEqual({ status: 413, text: expect.stringContaining('1001 keys, at most 1000') });
+    expect(await t.services.contentKeys.listMetadata(site.siteId, 'over-the-cap')).toEqual([]);
+  });
+
   describe('MAX_KEYS_PER_REQUEST (here 3) and MAX_KEYS_CREATED_PER_MINUTE (here 4)', () => {
     let limited: { app: TestApp; token: string; siteId: string };
     beforeAll(async () => {
