@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { maxElementsFor } from '../../src/exchange/dialect';
 import { productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
 import { HOSTILE_CASES, type HostileCase } from '../unit/xml/hostile-cases';
 
@@ -203,7 +204,8 @@ const EXPECTED_BY_CASE: Readonly<Record<string, Expected>> = {
   '10,000-deep nesting': CPIX_INVALID(/nested deeper than the limit of 64/),
   // The body limit (express's raw parser) refuses these before the XML parser sees a byte.
   '10 MB body': TOO_LARGE,
-  '100k elements': CPIX_INVALID(/exceeds the limit of 10000 elements/),
+  // Key requests get an element limit that follows MAX_KEYS_PER_REQUEST (default 1000).
+  '100k elements': CPIX_INVALID(new RegExp(`exceeds the limit of ${maxElementsFor(1000)} elements`)),
   'too many attributes': CPIX_INVALID(/more than 64 attributes/),
   '2 MB attribute value': TOO_LARGE,
   '512 KiB attribute value': CPIX_INVALID(/attribute value exceeds the limit of 16384/),
