@@ -1,4 +1,4 @@
-// HTTP fuzzer for every key route (issue 5 item 1).
+// HTTP fuzzer for every key route (README, Quick start: the test suite and the long fuzzing run).
 //
 //   npm run fuzz -- --count 100000 [--seed N] [--concurrency 8] [--case I] [--shared ../shared] [--json out.json]
 //

@@ -1,4 +1,4 @@
-// Timing and memory check for the hardened XML intake (issue 3: hostile input must be refused "in well
+// Timing and memory check for the hardened XML intake (hostile input must be refused "in well
 // under 50 ms without memory growth"). Not a jest test on purpose: timings are flaky under a test runner.
 //
 //   npm run build && node --expose-gc scripts/hostile-input.mjs

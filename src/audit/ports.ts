@@ -1,5 +1,5 @@
 /**
- * The audit trail of key issuance and export (issue 4) and of an operator's changes to keys and
+ * The audit trail of key issuance and export and of an operator's changes to keys and
  * policies (docs/content-policies.md): one record per response that carried keys, written durably
  * *before* that response is sent, and one per change. A record names what left the service, or what
  * changed, and who asked; it never holds key bytes, IVs, tokens or request XML.

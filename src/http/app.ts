@@ -55,7 +55,7 @@ export interface AppDeps {
   /** Prometheus metrics, served at `/metrics` (behind `metricsToken` when one is configured). */
   readonly metrics: Metrics;
   readonly metricsToken?: string;
-  /** ClearKey licences for players (issue 17): the licence endpoint, its token keys and CORS origins. */
+  /** ClearKey licences for players (docs/clearkey.md): the licence endpoint, its token keys and CORS origins. */
   readonly clearKey: {
     readonly licences: ClearKeyLicences;
     readonly tokenKeys: LicenceTokenKeyService;

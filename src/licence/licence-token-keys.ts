@@ -102,7 +102,7 @@ function toView(record: LicenceTokenKeyRecord): LicenceTokenKeyView {
 }
 
 /**
- * The keys that verify a site's licence tokens (issue 17), managed through the admin API. An HS256
+ * The keys that verify a site's licence tokens (docs/clearkey.md), managed through the admin API. An HS256
  * secret is generated here, shown once and stored sealed under the site key (it must be usable to
  * verify, so it cannot be hashed); ES256/RS256 keys are the customer's public keys.
  */

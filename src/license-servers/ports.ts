@@ -1,5 +1,5 @@
 /**
- * License servers registered per site (issue 4): they fetch a content's keys as signed CPIX encrypted
+ * License servers registered per site (docs/license-servers.md): they fetch a content's keys as signed CPIX encrypted
  * to their certificate, authenticated by their own credential (never a KMS token). Stored with the
  * certificate (DER) and only the SHA-256 of the credential's secret part.
  */

@@ -19,7 +19,7 @@ export interface Store {
   readonly revocations: RevocationRepository;
   /** Content policies (DRM groups) and which content they apply to. */
   readonly policies: PolicyRepository;
-  /** Keys that verify the sites' ClearKey licence tokens (issue 17). */
+  /** Keys that verify the sites' ClearKey licence tokens (docs/clearkey.md). */
   readonly licenceTokenKeys: LicenceTokenKeyRepository;
   /** Failed-authentication counters, shared by every process on this store (rate limits). */
   readonly authFailures: AuthFailureRepository;

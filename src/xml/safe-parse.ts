@@ -1,5 +1,5 @@
 /**
- * Hardened XML intake for untrusted CPIX documents (docs/cpix.md §0, §10 P10/P24; issue 3 item 1).
+ * Hardened XML intake for untrusted CPIX documents (docs/cpix.md §0, §10 P10/P24).
  *
  * - No DTD processing at all: any DOCTYPE is refused, which rules out XXE (file and URL), billion
  *   laughs and quadratic blow-up in one place. saxes never fetches anything and only knows the five

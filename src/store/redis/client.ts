@@ -48,7 +48,7 @@ export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze({
 /**
  * Longest pause between reconnection attempts: after Redis comes back, the store is usable again
  * within about this long (plus one connect). Well inside the one second of recovery the service
- * promises (issue 5) also on a loaded machine; an attempt every 250 ms against a down Redis costs
+ * promises also on a loaded machine; an attempt every 250 ms against a down Redis costs
  * nothing worth saving.
  */
 export const RECONNECT_DELAY_MAX_MS = 250;

@@ -4,7 +4,7 @@ import type { RedisContext } from './context';
 import { repliesOf } from './context';
 
 /**
- * Licence-token keys in Redis (issue 17), under the site's hash tag beside its other keys:
+ * Licence-token keys in Redis (docs/clearkey.md), under the site's hash tag beside its other keys:
  *
  * ```
  * {<prefix>:<siteId>}:licence-token-keys          hash  kid → key record (JSON; an HS256 secret only sealed)

@@ -4,7 +4,7 @@ import type { LicenceTokenAlgorithm, LicenceTokenKeyRecord, LicenceTokenKeyRepos
 import { guarded } from './guarded';
 
 /**
- * The `licence_token_keys` table (issue 17). Created here, idempotently, when the store opens: a table
+ * The `licence_token_keys` table (docs/clearkey.md). Created here, idempotently, when the store opens: a table
  * of its own that older builds never read, so it changes nothing they rely on and needs no schema
  * version of its own. HS256 secrets are stored only sealed under a site-key version.
  */
