@@ -1,6 +1,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { encodeContext, open, seal } from '../crypto/aead';
 import type { Clock, RandomSource } from '../crypto/random';
+import { randomIdentifier } from '../crypto/secrets';
 import { Conflict, NotFound, RequestInvalid } from '../errors';
 import type { SiteKeyProvider } from '../keys/ports';
 import type { LicenceTokenAlgorithm, LicenceTokenKeyRecord, LicenceTokenKeyRepository } from './ports';
@@ -111,7 +112,7 @@ export function createLicenceTokenKeyService(deps: LicenceTokenKeyServiceDeps) {
 
   async function insert(record: (kid: string) => Promise<LicenceTokenKeyRecord>): Promise<LicenceTokenKeyRecord> {
     for (let attempt = 1; ; attempt += 1) {
-      const candidate = await record(random(KID_BYTES).toString('base64url'));
+      const candidate = await record(randomIdentifier(random, KID_BYTES));
       try {
         await repository.create(candidate);
         return candidate;

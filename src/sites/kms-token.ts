@@ -1,11 +1,11 @@
 import type { RandomSource } from '../crypto/random';
-import { randomSecret } from '../crypto/secrets';
+import { randomIdentifier, randomSecret } from '../crypto/secrets';
 import { SITE_ID_PATTERN } from './site';
 
 /**
  * Credential format `<prefix>.<id>.<secret>`, shared by KMS tokens (`kms1`) and license-server
  * credentials (`lsc1`), so a credential of one kind never parses as the other.
- * - `id`: 96 random bits, base64url (16 chars); the lookup handle, safe to log, audit and rate-limit by.
+ * - `id`: 96 random bits, base64url (16 chars, never starting with `-`); the lookup handle, safe to log, audit and rate-limit by.
  * - `secret`: 256 random bits, base64url (43 chars); stored only as SHA-256, compared in constant time.
  * Only URL-safe characters, because PallyCon clients put the token in the URL path.
  */
@@ -32,7 +32,7 @@ export interface ParsedCredential {
 
 /** A fresh `<prefix>.<id>.<secret>` credential from `random`. */
 export function generateCredential(prefix: CredentialPrefix, random: RandomSource): IssuedCredential {
-  const id = randomSecret(random, CREDENTIAL_ID_BYTES);
+  const id = randomIdentifier(random, CREDENTIAL_ID_BYTES);
   const secret = randomSecret(random, CREDENTIAL_SECRET_BYTES);
   return { id, secret, token: `${prefix}.${id}.${secret}` };
 }

@@ -21,6 +21,18 @@ describe('KMS tokens', () => {
     expect(parseKmsToken(issued.token)).toEqual({ id: issued.id, secret: issued.secret });
   });
 
+  it('never issues an ID that starts with "-" (a command line would take it for an option): it draws again', () => {
+    // 0xf8 0x00 … encodes as "-A…" in base64url; the next draw is taken.
+    const draws = [Buffer.from([0xf8, ...Array(11).fill(0)]), Buffer.alloc(12, 1), Buffer.alloc(32, 2)];
+    const issued = generateKmsToken((length) => {
+      const next = draws.shift();
+      if (next === undefined || next.length !== length) throw new Error(`unexpected draw of ${length} bytes`);
+      return next;
+    });
+    expect(issued.id).toBe(Buffer.alloc(12, 1).toString('base64url'));
+    expect(Buffer.from([0xf8, ...Array(11).fill(0)]).toString('base64url').startsWith('-')).toBe(true);
+  });
+
   it.each([
     ['another prefix', 'kms2.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'],
     ['a short secret', 'kms1.AAAAAAAAAAAAAAAA.BBBB'],
