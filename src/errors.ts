@@ -139,6 +139,23 @@ export class Forbidden extends ServiceError {
   readonly code = 'ERR_FORBIDDEN';
 }
 
+export const kmsTokenRevoked = (tokenId: string) => new Unauthenticated({ detail: `token ${tokenId} is revoked` });
+
+export const siteDisabled = (siteId: string) => new Forbidden(`site ${siteId} is disabled`);
+
+/**
+ * A key request's site changed, or its token was revoked, after it was authenticated (from a
+ * short-lived cache): its store step created nothing. Never answered as such; the key route
+ * authenticates again from the store, which answers what is current (a refusal, or the request
+ * under the site's new settings).
+ */
+export class StaleAuthentication extends Error {
+  constructor() {
+    super('the site or token changed after authentication');
+    this.name = 'StaleAuthentication';
+  }
+}
+
 /** The addressed site, token or content does not exist. */
 export class NotFound extends ServiceError {
   readonly code = 'ERR_NOT_FOUND';

@@ -87,6 +87,11 @@ export interface AuditRecord extends AuditRecordCore {
   readonly periodIndexCount?: number;
 }
 
+/** Where a use case writes its audit record; `AuditService.record` in production. */
+export interface AuditSink {
+  record(record: NewAuditRecord): Promise<unknown>;
+}
+
 /** A record as the store writes it, before it has an ID. */
 export type StoredAuditFields = Omit<AuditRecord, 'id'>;
 

@@ -8,16 +8,18 @@
  *    IV each key gets if it is new, and build the whole answer with them (echo-and-fill, encryption
  *    to the request's DeliveryData certificates) — every refusal a request can cause happens there,
  *    so a refused request creates no key (and no key exists without an audit record);
- * 2. get-or-create the keys with those candidates, durable before anything is answered;
+ * 2. in one atomic store step (one round trip): check again that the site is active and the token
+ *    not revoked (authentication may have read them from a short-lived cache), that the content is
+ *    not revoked and no imported key holds a slot a KID was assigned for, then get-or-create the keys
+ *    with those candidates and write the audit record — durable before anything is answered, and
+ *    nothing written when any check refuses (an imported slot: plan again with its KID);
  * 3. if every key was new, the answer of step 1 is the answer; otherwise it is built again with the
- *    stored keys. Signed when the dialect and site want it;
- * 4. write the audit record — if that fails, nothing is returned (fail closed).
+ *    stored keys. Signed when the dialect and site want it.
  *
  * Work is linear in the request: every lookup by KID or period goes through a map built once.
  */
 
 import type { X509Certificate } from 'node:crypto';
-import type { NewAuditRecord } from '../audit/ports';
 import type { SigningConfig } from '../config/config';
 import { buildCpix, XML_DECLARATION, type BuiltCpix } from '../cpix/build';
 import type { VersionProfile } from '../cpix/build-context';
@@ -28,7 +30,7 @@ import type { ContentPolicy } from '../content-policy/ports';
 import type { PolicyService } from '../content-policy/policy-service';
 import { signCpix } from '../cpix/signature';
 import { UINT32_MAX } from '../drm/byte-writer';
-import { CpixInvalid, CpixUnsupported } from '../errors';
+import { CpixInvalid, CpixUnsupported, KeyConflict } from '../errors';
 import { assertCertificatePolicy, DEFAULT_CERTIFICATE_POLICY, parseCertificate } from '../crypto/certificates';
 import type { Clock, RandomSource } from '../crypto/random';
 import type { ContentKeyService } from '../keys/content-key-service';
@@ -42,16 +44,10 @@ import { fillDrmSystem, supportedSystemKind, systemNeedsIv } from './signaling';
 
 export type { ExchangeDialect } from './dialect';
 
-/** Where the audit record goes; `AuditService.record` in production. */
-export interface AuditSink {
-  record(record: NewAuditRecord): Promise<unknown>;
-}
-
 export interface KeyExchangeDeps {
   readonly contentKeys: ContentKeyService;
   /** The content's policy, read when a request rotates keys. */
   readonly policies: Pick<PolicyService, 'policyOf'>;
-  readonly audit: AuditSink;
   readonly signing: SigningConfig;
   readonly random: RandomSource;
   readonly clock: Clock;
@@ -60,6 +56,8 @@ export interface KeyExchangeDeps {
 export interface ExchangeRequest extends KeyRequest {
   readonly site: SiteView;
   readonly credentialId: string;
+  /** The site's revision as authentication read it (`AuthenticatedSite.siteRevision`). */
+  readonly siteRevision: number;
   readonly clientAddress: string;
   readonly requestId: string;
 }
@@ -202,6 +200,13 @@ function planKeys(
 export const ROTATION_LOOKAHEAD_PERIODS = 2;
 
 /**
+ * Plans a request gets: the first with the KIDs the site derives, a second with the KIDs of keys
+ * imported into its slots (the store answers those instead of creating keys); a third only if an
+ * import raced the second.
+ */
+const PLAN_ATTEMPTS = 3;
+
+/**
  * A content whose policy (DRM group) rotates keys does so in periods of the policy's interval,
  * period i covering [i·I, (i+1)·I) since 1970-01-01T00:00:00Z (docs/content-policies.md): a period's
  * `start`/`end`, when the request gives them (SPEKE v2.1 live), must be exactly its bounds, and no
@@ -242,7 +247,7 @@ function recipientsOf(document: CpixDocument): X509Certificate[] {
 }
 
 export function createKeyExchange(deps: KeyExchangeDeps) {
-  const { contentKeys, policies, audit, signing, random, clock } = deps;
+  const { contentKeys, policies, signing, random, clock } = deps;
 
   /**
    * The key bytes and IV each planned key gets if it is new. The IV is the request's, or a random
@@ -254,20 +259,45 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
     return planned.map((key) => ({ ...key, material: { key: random(CONTENT_KEY_LENGTH_BYTES), iv: key.request.explicitIV ?? random(IV_LENGTH_BYTES) } }));
   }
 
-  /** Gets or creates every planned key, each created one with its candidate material. */
-  async function obtain(site: SiteView, contentId: string, candidates: readonly IssuedKey[]): Promise<{ issued: IssuedKey[]; created: number }> {
+  /**
+   * Gets or creates every planned key, each created one with its candidate material, in one step
+   * with the request's checks and audit record; or the KIDs of imported keys to plan with instead.
+   */
+  async function obtain(
+    request: ExchangeRequest,
+    contentId: string,
+    candidates: readonly IssuedKey[],
+  ): Promise<{ readonly issued: IssuedKey[]; readonly created: number } | { readonly imported: readonly (KeyId | undefined)[] }> {
+    const { site, dialect } = request;
     const requests = candidates.map((key) => ({
       contentId,
       kid: key.kid,
       key: key.material.key,
       iv: key.material.iv,
       ivMustMatch: key.request.explicitIV !== undefined,
+      slotAssigned: dialect.kids === 'server-assigned',
       ...withoutUndefined({ trackType: key.trackType, periodIndex: key.periodIndex, scheme: key.request.commonEncryptionScheme }),
     }));
-    const obtained = await contentKeys.getOrCreateAll(site.id, site.siteKeyVersion, requests);
+    const outcome = await contentKeys.issue(site.id, site.siteKeyVersion, requests, {
+      credentialId: request.credentialId,
+      siteRevision: request.siteRevision,
+      audit: {
+        at: clock().toISOString(),
+        siteId: site.id,
+        action: 'issue',
+        credentialId: request.credentialId,
+        clientAddress: request.clientAddress,
+        dialect: dialect.name,
+        contentId,
+        kids: candidates.map((key) => key.kid),
+        periodIndexes: distinctPeriodIndexes(candidates),
+        requestId: request.requestId,
+      },
+    });
+    if (outcome.kind === 'slot-imported') return { imported: outcome.kids };
     let created = 0;
     const issued = candidates.map((key, i): IssuedKey => {
-      const found = obtained[i];
+      const found = outcome.keys[i];
       if (!found) throw new Error('fewer keys obtained than planned');
       if (found.created) created += 1;
       return found.created ? key : { ...key, material: { key: found.key, iv: found.iv } };
@@ -340,37 +370,29 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       const index = indexRequest(document);
       const systemKeys = bindSystemsToKeys(index, dialect.unreferencedSystemsUseSingleKey);
       const slots = slotsOf(request, index);
-      // Reads only when they can matter: the slots imported keys may fill (server-assigned KIDs per
-      // track type and period), and the content's policy when the request rotates keys.
-      const imported = dialect.kids === 'server-assigned' ? await contentKeys.importedKids(site.id, contentId, slots) : [];
+      // The content's policy is read only when the request rotates keys.
       if (slots.some((slot) => slot.periodIndex !== undefined)) checkRotation(await policies.policyOf(site.id, contentId), slots, clock());
-      const planned = planKeys(request, index, systemKeys, slots, imported, site.id, contentId);
       const recipients = recipientsOf(document);
       const profile = dialect.responseProfile(document);
       const sign = dialect.signs(site.options);
-      // Built before any key exists: whatever would refuse the answer (signaling, what the version
-      // can carry) refuses here. The answer's shape never depends on key bytes, and for new keys
-      // these are the bytes they get.
-      const candidates = candidatesFor(planned);
-      const first = build(responseDocument(request, contentId, candidates, systemKeys), recipients, profile, sign);
-
-      const { issued, created } = await obtain(site, contentId, candidates);
-      const built = created === issued.length ? first : build(responseDocument(request, contentId, issued, systemKeys), recipients, profile, sign);
-      const xml = sign ? XML_DECLARATION + signCpix(built.canonical, signing) : built.xml;
-      await audit.record({
-        at: clock().toISOString(),
-        siteId: site.id,
-        action: 'issue',
-        credentialId: request.credentialId,
-        clientAddress: request.clientAddress,
-        dialect: dialect.name,
-        contentId,
-        kids: planned.map((key) => key.kid),
-        periodIndexes: distinctPeriodIndexes(planned),
-        keysCreated: created,
-        requestId: request.requestId,
-      });
-      return xml;
+      let imported: readonly (KeyId | undefined)[] = [];
+      for (let attempt = 0; attempt < PLAN_ATTEMPTS; attempt += 1) {
+        const planned = planKeys(request, index, systemKeys, slots, imported, site.id, contentId);
+        // Built before any key exists: whatever would refuse the answer (signaling, what the version
+        // can carry) refuses here. The answer's shape never depends on key bytes, and for new keys
+        // these are the bytes they get.
+        const candidates = candidatesFor(planned);
+        const first = build(responseDocument(request, contentId, candidates, systemKeys), recipients, profile, sign);
+        const obtained = await obtain(request, contentId, candidates);
+        if ('imported' in obtained) {
+          imported = obtained.imported;
+          continue;
+        }
+        const { issued, created } = obtained;
+        const built = created === issued.length ? first : build(responseDocument(request, contentId, issued, systemKeys), recipients, profile, sign);
+        return sign ? XML_DECLARATION + signCpix(built.canonical, signing) : built.xml;
+      }
+      throw new KeyConflict('keys of this content were imported while the request was answered; retry');
     },
   };
 }

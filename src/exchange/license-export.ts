@@ -9,6 +9,7 @@
  */
 
 import type { X509Certificate } from 'node:crypto';
+import type { AuditSink } from '../audit/ports';
 import type { SigningConfig } from '../config/config';
 import { buildCpix, XML_DECLARATION } from '../cpix/build';
 import { encryptDocumentKeys } from '../cpix/delivery';
@@ -22,7 +23,7 @@ import { ContentRevoked, NotFound } from '../errors';
 import type { ContentKey, ContentKeyMetadata, ContentKeyService } from '../keys/content-key-service';
 import { isRevoked, type RevocationService } from '../revocation/revocation-service';
 import { contentPolicyElement, exportGrantElement, type ExportGrant } from './export-extensions';
-import { distinctPeriodIndexes, type AuditSink } from './key-exchange';
+import { distinctPeriodIndexes } from './key-exchange';
 
 export interface LicenseExportDeps {
   readonly contentKeys: ContentKeyService;

@@ -131,9 +131,22 @@ export function authenticatedSite(res: { locals: Record<string, unknown> }): Aut
  */
 export function requireKmsToken(sites: SiteService, authFailures: AuthFailureLimiter): RequestHandler {
   return async (req, res, next) => {
-    const token = presentedKmsToken(req);
-    if (token === undefined) throw refuse('no KMS token');
-    res.locals.kmsSite = await authFailures.guard(authAttempt(req, token), () => sites.authenticate(token));
+    res.locals.kmsSite = await authenticateKmsRequest(req, sites, authFailures);
     next();
   };
+}
+
+/**
+ * `requireKmsToken`'s check; `fresh` reads the token and site from the store, for a request whose
+ * store step found them changed since they were read (`StaleAuthentication`).
+ */
+export async function authenticateKmsRequest(
+  req: Request,
+  sites: SiteService,
+  authFailures: AuthFailureLimiter,
+  fresh = false,
+): Promise<AuthenticatedSite> {
+  const token = presentedKmsToken(req);
+  if (token === undefined) throw refuse('no KMS token');
+  return authFailures.guard(authAttempt(req, token), () => sites.authenticate(token, { fresh }));
 }

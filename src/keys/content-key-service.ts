@@ -1,8 +1,8 @@
 import { encodeContext, open, seal } from '../crypto/aead';
 import type { Clock, RandomSource } from '../crypto/random';
-import { ContentRevoked, KeyConflict, PayloadTooLarge, RequestInvalid, TooManyRequests } from '../errors';
+import { ContentRevoked, KeyConflict, PayloadTooLarge, RequestInvalid, StaleAuthentication, TooManyRequests } from '../errors';
 import type { KeyId } from './key-id';
-import { importSlot, type ContentKeyAttributes, type ContentKeyRecord, type ContentKeyRepository, type SiteKeyProvider } from './ports';
+import { importSlot, type ContentKeyAttributes, type ContentKeyRecord, type ContentKeyRepository, type IssueContext, type SiteKeyProvider } from './ports';
 
 /** CENC content keys are AES-128 (ISO/IEC 23001-7). */
 export const CONTENT_KEY_LENGTH_BYTES = 128 / 8;
@@ -57,7 +57,21 @@ export interface ContentKeyRequest extends ContentKeyAttributes {
   readonly key?: Buffer;
   /** `iv` is the client's own (`explicitIV`): an existing key with another IV is a conflict. */
   readonly ivMustMatch?: boolean;
+  /**
+   * The KID was assigned by the server for the key's (track type, period): an imported key in that
+   * slot is answered instead (`slot-imported`).
+   */
+  readonly slotAssigned?: boolean;
 }
+
+/** A key with its bytes, and whether this request created it. */
+export type ObtainedKey = ContentKey & { readonly created: boolean };
+
+/** What a key request's `issue` came to. */
+export type IssueOutcome =
+  | { readonly kind: 'issued'; readonly keys: readonly ObtainedKey[] }
+  /** Imported keys hold slots the request's KIDs were assigned for: plan with these KIDs (undefined: keep). */
+  | { readonly kind: 'slot-imported'; readonly kids: readonly (KeyId | undefined)[] };
 
 /** One key to import: its KID and 16 key bytes, an IV, and the track type and period it serves. */
 export interface KeyImport {
@@ -136,12 +150,12 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
     siteId: string,
     siteKey: { readonly version: number; readonly key: Buffer },
     requests: readonly ContentKeyRequest[],
-    imports?: readonly { readonly mustBeNew: boolean; readonly importSlot?: string }[],
-  ): Promise<(ContentKey & { readonly created: boolean })[] | 'exists'> {
+    options: { readonly imports?: readonly { readonly mustBeNew: boolean; readonly importSlot?: string }[]; readonly issue?: IssueContext } = {},
+  ): Promise<ObtainedKey[] | 'exists' | Extract<IssueOutcome, { kind: 'slot-imported' }>> {
     requests.forEach(validate);
     const now = clock();
     const createdAt = now.toISOString();
-    const candidates = requests.map(({ key: given, ivMustMatch: _insists, ...request }) => {
+    const candidates = requests.map(({ key: given, ivMustMatch: _insists, slotAssigned: _assigned, ...request }) => {
       const identity = { siteId, ...request };
       const key = given ?? random(CONTENT_KEY_LENGTH_BYTES);
       const record: ContentKeyRecord = {
@@ -154,18 +168,32 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
     });
     const limit = creationLimit !== undefined && creationLimit.perWindow > 0 ? { ...creationLimit, nowMs: now.getTime() } : undefined;
     const outcome = await repository.getOrCreateAll(
-      candidates.map(({ record }, i) => ({ record, ivMustMatch: requests[i]?.ivMustMatch === true, ...imports?.[i] })),
-      limit,
+      candidates.map(({ record }, i) => {
+        const request = requests[i];
+        return {
+          record,
+          ivMustMatch: request?.ivMustMatch === true,
+          ...(request?.slotAssigned === true && { assignedSlot: importSlot(record.trackType, record.periodIndex) }),
+          ...options.imports?.[i],
+        };
+      }),
+      { ...(limit !== undefined && { limit }), ...(options.issue !== undefined && { issue: options.issue }) },
     );
-    if (outcome.kind === 'exists') return 'exists';
-    if (outcome.kind === 'revoked') {
-      throw new ContentRevoked(`ContentKey[kid=${requests[outcome.index]?.kid ?? '?'}]: the content or this key is revoked`);
-    }
-    if (outcome.kind === 'iv-differs') {
-      throw new KeyConflict(`ContentKey[kid=${requests[outcome.index]?.kid ?? '?'}]@explicitIV differs from the IV this key was created with`);
-    }
-    if (outcome.kind === 'over-limit') {
-      throw new TooManyRequests(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)), { detail: 'site key-creation limit' }, `this site has created its ${limit?.perWindow ?? 0} keys of the current window; retry later`);
+    switch (outcome.kind) {
+      case 'obtained':
+        break;
+      case 'exists':
+        return 'exists';
+      case 'slot-imported':
+        return outcome;
+      case 'stale-authentication':
+        throw new StaleAuthentication();
+      case 'revoked':
+        throw new ContentRevoked(`ContentKey[kid=${requests[outcome.index]?.kid ?? '?'}]: the content or this key is revoked`);
+      case 'iv-differs':
+        throw new KeyConflict(`ContentKey[kid=${requests[outcome.index]?.kid ?? '?'}]@explicitIV differs from the IV this key was created with`);
+      case 'over-limit':
+        throw new TooManyRequests(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)), { detail: 'site key-creation limit' }, `this site has created its ${limit?.perWindow ?? 0} keys of the current window; retry later`);
     }
     return Promise.all(
       outcome.results.map(async ({ record, created }, i) => {
@@ -177,9 +205,9 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
     );
   }
 
-  /** The keys of a get-or-create that was told nothing must be new, so cannot answer 'exists'. */
-  function obtained(result: (ContentKey & { readonly created: boolean })[] | 'exists'): (ContentKey & { readonly created: boolean })[] {
-    if (result === 'exists') throw new Error('a get-or-create without new-only records answered "exists"');
+  /** The keys of a get-or-create that was told nothing must be new and assigned no slot. */
+  function obtained(result: Awaited<ReturnType<typeof getOrCreateWith>>): ObtainedKey[] {
+    if (!Array.isArray(result)) throw new Error('a get-or-create without new-only records or assigned slots answered nothing');
     return result;
   }
 
@@ -188,25 +216,34 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
      * Returns the key stored for (site, content, KID), creating and durably storing a new random key
      * first if there is none. Attributes of an existing key are kept as they were created.
      */
-    async getOrCreate(siteId: string, request: ContentKeyRequest): Promise<ContentKey & { readonly created: boolean }> {
+    async getOrCreate(siteId: string, request: ContentKeyRequest): Promise<ObtainedKey> {
       const [key] = obtained(await getOrCreateWith(siteId, await siteKeys.currentSiteKey(siteId), [request]));
       if (!key) throw new Error('store answered no record');
       return key;
     },
 
-    /**
-     * `getOrCreate` for all keys of one request at once, new keys wrapped under `siteKeyVersion`:
-     * the version current when the caller authenticated the site (`SiteView.siteKeyVersion`), so
-     * that no second read of the site is needed. A key written under the previous version while a
-     * rotation runs stays readable (old versions are kept), as with any write racing a rotation.
-     */
-    async getOrCreateAll(
-      siteId: string,
-      siteKeyVersion: number,
-      requests: readonly ContentKeyRequest[],
-    ): Promise<(ContentKey & { readonly created: boolean })[]> {
+    /** `getOrCreate` for several keys of one site at once, in one atomic step; new keys wrapped under `siteKeyVersion`. */
+    async getOrCreateAll(siteId: string, siteKeyVersion: number, requests: readonly ContentKeyRequest[]): Promise<ObtainedKey[]> {
       const key = await siteKeys.siteKey(siteId, siteKeyVersion);
       return obtained(await getOrCreateWith(siteId, { version: siteKeyVersion, key }, requests));
+    },
+
+    /**
+     * A key request's keys: `getOrCreate` for all of them at once, new keys wrapped under
+     * `siteKeyVersion`, the version current when the caller authenticated the site
+     * (`SiteView.siteKeyVersion`), so that no second read of the site is needed, in one atomic step
+     * with the request's checks and its audit record (`IssueContext`): one store round trip. A key
+     * written under the previous version while a rotation runs stays readable (old versions are
+     * kept), as with any write racing a rotation.
+     * @throws StaleAuthentication (the site changed or the token was revoked since `issue` was
+     *   authenticated), ContentRevoked, KeyConflict (an IV that differs), TooManyRequests (creation
+     *   limit), RequestInvalid.
+     */
+    async issue(siteId: string, siteKeyVersion: number, requests: readonly ContentKeyRequest[], issue: IssueContext): Promise<IssueOutcome> {
+      const key = await siteKeys.siteKey(siteId, siteKeyVersion);
+      const result = await getOrCreateWith(siteId, { version: siteKeyVersion, key }, requests, { issue });
+      if (result === 'exists') throw new Error('a key request answered "exists"');
+      return Array.isArray(result) ? { kind: 'issued', keys: result } : result;
     },
 
     /**
@@ -219,7 +256,7 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
      *
      * @throws KeyConflict, ContentRevoked, RequestInvalid (lengths), TooManyRequests (creation limit).
      */
-    async importKeys(siteId: string, contentId: string, imports: readonly KeyImport[]): Promise<(ContentKey & { readonly created: boolean })[]> {
+    async importKeys(siteId: string, contentId: string, imports: readonly KeyImport[]): Promise<ObtainedKey[]> {
       for (let attempt = 0; attempt < IMPORT_ATTEMPTS; attempt += 1) {
         const stored = await Promise.all(imports.map((item) => repository.get(siteId, contentId, item.kid)));
         for (const [i, record] of stored.entries()) {
@@ -241,19 +278,11 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
           mustBeNew: stored[i] === undefined,
           ...((item.trackType !== undefined || item.periodIndex !== undefined) && { importSlot: importSlot(item.trackType, item.periodIndex) }),
         }));
-        const result = await getOrCreateWith(siteId, await siteKeys.currentSiteKey(siteId), requests, slots);
-        if (result !== 'exists') return result;
+        const result = await getOrCreateWith(siteId, await siteKeys.currentSiteKey(siteId), requests, { imports: slots });
+        if (result !== 'exists') return obtained(result);
       }
       throw new KeyConflict('keys of this content were created while they were being imported; import again');
     },
-
-    /** The KIDs imported into a content's (track type, period) slots, in order; undefined where none. */
-    importedKids: (siteId: string, contentId: string, slots: readonly { readonly trackType?: string; readonly periodIndex?: number }[]) =>
-      repository.importedKids(
-        siteId,
-        contentId,
-        slots.map((slot) => importSlot(slot.trackType, slot.periodIndex)),
-      ),
 
     async get(siteId: string, contentId: string, kid: KeyId): Promise<ContentKey | undefined> {
       const record = await repository.get(siteId, contentId, kid);

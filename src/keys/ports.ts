@@ -1,3 +1,4 @@
+import type { NewAuditRecord } from '../audit/ports';
 import type { KeyId } from './key-id';
 
 /** Descriptive attributes of a content key, fixed when the key is created. */
@@ -37,6 +38,31 @@ export interface GetOrCreateRequest {
    * server that assigns KIDs per track type and period (PallyCon) answers the imported one.
    */
   readonly importSlot?: string;
+  /**
+   * The KID was assigned by the server for this slot (`importSlot(trackType, periodIndex)`): when an
+   * imported key holds the slot under another KID, the step creates nothing and answers the
+   * imported KIDs (`slot-imported`), so the caller answers those keys instead.
+   */
+  readonly assignedSlot?: string;
+}
+
+/**
+ * What a key request's get-or-create checks and records in the same atomic step, so that the
+ * request costs one store round trip: that what it was authenticated with is still current
+ * (authentication may have read the token and site from a short-lived cache), and its audit record.
+ */
+export interface IssueContext {
+  /** The KMS token ID (or the legacy credential ID): stale when the token was revoked since. */
+  readonly credentialId: string;
+  /** `SiteRecord.revision` as authentication read it: stale when the site changed since, or is not active. */
+  readonly siteRevision: number;
+  /** Stored in the same step, `keysCreated` being the number of keys this step created. */
+  readonly audit: Omit<NewAuditRecord, 'keysCreated'>;
+}
+
+export interface GetOrCreateOptions {
+  readonly limit?: CreationLimit;
+  readonly issue?: IssueContext;
 }
 
 /** Keys one site may create per fixed window (a window opens with its first creation). */
@@ -55,7 +81,11 @@ export type GetOrCreateOutcome =
   /** `requests[index]` must be new, and a record exists. */
   | { readonly kind: 'exists'; readonly index: number }
   /** The site's window would overflow; it closes in `retryAfterMs`. */
-  | { readonly kind: 'over-limit'; readonly retryAfterMs: number };
+  | { readonly kind: 'over-limit'; readonly retryAfterMs: number }
+  /** With `issue`: the site changed since the given revision or is not active, or the credential was revoked. */
+  | { readonly kind: 'stale-authentication' }
+  /** Imported keys hold slots of `assignedSlot` requests: their KIDs, per request (undefined where none). */
+  | { readonly kind: 'slot-imported'; readonly kids: readonly (KeyId | undefined)[] };
 
 export interface ContentKeyPageQuery {
   readonly limit: number;
@@ -77,15 +107,13 @@ export interface ContentKeyRepository {
    * Inserts each requested record (all of one site) unless a record for its (site, content, KID)
    * exists, in one atomic step; answers, in the same order, the stored record and whether it was
    * this call that created it. Concurrent calls for one identity all resolve to the same single
-   * record. The step creates nothing and answers why instead when a record's content or KID is
-   * revoked (`RevocationRepository`), when an existing record holds another IV than a request that
-   * insists on its IV (`ivMustMatch`), when a record that must be new exists, or when the new
-   * records would take the site past `limit`'s keys created in the current window (a repeat,
-   * creating none, always passes).
+   * record. The step creates nothing and answers why instead when the `issue` context is stale, when a record's content or KID is revoked (`RevocationRepository`),
+   * when an imported key holds an `assignedSlot`, when an existing record holds another IV than a
+   * request that insists on its IV (`ivMustMatch`), when a record that must be new exists, or when
+   * the new records would take the site past `limit`'s keys created in the current window (a
+   * repeat, creating none, always passes). With `issue`, its audit record is stored in the same step.
    */
-  getOrCreateAll(requests: readonly GetOrCreateRequest[], limit?: CreationLimit): Promise<GetOrCreateOutcome>;
-  /** The KIDs of the imported keys of a content in these slots (`importSlot`), in order; undefined where none. */
-  importedKids(siteId: string, contentId: string, slots: readonly string[]): Promise<(KeyId | undefined)[]>;
+  getOrCreateAll(requests: readonly GetOrCreateRequest[], options?: GetOrCreateOptions): Promise<GetOrCreateOutcome>;
   get(siteId: string, contentId: string, kid: KeyId): Promise<ContentKeyRecord | undefined>;
   /** All keys of one content, oldest first. */
   listByContent(siteId: string, contentId: string): Promise<ContentKeyRecord[]>;

@@ -1,4 +1,4 @@
-import type { NewAuditRecord } from '../audit/ports';
+import type { AuditSink } from '../audit/ports';
 import type { Clock } from '../crypto/random';
 import { ContentRevoked, Forbidden, RequestInvalid } from '../errors';
 import { keyIdToBytes, type KeyId } from '../keys/key-id';
@@ -60,7 +60,7 @@ export interface ClearKeyLicencesDeps {
   readonly site: (siteId: string) => Promise<SiteView>;
   readonly contentKey: (siteId: string, contentId: string, kid: KeyId) => Promise<ContentKey | undefined>;
   readonly policy: ContentLicencePolicy;
-  readonly audit: { record(record: NewAuditRecord): Promise<unknown> };
+  readonly audit: AuditSink;
   readonly clock: Clock;
 }
 

@@ -7,7 +7,7 @@ import {
 } from '../crypto/certificates';
 import type { Clock, RandomSource } from '../crypto/random';
 import { hashSecret, secretMatchesHash } from '../crypto/secrets';
-import { CpixInvalid, CpixUnsupported, Forbidden, NotFound, RequestInvalid, Unauthenticated } from '../errors';
+import { CpixInvalid, CpixUnsupported, NotFound, RequestInvalid, siteDisabled, Unauthenticated } from '../errors';
 import { generateCredential, LICENSE_SERVER_CREDENTIAL_PREFIX, parseCredential, recordCredentialUse } from '../sites/kms-token';
 import type { SiteRepository } from '../sites/ports';
 import { toSiteView, type SiteView } from '../sites/site';
@@ -157,7 +157,7 @@ export function createLicenseServerService(deps: LicenseServerServiceDeps) {
       if (record.revokedAt !== undefined) throw new Unauthenticated({ detail: `license server ${parsed.id} is revoked` });
       const site = await sites.getSite(record.siteId);
       if (!site) throw new Unauthenticated({ detail: `license server ${parsed.id} belongs to no site` });
-      if (site.status !== 'active') throw new Forbidden(`site ${site.id} is disabled`);
+      if (site.status !== 'active') throw siteDisabled(site.id);
       await recordCredentialUse(
         record.lastUsedAt,
         clock(),

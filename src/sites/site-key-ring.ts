@@ -1,4 +1,5 @@
 import type { MasterKeyProvider } from '../crypto/kms/master-key';
+import { createExpiringCache } from '../cache/expiring-cache';
 import type { Clock } from '../crypto/random';
 import { Conflict, NotFound } from '../errors';
 import type { SiteKeyProvider } from '../keys/ports';
@@ -22,8 +23,8 @@ export interface SiteKeyRingOptions {
  */
 export function createSiteKeyRing(options: SiteKeyRingOptions): SiteKeyProvider & { clear(): void } {
   const { repository, masterKey, clock, cacheTtlMs, cacheMaxEntries } = options;
-  // Map iteration order is insertion order: re-inserting on hit makes this an LRU.
-  const cache = new Map<string, { readonly key: Buffer; readonly expiresAt: number }>();
+  // Evicted keys are not zeroed: a caller may still hold the buffer (e.g. a re-wrap loop in progress).
+  const cache = createExpiringCache<Buffer>({ clock, ttlMs: cacheTtlMs, maxEntries: cacheMaxEntries });
 
   async function site(siteId: string) {
     const record = await repository.getSite(siteId);
@@ -33,24 +34,12 @@ export function createSiteKeyRing(options: SiteKeyRingOptions): SiteKeyProvider 
 
   async function siteKey(siteId: string, version: number): Promise<Buffer> {
     const cacheKey = `${siteId}/${version}`;
-    const now = clock().getTime();
     const hit = cache.get(cacheKey);
-    if (hit && hit.expiresAt > now) {
-      cache.delete(cacheKey);
-      cache.set(cacheKey, hit);
-      return hit.key;
-    }
+    if (hit) return hit;
     const stored = (await site(siteId)).siteKeys.find((k) => k.version === version);
     if (!stored) throw new NotFound(`site ${siteId} has no site key version ${version}`);
     const key = await masterKey.unwrapSiteKey(stored.wrapped, { siteId, version });
-    cache.delete(cacheKey);
-    cache.set(cacheKey, { key, expiresAt: now + cacheTtlMs });
-    while (cache.size > cacheMaxEntries) {
-      const oldest = cache.keys().next().value;
-      if (oldest === undefined) break;
-      // Not zeroed: a caller may still hold the buffer (e.g. a re-wrap loop in progress).
-      cache.delete(oldest);
-    }
+    cache.set(cacheKey, key);
     return key;
   }
 

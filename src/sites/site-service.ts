@@ -1,7 +1,8 @@
+import { createExpiringCache } from '../cache/expiring-cache';
 import type { MasterKeyProvider } from '../crypto/kms/master-key';
 import type { Clock, RandomSource } from '../crypto/random';
 import { hashSecret, randomSecret, secretMatchesHash } from '../crypto/secrets';
-import { Conflict, Forbidden, NotFound, RequestInvalid, Unauthenticated } from '../errors';
+import { Conflict, kmsTokenRevoked, NotFound, RequestInvalid, ServiceError, siteDisabled, Unauthenticated } from '../errors';
 import { generateKmsToken, parseKmsToken, parseLegacyToken, recordCredentialUse } from './kms-token';
 import type { KmsTokenRecord, SiteRepository } from './ports';
 import {
@@ -23,11 +24,22 @@ export { TOKEN_TOUCH_INTERVAL_MS } from './kms-token';
 /** Credential ID recorded for requests authenticated by a legacy PallyCon token. */
 export const LEGACY_CREDENTIAL_ID = 'legacy-access-key';
 
+/**
+ * How long `authenticate` may answer from the token and site it read before: a key request then
+ * costs no store read before its one store step, which refuses it when the site changed or the token
+ * was revoked since (`IssueContext`), so a change still takes effect at once on every process.
+ */
+export const AUTHENTICATION_CACHE_TTL_MS = 1000;
+/** Tokens (and legacy site credentials) `authenticate` keeps at a time; one entry is a few KB. */
+const AUTHENTICATION_CACHE_MAX_ENTRIES = 10_000;
+
 export interface SiteServiceDeps {
   readonly repository: SiteRepository;
   readonly masterKey: MasterKeyProvider;
   readonly random: RandomSource;
   readonly clock: Clock;
+  /** `AUTHENTICATION_CACHE_TTL_MS` unless given (0: every authentication reads the store). */
+  readonly authenticationCacheTtlMs?: number;
   /** Told about failures of best-effort writes (token last-use time) that must not fail a request. */
   readonly onBestEffortError?: (error: unknown, what: string) => void;
 }
@@ -46,6 +58,14 @@ export interface AuthenticatedSite {
   readonly site: SiteView;
   /** Token ID (or `LEGACY_CREDENTIAL_ID`), for audit records and rate limits. */
   readonly credentialId: string;
+  /** `SiteRecord.revision` of the site as read, for the key request's store step (`IssueContext`). */
+  readonly siteRevision: number;
+}
+
+/** What `authenticate` reads of a credential: the token (none for a legacy credential) and its site. */
+interface CredentialRecords {
+  readonly token?: KmsTokenRecord;
+  readonly site?: SiteRecord;
 }
 
 function toTokenView({ secretHash: _hash, ...view }: KmsTokenRecord): KmsTokenView {
@@ -56,6 +76,38 @@ function toTokenView({ secretHash: _hash, ...view }: KmsTokenRecord): KmsTokenVi
 export function createSiteService(deps: SiteServiceDeps) {
   const { repository, masterKey, random, clock, onBestEffortError } = deps;
   const now = () => clock().toISOString();
+  const cache = createExpiringCache<CredentialRecords>({
+    clock,
+    ttlMs: deps.authenticationCacheTtlMs ?? AUTHENTICATION_CACHE_TTL_MS,
+    maxEntries: AUTHENTICATION_CACHE_MAX_ENTRIES,
+  });
+
+  /**
+   * `verify` applied to the records of a presented credential: those this process read within the
+   * cache's lifetime, unless `fresh`, or else (and for any refusal: a refusal is never answered from
+   * the cache) those `read` from the store now, which are then kept if they verify. So unknown IDs
+   * and wrong secrets cannot fill the cache, and a credential or site made good again is answered at once.
+   */
+  async function verified<T>(cacheKey: string, fresh: boolean, read: () => Promise<CredentialRecords>, verify: (records: CredentialRecords) => T): Promise<T> {
+    const hit = fresh ? undefined : cache.get(cacheKey);
+    if (hit) {
+      try {
+        return verify(hit);
+      } catch (error) {
+        if (!(error instanceof ServiceError)) throw error;
+      }
+    }
+    const records = await read();
+    const result = verify(records);
+    cache.set(cacheKey, records);
+    return result;
+  }
+
+  /** A change made here is seen at once by this process; others see it through `IssueContext`. */
+  function changed<T>(result: T): T {
+    cache.clear();
+    return result;
+  }
 
   async function requireSite(siteId: string): Promise<SiteRecord> {
     const site = await repository.getSite(siteId);
@@ -84,25 +136,31 @@ export function createSiteService(deps: SiteServiceDeps) {
       siteKeys: [{ version: 1, wrapped, createdAt }],
       createdAt,
       updatedAt: createdAt,
+      revision: 0,
     };
     await repository.createSite(site);
     return site;
   }
 
-  async function authenticateLegacy(presented: string): Promise<AuthenticatedSite> {
+  async function authenticateLegacy(presented: string, fresh: boolean): Promise<AuthenticatedSite> {
     const legacy = parseLegacyToken(presented);
     if (!legacy || !SITE_ID_PATTERN.test(legacy.siteId)) throw new Unauthenticated({ detail: 'unrecognised token format' });
-    const site = await repository.getSite(legacy.siteId);
-    // Compare even when the site is unknown or opted out, so timing does not tell which.
-    const matches = secretMatchesHash(legacy.accessKey, site?.accessKeyHash ?? Buffer.alloc(32));
-    if (!site || !matches || !site.options.acceptLegacyToken) {
-      throw new Unauthenticated({ detail: 'legacy token rejected' });
-    }
-    return { site: requireActive(site), credentialId: LEGACY_CREDENTIAL_ID };
+    const read = async () => {
+      const record = await repository.getSite(legacy.siteId);
+      return record === undefined ? {} : { site: record };
+    };
+    return verified(`legacy.${legacy.siteId}`, fresh, read, ({ site }) => {
+      // Compare even when the site is unknown or opted out, so timing does not tell which.
+      const matches = secretMatchesHash(legacy.accessKey, site?.accessKeyHash ?? Buffer.alloc(32));
+      if (!site || !matches || !site.options.acceptLegacyToken) {
+        throw new Unauthenticated({ detail: 'legacy token rejected' });
+      }
+      return { site: requireActive(site), credentialId: LEGACY_CREDENTIAL_ID, siteRevision: site.revision };
+    });
   }
 
   function requireActive(site: SiteRecord): SiteView {
-    if (site.status !== 'active') throw new Forbidden(`site ${site.id} is disabled`);
+    if (site.status !== 'active') throw siteDisabled(site.id);
     return toSiteView(site);
   }
 
@@ -153,7 +211,7 @@ export function createSiteService(deps: SiteServiceDeps) {
         updatedAt: now(),
       });
       if (!updated) throw new NotFound(`site ${siteId} not found`);
-      return toSiteView(updated);
+      return changed(toSiteView(updated));
     },
 
     /** Issues another KMS token; several may be valid at once so rotation can overlap. */
@@ -168,31 +226,45 @@ export function createSiteService(deps: SiteServiceDeps) {
     },
 
     async revokeToken(siteId: string, tokenId: string): Promise<void> {
-      if (!(await repository.revokeToken(siteId, tokenId, now()))) {
+      if (!changed(await repository.revokeToken(siteId, tokenId, now()))) {
         // The ID is not echoed: callers other than the admin route may pass anything here.
         throw new NotFound(`site ${siteId} has no such token`);
       }
     },
 
     /**
-     * Verifies a presented KMS token (or, for sites that opted in, a legacy PallyCon token).
+     * Verifies a presented KMS token (or, for sites that opted in, a legacy PallyCon token), from
+     * what this process read of it within `AUTHENTICATION_CACHE_TTL_MS`, or (`fresh`) from the store.
+     * A caller that acts on the answer checks `siteRevision` and the token in the same store step
+     * (`IssueContext`) and authenticates again, fresh, when they are stale.
      * @throws Unauthenticated for anything that does not verify; Forbidden for a disabled site.
      */
-    async authenticate(presented: string): Promise<AuthenticatedSite> {
+    async authenticate(presented: string, { fresh = false }: { readonly fresh?: boolean } = {}): Promise<AuthenticatedSite> {
       const parsed = parseKmsToken(presented);
-      if (!parsed) return authenticateLegacy(presented);
-      const token = await repository.getToken(parsed.id);
-      const matches = secretMatchesHash(parsed.secret, token?.secretHash ?? Buffer.alloc(32));
-      if (!token || !matches) throw new Unauthenticated({ detail: `token ${parsed.id} does not verify` });
-      if (token.revokedAt !== undefined) throw new Unauthenticated({ detail: `token ${parsed.id} is revoked` });
-      const site = requireActive(await requireSite(token.siteId));
+      if (!parsed) return authenticateLegacy(presented, fresh);
+      const read = async (): Promise<CredentialRecords> => {
+        const record = await repository.getToken(parsed.id);
+        const siteRecord = record && (await repository.getSite(record.siteId));
+        return { ...(record !== undefined && { token: record }), ...(siteRecord !== undefined && { site: siteRecord }) };
+      };
+      const { token, site, view } = await verified(parsed.id, fresh, read, ({ token, site }) => {
+        const matches = secretMatchesHash(parsed.secret, token?.secretHash ?? Buffer.alloc(32));
+        if (!token || !matches) throw new Unauthenticated({ detail: `token ${parsed.id} does not verify` });
+        if (token.revokedAt !== undefined) throw kmsTokenRevoked(parsed.id);
+        if (!site) throw new NotFound(`site ${token.siteId} not found`);
+        return { token, site, view: requireActive(site) };
+      });
       await recordCredentialUse(
         token.lastUsedAt,
         clock(),
-        (usedAt) => repository.touchToken(token.id, usedAt),
+        async (usedAt) => {
+          await repository.touchToken(token.id, usedAt);
+          // Until the token is read again, this process counts the use it just recorded.
+          cache.set(parsed.id, { token: { ...token, lastUsedAt: usedAt }, site });
+        },
         (error) => onBestEffortError?.(error, 'recording token use'),
       );
-      return { site, credentialId: token.id };
+      return { site: view, credentialId: token.id, siteRevision: site.revision };
     },
   };
 }

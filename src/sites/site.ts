@@ -121,6 +121,12 @@ export interface SiteRecord {
   readonly siteKeys: readonly StoredSiteKey[];
   readonly createdAt: string;
   readonly updatedAt: string;
+  /**
+   * Counts the site's changes (status, options, name, site keys); 0 for a new site. A key request
+   * authenticated from a cached record names the revision it saw, and its store step refuses when
+   * the site changed since (`IssueContext`).
+   */
+  readonly revision: number;
 }
 
 /** What the admin API shows of a site. */

@@ -25,12 +25,29 @@ function policy(name: string, overrides: Partial<ContentPolicy> = {}): ContentPo
   return { name, securityLevel: 'HIGH', persistentLicense: false, licenseDurationSeconds: 86_400, rotationIntervalMinutes: 0, ...overrides };
 }
 
+/** The audit record of a key request for `keys` (what the key exchange hands to `issue`). */
+export function issueAudit(siteId: string, contentId: string, keys: readonly { readonly kid: KeyId }[]) {
+  return {
+    at: new Date(0).toISOString(),
+    siteId,
+    action: 'issue',
+    credentialId: 'test',
+    clientAddress: '127.0.0.1',
+    dialect: 'cpix-api-v2',
+    contentId,
+    kids: keys.map((key) => key.kid),
+    periodIndexes: [],
+    requestId: randomUUID(),
+  } as const;
+}
+
 export function describeLifecycleContract(context: () => LifecycleContext): void {
   let siteId: string;
+  let tokenId: string;
   let services: LifecycleContext['services'];
   beforeAll(async () => {
     ({ services } = context());
-    ({ site: { id: siteId } } = await services.sites.createSite({ name: 'lifecycle' }));
+    ({ site: { id: siteId }, token: { id: tokenId } } = await services.sites.createSite({ name: 'lifecycle' }));
   });
   const keyCount = async (contentId: string) => (await services.contentKeys.listMetadata(siteId, contentId)).length;
 
@@ -50,9 +67,16 @@ export function describeLifecycleContract(context: () => LifecycleContext): void
       expect([issued.created, issued.key.equals(key), issued.iv?.equals(iv)]).toEqual([false, true, true]);
       expect(imported[1]?.iv).toHaveLength(16);
 
-      expect(
-        await services.contentKeys.importedKids(siteId, 'import-1', [{ trackType: 'HD' }, { trackType: 'AUDIO', periodIndex: 3 }, { trackType: 'SD' }, {}]),
-      ).toEqual([kid, audioKid, undefined, undefined]);
+      // A key request whose KIDs were assigned per slot is told the imported ones, and creates nothing.
+      const assigned = [{ trackType: 'HD' }, { trackType: 'AUDIO', periodIndex: 3 }, { trackType: 'SD' }, {}].map((slot) => ({
+        contentId: 'import-1',
+        kid: newKid(),
+        slotAssigned: true,
+        ...slot,
+      }));
+      const issue = { credentialId: tokenId, siteRevision: 0, audit: issueAudit(siteId, 'import-1', assigned) };
+      expect(await services.contentKeys.issue(siteId, 1, assigned, issue)).toEqual({ kind: 'slot-imported', kids: [kid, audioKid, undefined, undefined] });
+      expect(await keyCount('import-1')).toBe(2);
 
       const again = await services.contentKeys.importKeys(siteId, 'import-1', [{ kid, key, iv, trackType: 'HD' }]);
       expect(again.map((k) => k.created)).toEqual([false]);
@@ -259,6 +283,81 @@ export function describeLifecycleContract(context: () => LifecycleContext): void
       const deletable = ['a', 'b', 'c'].filter((name) => name !== final);
       for (const name of deletable) await policies.delete(site.id, name);
       await expect(policies.delete(site.id, final ?? '')).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS' });
+    });
+  });
+
+  describe('a key request in one step (issue): checks, keys and audit record', () => {
+    let site: { readonly id: string; readonly tokenId: string };
+    beforeAll(async () => {
+      const created = await services.sites.createSite({ name: 'one step' });
+      site = { id: created.site.id, tokenId: created.token.id };
+    });
+    const keysOf = (contentId: string) => [{ contentId, kid: newKid(), trackType: 'HD' }, { contentId, kid: newKid(), trackType: 'AUDIO' }];
+    const issueContext = (contentId: string, keys: readonly { readonly kid: KeyId }[], overrides: { siteRevision?: number; credentialId?: string } = {}) => ({
+      credentialId: site.tokenId,
+      siteRevision: 0,
+      ...overrides,
+      audit: issueAudit(site.id, contentId, keys),
+    });
+    const auditsOf = async (contentId: string) =>
+      (await services.audit.list(site.id, { limit: 500 })).records.filter((record) => record.contentId === contentId);
+    const revision = async () => (await context().store.sites.getSite(site.id))?.revision;
+
+    it('stores the keys and the audit record with the number of keys it created; a repeat records 0', async () => {
+      const contentId = `one-step-${randomUUID()}`;
+      const keys = keysOf(contentId);
+      const first = await services.contentKeys.issue(site.id, 1, keys, issueContext(contentId, keys));
+      expect(first.kind === 'issued' && first.keys.map((key) => [key.kid, key.created])).toEqual(keys.map((key) => [key.kid, true]));
+      const repeat = await services.contentKeys.issue(site.id, 1, keys, issueContext(contentId, keys));
+      expect(repeat.kind === 'issued' && repeat.keys.map((key) => key.created)).toEqual([false, false]);
+      const records = await auditsOf(contentId);
+      expect(records.map((record) => [record.keysCreated, record.kids, record.kidCount, record.credentialId])).toEqual([
+        [0, keys.map((key) => key.kid), 2, 'test'],
+        [2, keys.map((key) => key.kid), 2, 'test'],
+      ]);
+      // Newest first, IDs from the site's one sequence.
+      expect(Number(records[0]?.id)).toBeGreaterThan(Number(records[1]?.id));
+    });
+
+    it.each([
+      ['a site changed since it was read (its revision)', async () => ({ siteRevision: 1 + ((await revision()) ?? 0) })],
+      ['a revoked token', async () => {
+        const issued = await services.sites.issueToken(site.id, 'to revoke');
+        await services.sites.revokeToken(site.id, issued.id);
+        return { credentialId: issued.id };
+      }],
+    ])('is stale for %s: nothing created, nothing audited', async (_name, overrides) => {
+      const contentId = `stale-${randomUUID()}`;
+      const keys = keysOf(contentId);
+      await expect(services.contentKeys.issue(site.id, 1, keys, issueContext(contentId, keys, { siteRevision: (await revision()) ?? 0, ...(await overrides()) })))
+        .rejects.toMatchObject({ name: 'StaleAuthentication' });
+      expect(await keyCount(contentId)).toBe(0);
+      expect(await auditsOf(contentId)).toEqual([]);
+    });
+
+    it('every change of a site counts in its revision (options, status, site keys), and a disabled site is stale', async () => {
+      const { site: other, token } = await services.sites.createSite({ name: 'revisions' });
+      const revisionOf = async () => (await context().store.sites.getSite(other.id))?.revision;
+      expect(await revisionOf()).toBe(0);
+      await services.sites.updateSite(other.id, { options: { signSpekeResponses: true } });
+      expect(await revisionOf()).toBe(1);
+      await services.contentKeys.rotateSiteKey(other.id);
+      expect(await revisionOf()).toBe(2);
+      await services.sites.updateSite(other.id, { status: 'disabled' });
+      const contentId = `disabled-${randomUUID()}`;
+      const keys = keysOf(contentId);
+      const current = { credentialId: token.id, siteRevision: (await revisionOf()) ?? -1, audit: { ...issueAudit(other.id, contentId, keys) } };
+      expect(current.siteRevision).toBe(3);
+      await expect(services.contentKeys.issue(other.id, 2, keys, current)).rejects.toMatchObject({ name: 'StaleAuthentication' });
+      expect((await services.contentKeys.listMetadata(other.id, contentId)).length).toBe(0);
+    });
+
+    it('writes no audit record when a check refuses (a revoked content)', async () => {
+      const contentId = `refused-${randomUUID()}`;
+      await services.revocations.revoke(site.id, contentId, REASON);
+      const keys = keysOf(contentId);
+      await expect(services.contentKeys.issue(site.id, 1, keys, issueContext(contentId, keys, { siteRevision: (await revision()) ?? 0 }))).rejects.toBeInstanceOf(ContentRevoked);
+      expect(await auditsOf(contentId)).toEqual([]);
     });
   });
 }

@@ -145,16 +145,16 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
         const t0 = Date.UTC(2026, 11, 7);
         const limit = (nowMs: number) => ({ perWindow: 3, windowMs: 60_000, nowMs });
         const first = [record('a'), record('a')];
-        expect((await store.contentKeys.getOrCreateAll(first, limit(t0))).kind).toBe('obtained');
+        expect((await store.contentKeys.getOrCreateAll(first, { limit: limit(t0) })).kind).toBe('obtained');
         const tooMany = [record('b'), record('b')];
-        expect(await store.contentKeys.getOrCreateAll(tooMany, limit(t0 + 1_000))).toEqual({ kind: 'over-limit', retryAfterMs: 59_000 });
+        expect(await store.contentKeys.getOrCreateAll(tooMany, { limit: limit(t0 + 1_000) })).toEqual({ kind: 'over-limit', retryAfterMs: 59_000 });
         expect(await store.contentKeys.listByContent(site.id, 'b')).toEqual([]);
-        const repeat = await store.contentKeys.getOrCreateAll(first, limit(t0 + 2_000));
+        const repeat = await store.contentKeys.getOrCreateAll(first, { limit: limit(t0 + 2_000) });
         expect(repeat.kind === 'obtained' && repeat.results.map((result) => result.created)).toEqual([false, false]);
-        expect((await store.contentKeys.getOrCreateAll([record('c')], limit(t0 + 3_000))).kind).toBe('obtained');
-        expect((await store.contentKeys.getOrCreateAll([record('d')], limit(t0 + 4_000))).kind).toBe('over-limit');
+        expect((await store.contentKeys.getOrCreateAll([record('c')], { limit: limit(t0 + 3_000) })).kind).toBe('obtained');
+        expect((await store.contentKeys.getOrCreateAll([record('d')], { limit: limit(t0 + 4_000) })).kind).toBe('over-limit');
         // The next window.
-        expect((await store.contentKeys.getOrCreateAll(tooMany, limit(t0 + 60_000))).kind).toBe('obtained');
+        expect((await store.contentKeys.getOrCreateAll(tooMany, { limit: limit(t0 + 60_000) })).kind).toBe('obtained');
         expect(await store.contentKeys.listByContent(site.id, 'b')).toHaveLength(2);
       });
 

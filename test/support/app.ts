@@ -10,7 +10,8 @@ import type { Logger } from '../../src/log';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { Store } from '../../src/store/store';
 import { buildServices, TEST_EXPORT_VALIDITY_MS, testExportSigningIdentity, testMasterKey, testSigningIdentity } from './services';
-import { createKeyExchange, type AuditSink } from '../../src/exchange/key-exchange';
+import { createKeyExchange } from '../../src/exchange/key-exchange';
+import type { AuditSink } from '../../src/audit/ports';
 import { createLicenseExport } from '../../src/exchange/license-export';
 import { cryptoRandom, systemClock, type Clock } from '../../src/crypto/random';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
@@ -35,7 +36,10 @@ export interface TestApp {
 }
 
 export interface TestAppOptions {
-  /** Replaces where key exchanges and exports write their audit records (e.g. one that fails). */
+  /**
+   * Replaces where license exports and ClearKey licences write their audit records (e.g. one that
+   * fails); key requests write theirs in the store's get-or-create step.
+   */
   readonly auditSink?: AuditSink;
   /** BODY_LIMIT_BYTES of the key routes; default 1 MiB. */
   readonly bodyLimitBytes?: number;
@@ -58,6 +62,8 @@ export interface TestAppOptions {
   readonly authFailureClock?: Clock;
   /** The key exchange's and export's clock (key periods of rotating content, grants); the system clock by default. */
   readonly exchangeClock?: Clock;
+  /** The sites service's clock: when its authentication cache expires, token last-use times. */
+  readonly authenticationClock?: Clock;
   /** TRUST_PROXY_HOPS: how many X-Forwarded-For entries are believed; 0 by default. */
   readonly trustProxyHops?: number;
   /** Replaces the content policy ClearKey licences obey (by default the content's revocations and policy). */
@@ -73,7 +79,10 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
   const base = options.store ?? openSqliteStore(storePath);
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
   const store = instrumentStore(options.wrapStore ? options.wrapStore(base) : base, metrics);
-  const services = buildServices(store, instrumentMasterKey(masterKey, metrics), { keysCreatedPerMinute: options.keyLimits?.createdPerMinute ?? 0 });
+  const services = buildServices(store, instrumentMasterKey(masterKey, metrics), {
+    keysCreatedPerMinute: options.keyLimits?.createdPerMinute ?? 0,
+    ...(options.authenticationClock !== undefined && { authenticationClock: options.authenticationClock }),
+  });
   const adminToken = randomBytes(32).toString('base64url');
   const exchangeDeps = {
     contentKeys: services.contentKeys,

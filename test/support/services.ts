@@ -6,7 +6,7 @@ import type { SigningConfig } from '../../src/config/config';
 import { createSelfSignedIdentityPem, signingConfigFromPem } from '../../src/dev-signing';
 import { createLocalMasterKey } from '../../src/crypto/kms/local-master-key';
 import type { MasterKeyProvider } from '../../src/crypto/kms/master-key';
-import { cryptoRandom, systemClock } from '../../src/crypto/random';
+import { cryptoRandom, systemClock, type Clock } from '../../src/crypto/random';
 import { createContentKeyService, KEY_CREATION_WINDOW_MS } from '../../src/keys/content-key-service';
 import { createPolicyService } from '../../src/content-policy/policy-service';
 import { createRevocationService } from '../../src/revocation/revocation-service';
@@ -24,7 +24,11 @@ export function testMasterKey(): MasterKeyProvider {
 }
 
 /** The domain services wired on a store, as main.ts wires them (fresh caches each call). */
-export function buildServices(store: Store, masterKey: MasterKeyProvider, options: { readonly keysCreatedPerMinute?: number } = {}) {
+export function buildServices(
+  store: Store,
+  masterKey: MasterKeyProvider,
+  options: { readonly keysCreatedPerMinute?: number; readonly authenticationClock?: Clock } = {},
+) {
   const siteKeys = createSiteKeyRing({
     repository: store.sites,
     masterKey,
@@ -32,7 +36,7 @@ export function buildServices(store: Store, masterKey: MasterKeyProvider, option
     cacheTtlMs: 60_000,
     cacheMaxEntries: 100,
   });
-  const sites = createSiteService({ repository: store.sites, masterKey, random: cryptoRandom, clock: systemClock });
+  const sites = createSiteService({ repository: store.sites, masterKey, random: cryptoRandom, clock: options.authenticationClock ?? systemClock });
   const contentKeys = createContentKeyService({
     repository: store.contentKeys,
     siteKeys,

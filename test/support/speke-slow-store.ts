@@ -11,9 +11,9 @@ import type { Store } from '../../src/store/store';
 export function slowGetOrCreate(delayMs: number): (store: Store) => Store {
   const contentKeys = (store: Store): ContentKeyRepository => ({
     ...store.contentKeys,
-    getOrCreateAll: async (records) => {
+    getOrCreateAll: async (records, options) => {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
-      return store.contentKeys.getOrCreateAll(records);
+      return store.contentKeys.getOrCreateAll(records, options);
     },
   });
   return (store) => ({ ...store, contentKeys: contentKeys(store) });

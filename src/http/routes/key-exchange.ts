@@ -4,7 +4,8 @@
  * reads, answers and how it words its errors lives in `exchange/dialects/`.
  */
 
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Conflict, StaleAuthentication } from '../../errors';
 import type { KeyExchangeProtocol, KeyRequestInput, KeyRequestLimits } from '../../exchange/dialect';
 import { PALLYCON_API_V1, PALLYCON_API_V2 } from '../../exchange/dialects/pallycon';
 import { SPEKE } from '../../exchange/dialects/speke';
@@ -15,7 +16,8 @@ import type { SiteService } from '../../sites/site-service';
 import { readCpixBody, sendCpix } from '../cpix-body';
 import { errorHandler, writeJson, writePlainText } from '../error-mapping';
 import type { AuthFailureLimiter } from '../../auth-limits/auth-failure-limiter';
-import { authenticatedSite, requireKmsToken } from '../kms-auth';
+import { authenticatedSite, authenticateKmsRequest, requireKmsToken } from '../kms-auth';
+import type { AuthenticatedSite } from '../../sites/site-service';
 import { clientAddress } from '../request-context';
 
 export interface KeyExchangeRouteDeps {
@@ -38,6 +40,12 @@ const ROUTES: readonly { readonly paths: readonly string[]; readonly protocol: K
   { paths: ['/v1/cpix/pallycon/getKey/:token', '/cpix/pallycon/getKey/:token'], protocol: PALLYCON_API_V1 },
   { paths: ['/v2/cpix/pallycon/getKey/:token', '/v2/cpix/doverunner/getKey/:token'], protocol: PALLYCON_API_V2 },
 ];
+
+/**
+ * Answers a request gets when its site keeps changing under it: each try after the first
+ * authenticates from the store, so only a change between that read and the store step makes another.
+ */
+const STALE_AUTHENTICATION_ATTEMPTS = 3;
 
 function inputOf(req: Request, limits: KeyRequestLimits, site: SiteView): KeyRequestInput {
   if (!Buffer.isBuffer(req.body)) throw new Error('readCpixBody must run before this handler');
@@ -62,18 +70,31 @@ export function keyExchangeRoutes(deps: KeyExchangeRouteDeps): Router {
   const router = Router();
   for (const { paths, protocol } of ROUTES) {
     const headers = answerHeaders(protocol, deps.userAgent);
-    const exchange: RequestHandler = async (req, res) => {
-      const { site, credentialId } = authenticatedSite(res);
+    const answer = async (req: Request, res: Response, { site, credentialId, siteRevision }: AuthenticatedSite): Promise<string> => {
       const request = protocol.read(inputOf(req, deps.limits, site));
       res.locals.dialect = request.dialect.name; // the metrics label (requests refused before this point count as 'none')
-      const xml = await deps.keyExchange.exchange({
+      return deps.keyExchange.exchange({
         ...request,
         site,
         credentialId,
+        siteRevision,
         clientAddress: clientAddress(req),
         requestId: res.locals.requestId as string,
       });
-      sendCpix(res, xml);
+    };
+    const exchange: RequestHandler = async (req, res) => {
+      let authenticated = authenticatedSite(res);
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          sendCpix(res, await answer(req, res, authenticated));
+          return;
+        } catch (error) {
+          if (!(error instanceof StaleAuthentication)) throw error;
+          // Read as it is now: a refusal (revoked, disabled), or the request again under the site's new settings.
+          if (attempt === STALE_AUTHENTICATION_ATTEMPTS) throw new Conflict('the site changed while the request was answered; retry');
+          authenticated = await authenticateKmsRequest(req, deps.sites, deps.authFailures, true);
+        }
+      }
     };
     router.post([...paths], headers, requireKmsToken(deps.sites, deps.authFailures), ...readCpixBody(deps.limits.bodyBytes), exchange);
     router.use([...paths], errorHandler(deps.logger, protocol.errorFormat === 'text' ? writePlainText : writeJson));

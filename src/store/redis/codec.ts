@@ -80,7 +80,7 @@ export const encodeWrappedKey = base64;
 export const encodeIv = base64;
 
 /** The site record without its site keys (those live in their own hash). */
-export function encodeSite(site: Omit<SiteRecord, 'siteKeys'>): HashFields {
+export function encodeSite(site: Omit<SiteRecord, 'siteKeys' | 'revision'>): HashFields {
   return pairs({
     id: site.id,
     name: site.name,
@@ -172,6 +172,8 @@ export function decodeSite(siteHash: StoredHash, siteKeysHash: StoredHash): Site
     siteKeys,
     createdAt: required(siteHash, 'createdAt', what),
     updatedAt: required(siteHash, 'updatedAt', what),
+    // Written by the update scripts only; a site never changed has none.
+    revision: Number(siteHash.revision ?? '0'),
   };
 }
 
@@ -239,6 +241,23 @@ export function decodeLicenseServer(hash: StoredHash): LicenseServerRecord | und
  */
 export function encodeAuditRecord(record: NewAuditRecord): string {
   return JSON.stringify(auditSummary(record));
+}
+
+/**
+ * `encodeAuditRecord` of a record whose `keysCreated` only the store learns (a key request's
+ * get-or-create counts them in the same script): the JSON before and after that number. The cut is
+ * unambiguous: `,"keysCreated":` with a bare quote after the comma can only be a property name, as
+ * every quote inside a JSON string is escaped.
+ */
+export function encodeAuditRecordAroundKeysCreated(record: Omit<NewAuditRecord, 'keysCreated'>): [head: string, tail: string] {
+  const json = encodeAuditRecord({ ...record, keysCreated: 0 });
+  const name = ',"keysCreated":';
+  const at = json.indexOf(name);
+  if (at === -1 || json.indexOf(name, at + 1) !== -1 || json.slice(at + name.length, at + name.length + 2) !== '0,') {
+    throw new Error('audit record JSON without exactly one keysCreated property');
+  }
+  // Without the opening brace: the script puts the ID first (as `cpixAppendAudit` does).
+  return [json.slice(1, at + name.length), json.slice(at + name.length + 1)];
 }
 
 type JsonObject = Readonly<Record<string, unknown>>;

@@ -1,7 +1,7 @@
 import { RequestInvalid } from '../../errors';
 import type { KeyId } from '../../keys/key-id';
 import type { ContentKeyRecord, ContentKeyRepository } from '../../keys/ports';
-import { decodeContentKey, encodeContentKey, encodeIv, encodeWrappedKey } from './codec';
+import { decodeContentKey, encodeAuditRecordAroundKeysCreated, encodeContentKey, encodeIv, encodeWrappedKey } from './codec';
 import type { RedisContext } from './context';
 
 function isRecord(record: ContentKeyRecord | undefined): record is ContentKeyRecord {
@@ -71,15 +71,24 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
   }
 
   return {
-    async getOrCreateAll(requests, limit) {
+    async getOrCreateAll(requests, { limit, issue } = {}) {
       const [first] = requests;
       if (first === undefined) return { kind: 'obtained', results: [] };
       const site = names.site(first.record.siteId);
       // One script for the whole request, so that its checks and its writes are one atomic step. The
       // key routes cap the keys of one request (MAX_KEYS_PER_REQUEST), which bounds the script.
-      const keys = [site.contents, site.sequence, site.createdWindow];
-      const args: string[] = [String(limit?.perWindow ?? 0), String(limit?.windowMs ?? 0), String(limit?.nowMs ?? 0)];
-      for (const { record, ivMustMatch, mustBeNew, importSlot } of requests) {
+      const keys = [site.contents, site.sequence, site.createdWindow, site.record, site.revokedCredentials, site.audit];
+      const [auditHead, auditTail] = issue === undefined ? ['', ''] : encodeAuditRecordAroundKeysCreated(issue.audit);
+      const args: string[] = [
+        String(limit?.perWindow ?? 0),
+        String(limit?.windowMs ?? 0),
+        String(limit?.nowMs ?? 0),
+        issue?.credentialId ?? '',
+        String(issue?.siteRevision ?? 0),
+        auditHead,
+        auditTail,
+      ];
+      for (const { record, ivMustMatch, mustBeNew, importSlot, assignedSlot } of requests) {
         // One hash tag per call: the script's keys must share a Cluster slot.
         if (record.siteId !== first.record.siteId) throw new RangeError('getOrCreateAll takes the records of one site');
         keys.push(site.contentKey(record.contentId, record.kid), site.content(record.contentId), site.revoked(record.contentId), site.imported(record.contentId));
@@ -91,6 +100,7 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
           record.iv === undefined ? '' : encodeIv(record.iv),
           mustBeNew === true ? '1' : '0',
           importSlot ?? '',
+          assignedSlot ?? '',
           String(fields.length),
           ...fields,
         );
@@ -98,10 +108,20 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
       const answers = await call('getOrCreate', () => client.cpixGetOrCreateAll(keys.length, ...keys, ...args));
       const [refusal] = answers;
       const refusedIndex = Number(refusal?.[1]);
-      if (refusal?.[0] === 'iv') return { kind: 'iv-differs', index: refusedIndex };
-      if (refusal?.[0] === 'revoked') return { kind: 'revoked', index: refusedIndex };
-      if (refusal?.[0] === 'exists') return { kind: 'exists', index: refusedIndex };
-      if (refusal?.[0] === 'limit') return { kind: 'over-limit', retryAfterMs: refusedIndex };
+      switch (refusal?.[0]) {
+        case 'stale':
+          return { kind: 'stale-authentication' };
+        case 'imported':
+          return { kind: 'slot-imported', kids: (answers[1] ?? []).map((kid) => (kid === '' ? undefined : (String(kid) as KeyId))) };
+        case 'iv':
+          return { kind: 'iv-differs', index: refusedIndex };
+        case 'revoked':
+          return { kind: 'revoked', index: refusedIndex };
+        case 'exists':
+          return { kind: 'exists', index: refusedIndex };
+        case 'limit':
+          return { kind: 'over-limit', retryAfterMs: refusedIndex };
+      }
       if (answers.length !== requests.length) throw new Error(`get-or-create script answered ${answers.length} records for ${requests.length}`);
       // Also when every record existed: a concurrent creator on this connection may not be confirmed yet.
       await confirmDurable('getOrCreate', site.contentKey(first.record.contentId, first.record.kid));
@@ -115,12 +135,6 @@ export function createRedisContentKeyRepository(context: RedisContext): ContentK
           return { record: existing, created: false };
         }),
       };
-    },
-
-    async importedKids(siteId, contentId, slots) {
-      if (slots.length === 0) return [];
-      const kids = await call('importedKids', () => client.hmget(names.site(siteId).imported(contentId), ...slots));
-      return kids.map((kid) => (kid === null ? undefined : (kid as KeyId)));
     },
 
     async get(siteId, contentId, kid) {

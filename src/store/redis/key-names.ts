@@ -15,6 +15,7 @@
  * {<prefix>:<siteId>}:site-keys        hash    site-key version → wrapped site key
  * {<prefix>:<siteId>}:seq              string  insertion counter (scores of the zsets below)
  * {<prefix>:<siteId>}:tokens           zset    token IDs by insertion
+ * {<prefix>:<siteId>}:revoked-credentials hash token ID → revokedAt, read by the key-request script
  * {<prefix>:<siteId>}:license-servers  zset    license-server IDs by insertion
  * {<prefix>:<siteId>}:audit            zset    audit records (JSON, with their ID), score = ID
  * {<prefix>:<siteId>}:contents         zset    content IDs by first insertion
@@ -72,6 +73,8 @@ export interface SiteKeyNames {
   readonly siteKeys: string;
   readonly sequence: string;
   readonly tokens: string;
+  /** The site's revoked KMS tokens, beside their records: the key-request script checks them in the site's slot. */
+  readonly revokedCredentials: string;
   readonly licenseServers: string;
   readonly audit: string;
   readonly contents: string;
@@ -117,6 +120,7 @@ export function createKeyNames(prefix: string): RedisKeyNames {
         siteKeys: `${tag}:site-keys`,
         sequence: `${tag}:seq`,
         tokens: `${tag}:tokens`,
+        revokedCredentials: `${tag}:revoked-credentials`,
         licenseServers: `${tag}:license-servers`,
         audit: `${tag}:audit`,
         contents: `${tag}:contents`,

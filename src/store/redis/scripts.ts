@@ -38,10 +38,10 @@ declare module 'ioredis' {
     /** `[members of the page, newest first, 1 if older records remain else 0]`. */
     cpixListAudit(audit: string, max: string, limit: number, maxBytes: number): Result<[string[], number], Context>;
     /**
-     * `['revoked' | 'exists' | 'iv', index]` (0-based) or `['limit', ms until the window closes]` when nothing was created;
-     * otherwise per record, in order, `[]` created or the stored record's `[field, value, …]`. Keys: the
-     * site's contents index, sequence and creation window, then record and per-content index of each
-     * record.
+     * When nothing was created: `[['stale']]`, `[['imported'], KIDs
+     * per record ('' where none)]`, `[['revoked' | 'exists' | 'iv', index]]` (0-based) or
+     * `[['limit', ms until the window closes]]`; otherwise per record, in order, `[]` created or the
+     * stored record's `[field, value, …]`. Keys and arguments: see the script.
      */
     cpixGetOrCreateAll(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[][], Context>;
     /** `[count, ms until the window closes]` after adding one failure. */
@@ -87,10 +87,12 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 3, n + 2))
 if #ARGV > n + 2 then redis.call('HSET', KEYS[2], unpack(ARGV, n + 3)) end
 return 1`;
 
-// KEYS: site record. ARGV: field/value pairs (never empty: updatedAt is always set).
+// KEYS: site record. ARGV: field/value pairs (never empty: updatedAt is always set). Every change
+// counts in 'revision' (SiteRecord.revision).
 const UPDATE_SITE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HINCRBY', KEYS[1], 'revision', 1)
 return 1`;
 
 // KEYS: site record, site keys. ARGV: expected current version, new version, encoded site key.
@@ -103,6 +105,7 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
 end
 if current ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'revision', 1)
 return 1`;
 
 // KEYS: site index (tokens or license servers), site sequence. ARGV: credential ID.
@@ -123,21 +126,44 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[1])
 return 1`;
 
-// KEYS: site contents index, site sequence, site creation window (hash: count, resets), then per
-// record: record, per-content index, the content's revoked targets, the content's imported slots.
-// ARGV: creation limit per window (0: none), window ms, now (epoch ms, the service's clock like
-// every other time it stores), then per record: content ID, KID, '1' when the stored IV must equal
-// the given one, the given IV field ('' for none), '1' when the record must be new, the import slot
+// KEYS: site contents index, site sequence, site creation window (hash: count, resets), site
+// record, site revoked credentials, site audit, then per record: record, per-content index, the
+// content's revoked targets, the content's imported slots. ARGV: creation limit per window (0: none),
+// window ms, now (epoch ms, the service's clock like every other time it stores), the credential ID
+// of a key request ('' for none: then neither the site nor the credential is checked), the site
+// revision it was authenticated with, its audit record around its keysCreated value (head, tail; ''
+// for none), then per record: content ID, KID,
+// '1' when the stored IV must equal the given one, the given IV field ('' for none), '1' when the
+// record must be new, the import slot to record ('' for none), the slot its KID was assigned for
 // ('' for none), number of field/value items, the items. All of one site (one hash tag), so a whole
-// request's keys are checked, then created or found, in one atomic step and one round trip: a
-// refused request creates nothing. Scores come from one counter per site, so every index lists
-// oldest first.
+// key request, its checks, its keys and its audit record, is one atomic step, one AOF write and one
+// round trip: a refused request creates nothing. Scores come from one counter per site, so every
+// index lists oldest first.
 const GET_OR_CREATE_ALL = `
 local limit, windowMs, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local credential, revision, auditHead, auditTail = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if credential ~= '' then
+  local site = redis.call('HMGET', KEYS[4], 'status', 'revision')
+  if site[1] ~= 'active' or (site[2] or '0') ~= revision or redis.call('HEXISTS', KEYS[5], credential) == 1 then
+    return {{'stale'}}
+  end
+end
+local importedKids, imported = {}, false
+local arg = 8
+for first = 7, #KEYS, 4 do
+  local assigned, kid = ARGV[arg + 6], ''
+  if assigned ~= '' then
+    kid = redis.call('HGET', KEYS[first + 3], assigned) or ''
+    if kid ~= '' and kid ~= ARGV[arg + 1] then imported = true end
+  end
+  importedKids[#importedKids + 1] = kid
+  arg = arg + 8 + tonumber(ARGV[arg + 7])
+end
+if imported then return {{'imported'}, importedKids} end
 local fresh = 0
-local arg = 4
-for first = 4, #KEYS, 4 do
-  local index = (first - 4) / 4
+arg = 8
+for first = 7, #KEYS, 4 do
+  local index = (first - 7) / 4
   local record, revoked = KEYS[first], KEYS[first + 2]
   if redis.call('HEXISTS', revoked, '*') == 1 or redis.call('HEXISTS', revoked, ARGV[arg + 1]) == 1 then return {{'revoked', index}} end
   if redis.call('EXISTS', record) == 1 then
@@ -146,7 +172,7 @@ for first = 4, #KEYS, 4 do
   else
     fresh = fresh + 1
   end
-  arg = arg + 7 + tonumber(ARGV[arg + 6])
+  arg = arg + 8 + tonumber(ARGV[arg + 7])
 end
 if fresh > 0 and limit > 0 then
   local window = redis.call('HMGET', KEYS[3], 'count', 'resets')
@@ -157,22 +183,27 @@ if fresh > 0 and limit > 0 then
   -- Only so a closed window does not stay behind; its end is decided by 'resets'.
   redis.call('PEXPIRE', KEYS[3], resets - now)
 end
-local answers = {}
-arg = 4
-for first = 4, #KEYS, 4 do
-  local record, contentIndex, imported = KEYS[first], KEYS[first + 1], KEYS[first + 3]
-  local contentId, kid, slot, count = ARGV[arg], ARGV[arg + 1], ARGV[arg + 5], tonumber(ARGV[arg + 6])
+local answers, created = {}, 0
+arg = 8
+for first = 7, #KEYS, 4 do
+  local record, contentIndex, importedSlots = KEYS[first], KEYS[first + 1], KEYS[first + 3]
+  local contentId, kid, slot, count = ARGV[arg], ARGV[arg + 1], ARGV[arg + 5], tonumber(ARGV[arg + 7])
   if redis.call('EXISTS', record) == 1 then
     answers[#answers + 1] = redis.call('HGETALL', record)
   else
     local seq = redis.call('INCR', KEYS[2])
-    redis.call('HSET', record, 'seq', seq, unpack(ARGV, arg + 7, arg + 6 + count))
+    redis.call('HSET', record, 'seq', seq, unpack(ARGV, arg + 8, arg + 7 + count))
     redis.call('ZADD', contentIndex, seq, kid)
     redis.call('ZADD', KEYS[1], 'NX', seq, contentId)
-    if slot ~= '' then redis.call('HSET', imported, slot, kid) end
+    if slot ~= '' then redis.call('HSET', importedSlots, slot, kid) end
     answers[#answers + 1] = {}
+    created = created + 1
   end
-  arg = arg + 7 + count
+  arg = arg + 8 + count
+end
+if auditHead ~= '' then
+  local id = string.format('%d', redis.call('INCR', KEYS[2]))
+  redis.call('ZADD', KEYS[6], id, '{"id":"' .. id .. '",' .. auditHead .. string.format('%d', created) .. auditTail)
 end
 return answers`;
 

@@ -94,9 +94,13 @@ export function createRedisSiteRepository(context: RedisContext): SiteRepository
 
     async revokeToken(siteId, tokenId, revokedAt) {
       const key = names.token(tokenId);
+      const site = names.site(siteId);
       const revoked = await call('revokeToken', () => client.cpixRevokeCredential(key, siteId, revokedAt));
       if (revoked !== 1) return false;
-      await confirmDurable('revokeToken', key);
+      // Then beside the site's keys, where the key-request script refuses it at once, whatever a
+      // process's authentication cache still holds (the record above is in another slot).
+      await call('revokeToken', () => client.hsetnx(site.revokedCredentials, tokenId, revokedAt));
+      await confirmDurable('revokeToken', key, site.revokedCredentials);
       return true;
     },
 

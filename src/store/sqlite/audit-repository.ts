@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { AuditAction, AuditDialect, AuditRecord, AuditRepository } from '../../audit/ports';
+import type { AuditAction, AuditDialect, AuditRecord, AuditRepository, NewAuditRecord } from '../../audit/ports';
 import { auditSummary } from '../../audit/summary';
 import { assertAuditPageBounds, parseAuditCursor, takeAuditPage } from '../audit-records';
 import { guarded } from './guarded';
@@ -50,18 +50,37 @@ function toRecord(row: AuditRow): AuditRecord {
 }
 
 /**
+ * Inserts `auditSummary(record)` and answers the stored record: one statement, so a caller's
+ * transaction (a key request's get-or-create) can hold it.
+ */
+export function prepareAuditInsert(db: Database): (record: NewAuditRecord) => AuditRecord {
+  const insert = db.prepare(
+    `INSERT INTO audit_records (site_id, at, action, credential_id, client_address, dialect, content_id, kids,
+       kid_count, kids_sha256, period_indexes, period_index_count, keys_created, request_id, reason, policy)
+     VALUES (@siteId, @at, @action, @credentialId, @clientAddress, @dialect, @contentId, @kids, @kidCount,
+       @kidsSha256, @periodIndexes, @periodIndexCount, @keysCreated, @requestId, @reason, @policy)`,
+  );
+  return (record) => {
+    const fields = auditSummary(record);
+    const { lastInsertRowid } = insert.run({
+      ...fields,
+      kids: JSON.stringify(fields.kids),
+      periodIndexes: JSON.stringify(fields.periodIndexes),
+      reason: fields.reason ?? null,
+      policy: fields.policy ?? null,
+    });
+    return { id: String(lastInsertRowid), ...fields };
+  };
+}
+
+/**
  * The audit trail in the `audit_records` table (schema version 2; 6 adds the KID count and digest, 7 an operator change's reason and policy).
  * Each append is its own committed transaction, so with `synchronous=FULL` it is on disk before
  * `append` resolves. The row ID is the record ID and the paging cursor.
  */
 export function createSqliteAuditRepository(db: Database): AuditRepository {
+  const insert = prepareAuditInsert(db);
   const stmt = {
-    insert: db.prepare(
-      `INSERT INTO audit_records (site_id, at, action, credential_id, client_address, dialect, content_id, kids,
-         kid_count, kids_sha256, period_indexes, period_index_count, keys_created, request_id, reason, policy)
-       VALUES (@siteId, @at, @action, @credentialId, @clientAddress, @dialect, @contentId, @kids, @kidCount,
-         @kidsSha256, @periodIndexes, @periodIndexCount, @keysCreated, @requestId, @reason, @policy)`,
-    ),
     newest: db.prepare<[string, number], AuditRow>(
       'SELECT * FROM audit_records WHERE site_id = ? ORDER BY id DESC LIMIT ?',
     ),
@@ -72,17 +91,7 @@ export function createSqliteAuditRepository(db: Database): AuditRepository {
 
   return {
     async append(record) {
-      const fields = auditSummary(record);
-      const { lastInsertRowid } = guarded(() =>
-        stmt.insert.run({
-          ...fields,
-          kids: JSON.stringify(fields.kids),
-          periodIndexes: JSON.stringify(fields.periodIndexes),
-          reason: fields.reason ?? null,
-          policy: fields.policy ?? null,
-        }),
-      );
-      return { id: String(lastInsertRowid), ...fields };
+      return guarded(() => insert(record));
     },
 
     async list(siteId, { limit, before, maxBytes }) {

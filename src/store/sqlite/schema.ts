@@ -8,11 +8,11 @@
  * key-creation windows, and drops the content-key index by KID, which nothing reads; 6 the audit
  * records' KID count and digest (`ADDED_COLUMNS`) and the content-key index by content and age,
  * which pages of a content's keys seek; 7 imported-key slots, revocations, content policies, and the
- * audit records' reason and policy. Every statement is idempotent (`IF NOT EXISTS`,
+ * audit records' reason and policy; 8 the sites' revision (`ADDED_COLUMNS`). Every statement is idempotent (`IF NOT EXISTS`,
  * `IF EXISTS`), and columns added to an existing table are added only where missing, so opening an
  * older file upgrades it in place.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS sites (
@@ -22,7 +22,9 @@ CREATE TABLE IF NOT EXISTS sites (
   options         TEXT NOT NULL,
   access_key_hash BLOB NOT NULL,
   created_at      TEXT NOT NULL,
-  updated_at      TEXT NOT NULL
+  updated_at      TEXT NOT NULL,
+  -- Schema 8 (ADDED_COLUMNS): counts changes (SiteRecord.revision).
+  revision        INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS site_keys (
   site_id       TEXT NOT NULL REFERENCES sites (id),
@@ -167,4 +169,5 @@ export const ADDED_COLUMNS: readonly { readonly table: string; readonly column: 
   { table: 'audit_records', column: 'period_index_count', type: 'INTEGER' },
   { table: 'audit_records', column: 'reason', type: 'TEXT' },
   { table: 'audit_records', column: 'policy', type: 'TEXT' },
+  { table: 'sites', column: 'revision', type: 'INTEGER NOT NULL DEFAULT 0' },
 ];

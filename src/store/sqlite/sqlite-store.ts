@@ -4,11 +4,11 @@ import Database from 'better-sqlite3';
 import type { MasterKeyProviderName } from '../../crypto/kms/master-key';
 import { Conflict, RequestInvalid } from '../../errors';
 import type { KeyId } from '../../keys/key-id';
-import type { ContentKeyRecord, ContentKeyRepository, CreationLimit, GetOrCreateOutcome, GetOrCreateRequest } from '../../keys/ports';
+import type { ContentKeyRecord, ContentKeyRepository, GetOrCreateOptions, GetOrCreateOutcome, GetOrCreateRequest, IssueContext } from '../../keys/ports';
 import type { KmsTokenRecord, SiteRepository } from '../../sites/ports';
 import type { SiteOptions, SiteRecord, SiteStatus, StoredSiteKey } from '../../sites/site';
 import type { Store } from '../store';
-import { createSqliteAuditRepository } from './audit-repository';
+import { createSqliteAuditRepository, prepareAuditInsert } from './audit-repository';
 import { createSqliteAuthFailureRepository } from './auth-failure-repository';
 import { guarded } from './guarded';
 import { createSqliteLicenceTokenKeyRepository } from './licence-token-key-repository';
@@ -26,6 +26,7 @@ interface SiteRow {
   access_key_hash: Buffer;
   created_at: string;
   updated_at: string;
+  revision: number;
 }
 interface SiteKeyRow {
   version: number;
@@ -176,8 +177,9 @@ export function openSqliteStore(path: string): Store {
     ),
     updateSite: db.prepare(
       `UPDATE sites SET name = COALESCE(@name, name), status = COALESCE(@status, status),
-       options = COALESCE(@options, options), updated_at = @updatedAt WHERE id = @id`,
+       options = COALESCE(@options, options), updated_at = @updatedAt, revision = revision + 1 WHERE id = @id`,
     ),
+    bumpSiteRevision: db.prepare<[string]>('UPDATE sites SET revision = revision + 1 WHERE id = ?'),
     insertToken: db.prepare(
       `INSERT INTO kms_tokens (id, site_id, name, secret_hash, created_at)
        VALUES (@id, @siteId, @name, @secretHash, @createdAt)`,
@@ -243,6 +245,7 @@ export function openSqliteStore(path: string): Store {
       siteKeys: stmt.siteKeys.all(row.id).map(toSiteKey),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
+      revision: row.revision,
     };
 
   const insertSiteKey = (siteId: string, key: StoredSiteKey) =>
@@ -265,27 +268,50 @@ export function openSqliteStore(path: string): Store {
   const addSiteKey = db.transaction((siteId: string, expected: number, key: StoredSiteKey) => {
     if (stmt.currentSiteKeyVersion.get(siteId)?.version !== expected) return false;
     insertSiteKey(siteId, key);
+    stmt.bumpSiteRevision.run(siteId);
     return true;
   });
 
   /** Equal IVs, absence included. */
   const sameBytes = (a: Buffer | undefined, b: Buffer | undefined) => (a === undefined || b === undefined ? a === b : a.equals(b));
 
+  const insertAudit = prepareAuditInsert(db);
+
+  /** Whether an `issue` context is stale: its site changed since (or is not active), or its token was revoked. */
+  const isStale = (siteId: string, { credentialId, siteRevision }: IssueContext): boolean => {
+    const site = stmt.getSite.get(siteId);
+    return site?.status !== 'active' || site.revision !== siteRevision || stmt.getToken.get(credentialId)?.revoked_at != null;
+  };
+
+  /** The imported KIDs of `assignedSlot` requests, when any differs from the KID assigned. */
+  const importedSlots = (requests: readonly GetOrCreateRequest[]): GetOrCreateOutcome | undefined => {
+    const kids = requests.map(({ record, assignedSlot }) =>
+      assignedSlot === undefined ? undefined : (stmt.importedKid.get(record.siteId, record.contentId, assignedSlot)?.kid as KeyId | undefined),
+    );
+    return kids.some((kid, i) => kid !== undefined && kid !== requests[i]?.record.kid) ? { kind: 'slot-imported', kids } : undefined;
+  };
+
   /**
-   * Checks every request first (an IV that must match, the site's creation window), so a refused
-   * request writes nothing, then inserts what is missing; one IMMEDIATE transaction.
+   * Checks every request first (the issue context, imported slots, revocations, an IV that must
+   * match, the site's creation window), so a refused request writes nothing, then inserts what is
+   * missing and the issue's audit record; one IMMEDIATE transaction.
    */
-  const getOrCreateAll = db.transaction((requests: readonly GetOrCreateRequest[], limit: CreationLimit | undefined): GetOrCreateOutcome => {
+  const getOrCreateAll = db.transaction((requests: readonly GetOrCreateRequest[], { limit, issue }: GetOrCreateOptions): GetOrCreateOutcome => {
+    const siteId = requests[0]?.record.siteId;
+    if (siteId === undefined) return { kind: 'obtained', results: [] };
+    if (issue !== undefined && isStale(siteId, issue)) return { kind: 'stale-authentication' };
+    const imported = importedSlots(requests);
+    if (imported !== undefined) return imported;
     let fresh = 0;
     for (const [index, { record, ivMustMatch, mustBeNew }] of requests.entries()) {
+      if (record.siteId !== siteId) throw new RangeError('getOrCreateAll takes the records of one site');
       if (stmt.revokedTarget.get(record.siteId, record.contentId, record.kid, record.kid) !== undefined) return { kind: 'revoked', index };
       const row = stmt.getContentKey.get(record.siteId, record.contentId, record.kid);
       if (row === undefined) fresh += 1;
       else if (mustBeNew === true) return { kind: 'exists', index };
       else if (ivMustMatch && !sameBytes(row.iv ?? undefined, record.iv)) return { kind: 'iv-differs', index };
     }
-    const siteId = requests[0]?.record.siteId;
-    if (fresh > 0 && siteId !== undefined && limit !== undefined && limit.perWindow > 0) {
+    if (fresh > 0 && limit !== undefined && limit.perWindow > 0) {
       const window = stmt.creationWindow.get(siteId);
       const open = window !== undefined && window.resets_at > limit.nowMs;
       const used = open ? window.count : 0;
@@ -307,6 +333,7 @@ export function openSqliteStore(path: string): Store {
       if (!row) throw new Error('content key vanished inside its own transaction');
       return { record: toContentKeyRecord(row), created };
     });
+    if (issue !== undefined) insertAudit({ ...issue.audit, keysCreated: results.filter(({ created }) => created).length });
     return { kind: 'obtained', results };
   });
 
@@ -357,11 +384,8 @@ export function openSqliteStore(path: string): Store {
   };
 
   const contentKeys: ContentKeyRepository = {
-    async getOrCreateAll(requests, limit) {
-      return guarded(() => getOrCreateAll.immediate(requests, limit));
-    },
-    async importedKids(siteId, contentId, slots) {
-      return guarded(() => slots.map((slot) => stmt.importedKid.get(siteId, contentId, slot)?.kid as KeyId | undefined));
+    async getOrCreateAll(requests, options = {}) {
+      return guarded(() => getOrCreateAll.immediate(requests, options));
     },
     async get(siteId, contentId, kid) {
       return guarded(() => {
