@@ -49,15 +49,26 @@ export function instrumentMethods<T extends object>(target: T, prefix: string, d
 }
 
 /**
- * The store with every repository call timed and counted, and keys created counted from the audit
- * records the key exchange writes (one record per exchange says how many of its keys were new).
+ * The store with every repository call timed and counted, and keys created counted by dialect: a
+ * key request's from its one get-or-create step (which writes its audit record), an import's from
+ * the audit record it writes.
  */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
   const audit = instrumentMethods(store.audit, 'audit', 'store', metrics);
+  const contentKeys = instrumentMethods(store.contentKeys, 'contentKeys', 'store', metrics);
   return {
     kind: store.kind,
     sites: instrumentMethods(store.sites, 'sites', 'store', metrics),
-    contentKeys: instrumentMethods(store.contentKeys, 'contentKeys', 'store', metrics),
+    contentKeys: {
+      ...contentKeys,
+      async getOrCreateAll(requests, options) {
+        const outcome = await contentKeys.getOrCreateAll(requests, options);
+        if (outcome.kind === 'obtained' && options?.issue !== undefined) {
+          metrics.countKeysCreated(options.issue.audit.dialect, outcome.results.filter((result) => result.created).length);
+        }
+        return outcome;
+      },
+    },
     licenseServers: instrumentMethods(store.licenseServers, 'licenseServers', 'store', metrics),
     revocations: instrumentMethods(store.revocations, 'revocations', 'store', metrics),
     policies: instrumentMethods(store.policies, 'policies', 'store', metrics),

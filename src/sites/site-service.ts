@@ -2,7 +2,7 @@ import { createExpiringCache } from '../cache/expiring-cache';
 import type { MasterKeyProvider } from '../crypto/kms/master-key';
 import type { Clock, RandomSource } from '../crypto/random';
 import { hashSecret, randomSecret, secretMatchesHash } from '../crypto/secrets';
-import { Conflict, kmsTokenRevoked, NotFound, RequestInvalid, ServiceError, siteDisabled, Unauthenticated } from '../errors';
+import { Conflict, kmsTokenRevoked, NotFound, RequestInvalid, siteDisabled, Unauthenticated } from '../errors';
 import { generateKmsToken, parseKmsToken, parseLegacyToken, recordCredentialUse } from './kms-token';
 import type { KmsTokenRecord, SiteRepository } from './ports';
 import {
@@ -84,19 +84,14 @@ export function createSiteService(deps: SiteServiceDeps) {
 
   /**
    * `verify` applied to the records of a presented credential: those this process read within the
-   * cache's lifetime, unless `fresh`, or else (and for any refusal: a refusal is never answered from
-   * the cache) those `read` from the store now, which are then kept if they verify. So unknown IDs
-   * and wrong secrets cannot fill the cache, and a credential or site made good again is answered at once.
+   * cache's lifetime, unless `fresh`, or else those `read` from the store now, kept only if they
+   * verify. Unknown IDs and wrong secrets therefore never fill the cache, and a cached credential is
+   * one that verified with an active site, so the only refusal the cache can give is for the secret
+   * presented (a wrong token secret or access key), which no change of the records would turn.
    */
   async function verified<T>(cacheKey: string, fresh: boolean, read: () => Promise<CredentialRecords>, verify: (records: CredentialRecords) => T): Promise<T> {
     const hit = fresh ? undefined : cache.get(cacheKey);
-    if (hit) {
-      try {
-        return verify(hit);
-      } catch (error) {
-        if (!(error instanceof ServiceError)) throw error;
-      }
-    }
+    if (hit) return verify(hit);
     const records = await read();
     const result = verify(records);
     cache.set(cacheKey, records);
