@@ -24,14 +24,18 @@
 //   bare express          an express route (same version) reading a body and answering with a body of
 //                         the signed P5 response's size, in as many processes as service workers
 //   store floor           the bare route plus the store traffic of one P5 request, made through the
-//                         service's own Redis repositories on the same Redis: failure counters, token,
-//                         site, five new keys, audit record. What the durability rules cost before any
-//                         CPIX work; no implementation of the key route can be faster than this.
+//                         service's own Redis repository on the same Redis: the key step (site and token
+//                         checks, five new keys, audit record, one script call). What the durability
+//                         rules cost before any CPIX work; no key route can be faster than this.
 // Redis recovery: after the workloads Redis is SIGKILLed and restarted on its AOF; how long after it
 // answers PING again the service's /readyz and a P1 request first answer 200 (target: a second, README
 // "Performance"; the fault tests only check that it recovers by itself).
-// Prints a table (req/s, p50, p99, CPU ms per request of the service and of Redis), the target ratios,
-// and writes JSON.
+// Redis commands: after the timed runs, each workload again for 2,000 requests with MONITOR attached,
+// counting the commands the service sends per request (script-internal ones are not its own).
+// Prints a table (req/s, p50, p99, CPU ms per request of the service and of Redis), the commands per
+// request, the targets (ratios, including service CPU per request against a bare express request and
+// against one RSA-2048 signature, which do not depend on how many processes share the cores), and
+// writes JSON.
 // --keys N adds a long unsigned P5 run until N keys were created, sampling the service's RSS.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
@@ -47,6 +51,11 @@ const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
 
 const LIVE_REQUESTS_PER_PERIOD = 20;
+/**
+ * Requests per workload in the MONITOR run: a few seconds' worth, so that the once-a-second reads of
+ * a token and its site by each process weigh per request about as much as they do under load.
+ */
+const COMMAND_COUNT_REQUESTS = 2000;
 
 const parseOptions = (argv) =>
   readOptions(argv, {
@@ -282,6 +291,36 @@ async function measure(name, service, pids, redisPid, spec) {
   };
 }
 
+/**
+ * The Redis commands the service sends per request of `spec`, counted with MONITOR over `amount`
+ * requests at 4 connections (MONITOR slows Redis down, so this is a run of its own, after the timed
+ * ones). Commands a script runs inside Redis are listed by MONITOR as `[0 lua]` and are not the
+ * service's: each command the service sends is one round trip here, as the key route does not pipeline.
+ */
+async function commandsPerRequest(redisPort, service, spec, amount) {
+  const socket = connect(redisPort, '127.0.0.1');
+  let text = '';
+  socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+  await new Promise((done, fail) => socket.once('connect', done).once('error', fail));
+  socket.write('MONITOR\r\n');
+  while (!text.startsWith('+OK')) await new Promise((done) => setTimeout(done, 5));
+  const result = await load(service.url, { ...spec, connections: 4, amount, duration: undefined });
+  // Let the last commands reach the monitor.
+  await new Promise((done) => setTimeout(done, 200));
+  socket.destroy();
+  const byCommand = {};
+  for (const line of text.split('\r\n').slice(1)) {
+    const match = /^\+[\d.]+ \[(\d+) ([^\]]+)\] "([^"]+)"/.exec(line);
+    if (!match || match[2] === 'lua') continue;
+    const name = match[3].toLowerCase();
+    byCommand[name] = (byCommand[name] ?? 0) + 1;
+  }
+  const requests = result.requests.total;
+  const perRequest = Object.fromEntries(Object.entries(byCommand).map(([name, n]) => [name, Number((n / requests).toFixed(3))]));
+  const total = Object.values(byCommand).reduce((a, b) => a + b, 0);
+  return { requests, 'commands/req': Number((total / requests).toFixed(3)), ...perRequest };
+}
+
 // ------------------------------------------------------------------------------------------- scaling
 
 function median(values) {
@@ -415,10 +454,10 @@ async function startReferenceServer(dir, name, code, port) {
 }
 
 /**
- * The store floor: the bare route, but before answering it makes the store calls a P5 request makes,
- * in the same order and through the service's own repositories (dist/), on the bench's Redis: the
- * failure counters of address and credential, the token, the site, get-or-create of five new keys
- * (random 44-byte blobs standing in for the AES-GCM ones), the audit record.
+ * The store floor: the bare route, but before answering it makes the store call a P5 request makes,
+ * through the service's own repository (dist/), on the bench's Redis: the key step, which checks the
+ * site and token, gets or creates five new keys (random 44-byte blobs standing in for the AES-GCM
+ * ones) and writes the audit record (the token and site are read from a cache, as the service does).
  */
 async function startStoreFloor(dir, workers, responseBytes, redisPort, site) {
   const port = await freePort();
@@ -438,24 +477,21 @@ async function startStoreFloor(dir, workers, responseBytes, redisPort, site) {
       app.get('/healthz', (_req, res) => res.send('ok'));
       app.post('/speke/copyProtection', express.raw({ type: () => true, limit: 1048576 }), async (req, res) => {
         const now = new Date();
-        await store.authFailures.read(['address:' + req.ip, 'credential:' + site.tokenId], now.getTime());
-        if ((await store.sites.getToken(site.tokenId)) === undefined) throw new Error('no token');
-        if ((await store.sites.getSite(site.siteId)) === undefined) throw new Error('no site');
         const contentId = 'floor-' + randomUUID();
         const records = Array.from({ length: 5 }, () => ({
           siteId: site.siteId, contentId, kid: parseKeyId(randomUUID()), siteKeyVersion: 1,
           wrappedKey: randomBytes(44), iv: randomBytes(16), scheme: 'cbcs', trackType: 'SD', createdAt: now.toISOString(),
         }));
-        // The repository's request shape (src/keys/ports.ts GetOrCreateRequest), without a creation
-        // limit: the bench's service runs with MAX_KEYS_CREATED_PER_MINUTE=0, so it passes none either.
-        const outcome = await store.contentKeys.getOrCreateAll(records.map((record) => ({ record, ivMustMatch: false })));
-        if (outcome.kind !== 'obtained') throw new Error('store floor: get-or-create answered ' + outcome.kind);
-        const obtained = outcome.results;
-        await store.audit.append({
+        // The repository's request shape (src/keys/ports.ts), without a creation limit: the bench's
+        // service runs with MAX_KEYS_CREATED_PER_MINUTE=0, so it passes none either.
+        const audit = {
           at: now.toISOString(), siteId: site.siteId, action: 'issue', credentialId: site.tokenId, clientAddress: req.ip,
-          dialect: 'speke-v2.0', contentId, kids: obtained.map(({ record }) => record.kid), periodIndexes: [],
-          keysCreated: obtained.filter(({ created }) => created).length, requestId: randomUUID(),
+          dialect: 'speke-v2.0', contentId, kids: records.map((record) => record.kid), periodIndexes: [], requestId: randomUUID(),
+        };
+        const outcome = await store.contentKeys.getOrCreateAll(records.map((record) => ({ record, ivMustMatch: false })), {
+          issue: { credentialId: site.tokenId, siteRevision: site.revision, audit },
         });
+        if (outcome.kind !== 'obtained') throw new Error('store floor: the key step answered ' + outcome.kind);
         res.type('application/xml').send(body);
       });
       app.listen(${port}, '127.0.0.1');
@@ -503,6 +539,17 @@ async function main() {
     const rows = [];
     for (const [name, workload] of Object.entries(WORKLOADS)) rows.push(await measure(name, service, pids, redis.child.pid, spec(workload)));
 
+    // Redis commands per request, after a repeat of each workload's request so that both paths are seen:
+    // the first request of each connection creates keys (and fills the process's caches), the rest too.
+    const commands = [];
+    for (const name of ['P5 unsigned', 'P5 signed', 'P5 PallyCon signed', 'P1', 'live']) {
+      commands.push({ workload: name, ...(await commandsPerRequest(redis.port, service, spec(WORKLOADS[name]), COMMAND_COUNT_REQUESTS)) });
+    }
+    const repeatBody = WORKLOADS['P5 unsigned'].body();
+    commands.push({ workload: 'P5 unsigned, repeat (keys exist)', ...(await commandsPerRequest(redis.port, service, spec(WORKLOADS['P5 unsigned'], { body: () => repeatBody }), COMMAND_COUNT_REQUESTS)) });
+    console.log('Redis commands the service sends per request (MONITOR; script-internal commands not counted):');
+    console.table(commands);
+
     let memory;
     if (options.keys > 0) {
       // Memory over a long run: unsigned P5 until --keys keys were created, RSS sampled every 5 s.
@@ -537,7 +584,7 @@ async function main() {
     const bareRow = await measure('bare express', bare, () => serviceProcesses(bare.child.pid), redis.child.pid, referenceSpec);
     bare.child.kill('SIGTERM');
     // IDs only: the token itself has no business in the floor's source file.
-    const floor = await startStoreFloor(dir, options.workers, responseBytes, redis.port, { siteId: tokens.unsigned.siteId, tokenId: tokens.unsigned.tokenId });
+    const floor = await startStoreFloor(dir, options.workers, responseBytes, redis.port, { siteId: tokens.unsigned.siteId, tokenId: tokens.unsigned.tokenId, revision: 0 });
     children.push(floor.child);
     const floorRow = await measure('store floor', floor, () => serviceProcesses(floor.child.pid), redis.child.pid, referenceSpec);
     rows.push(bareRow, floorRow, { workload: `RSA-2048 sign (${options.workers} thread(s))`, 'req/s': rsa, 'p50 ms': null, 'p99 ms': null, 'CPU ms/req': Number((1000 / (rsa / options.workers)).toFixed(3)), 'Redis CPU ms/req': null, requests: null, errors: 0 });
@@ -545,7 +592,15 @@ async function main() {
 
     const row = (name) => rows.find((r) => r.workload === name);
     const ratio = (a, b) => Number((a / b).toFixed(3));
+    const rsaCpuMs = 1000 / (rsa / options.workers);
+    const commandsOf = (name) => commands.find((c) => c.workload === name)['commands/req'];
     const targets = [
+      { target: 'Redis commands per unsigned P5 request, keys created', value: commandsOf('P5 unsigned'), goal: 1, atMost: true },
+      { target: 'Redis commands per unsigned P5 request, keys exist', value: commandsOf('P5 unsigned, repeat (keys exist)'), goal: 1, atMost: true },
+      { target: 'Redis commands per signed PallyCon P5 request', value: commandsOf('P5 PallyCon signed'), goal: 1, atMost: true },
+      { target: 'service CPU per unsigned P5 request ≤ 3 × per bare express request', value: ratio(row('P5 unsigned')['CPU ms/req'], bareRow['CPU ms/req']), goal: 3, atMost: true },
+      { target: 'service CPU per signed P5 request ≤ 3 × one RSA-2048 signature', value: ratio(row('P5 signed')['CPU ms/req'], rsaCpuMs), goal: 3, atMost: true },
+      { target: 'service CPU per signed PallyCon P5 request ≤ 3 × one RSA-2048 signature', value: ratio(row('P5 PallyCon signed')['CPU ms/req'], rsaCpuMs), goal: 3, atMost: true },
       { target: 'signed P5 ≥ 50 % of raw RSA-2048 signatures/s', value: ratio(row('P5 signed')['req/s'], rsa), goal: 0.5 },
       { target: 'signed P5 PallyCon ≥ 50 % of raw RSA-2048 signatures/s', value: ratio(row('P5 PallyCon signed')['req/s'], rsa), goal: 0.5 },
       { target: 'unsigned P5 ≥ 40 % of the bare express route', value: ratio(row('P5 unsigned')['req/s'], bareRow['req/s']), goal: 0.4 },
@@ -566,7 +621,7 @@ async function main() {
     if (memory) console.log('memory over the long run:', memory);
     const failedRequests = rows.filter((r) => r.errors > 0);
     if (failedRequests.length > 0) console.log('WARNING: non-2xx answers or errors in', failedRequests.map((r) => r.workload).join(', '));
-    writeFileSync(options.json, `${JSON.stringify({ at: new Date().toISOString(), options, responseBytes, rows, targets, memory, scaling, recovery }, null, 2)}\n`);
+    writeFileSync(options.json, `${JSON.stringify({ at: new Date().toISOString(), options, responseBytes, rows, commands, targets, memory, scaling, recovery }, null, 2)}\n`);
     console.log(`figures written to ${options.json}`);
     process.exitCode = failedRequests.length > 0 ? 1 : 0;
   } finally {
