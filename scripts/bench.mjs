@@ -1,4 +1,4 @@
-// Benchmark (README, Performance): the service in production mode on Redis (appendonly yes, appendfsync always: the
+// Benchmark (docs/performance.md): the service in production mode on Redis (appendonly yes, appendfsync always: the
 // documented durable settings) against its reference limits, in one run on the same cores.
 //
 //   npm run bench [-- --duration 10 --connections 16 --workers N --json bench-results.json --keys 1000000 --profile DIR --scaling 7]

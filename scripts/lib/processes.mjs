@@ -98,7 +98,7 @@ export function readOptions(argv, { integers = [], paths = [], defaults }) {
   return options;
 }
 
-/** The node flags of `npm start` (package.json), so the scripts measure the service as it is run (README, Performance). */
+/** The node flags of `npm start` (package.json), so the scripts measure the service as it is run (docs/performance.md). */
 const PRODUCTION_NODE_FLAGS = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   .scripts.start.split(' ')
   .filter((word) => word.startsWith('--'));
