@@ -319,6 +319,14 @@ export function describeLifecycleContract(context: () => LifecycleContext): void
       expect(Number(records[0]?.id)).toBeGreaterThan(Number(records[1]?.id));
     });
 
+    it('stores the audit record as written whatever the content ID holds (the store splices keysCreated in)', async () => {
+      const contentId = `hostile","keysCreated":9,"id":"1","x":"${randomUUID()}\\"}`;
+      const keys = keysOf(contentId);
+      await services.contentKeys.issue(site.id, 1, keys, issueContext(contentId, keys, { siteRevision: (await revision()) ?? 0 }));
+      const [record] = await auditsOf(contentId);
+      expect([record?.contentId, record?.keysCreated, record?.kidCount]).toEqual([contentId, 2, 2]);
+    });
+
     it.each([
       ['a site changed since it was read (its revision)', async () => ({ siteRevision: 1 + ((await revision()) ?? 0) })],
       ['a revoked token', async () => {
