@@ -70,6 +70,16 @@ function bodyParserCode(error: unknown): ErrorCode | undefined {
   }
 }
 
+/**
+ * Where a JSON body stops parsing, from the parser's message: only the offset (V8's messages also
+ * quote the text around it, which must not be echoed).
+ */
+function jsonSyntaxMessage(error: unknown): string | undefined {
+  if (!(error instanceof SyntaxError) || (error as { type?: unknown }).type !== 'entity.parse.failed') return undefined;
+  const position = /\bat position (\d+)/.exec(error.message)?.[1];
+  return position === undefined ? 'request body is not valid JSON (it ends too early)' : `request body is not valid JSON (at byte offset ${position})`;
+}
+
 const BODY_PARSER_MESSAGES: Partial<Record<ErrorCode, string>> = {
   ERR_PAYLOAD_TOO_LARGE: 'request body is too large',
   ERR_REQUEST_INVALID: 'request body could not be read',
@@ -93,7 +103,7 @@ export function mapError(error: unknown, requestId?: string): MappedError {
     if (parserCode) {
       code = parserCode;
       status = STATUS_BY_CODE[parserCode];
-      message = BODY_PARSER_MESSAGES[parserCode] ?? message;
+      message = jsonSyntaxMessage(error) ?? BODY_PARSER_MESSAGES[parserCode] ?? message;
     }
   }
   return {

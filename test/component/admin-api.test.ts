@@ -95,8 +95,31 @@ describe('admin API /admin/v1', () => {
       expect(current.body.options.fairPlaySkdTemplate).toBe('skd://{kid_hex}');
     });
 
-    it('refuses a body that is not JSON (400) or too large (413)', async () => {
-      await request(t.app).post('/admin/v1/sites').set(admin()).set('Content-Type', 'application/json').send('{"name":').expect(400);
+    it.each([
+      ['ends too early', '{"name":', 'request body is not valid JSON (it ends too early)'],
+      ['a property name without quotes', '{name: "x"}', 'request body is not valid JSON (at byte offset 1)'],
+      ['a trailing comma', '{"name":"secret-ish",}', 'request body is not valid JSON (at byte offset 21)'],
+    ])('refuses malformed JSON (%s) with 400 and where it stops, never echoing the body', async (_name, body, message) => {
+      const res = await request(t.app).post('/admin/v1/sites').set(admin()).set('Content-Type', 'application/json').send(body).expect(400);
+      expect(res.body.error).toMatchObject({ code: 'ERR_REQUEST_INVALID', message });
+      expect(JSON.stringify(res.body)).not.toContain('secret-ish');
+    });
+
+    it.each([
+      ['text/plain', '{"name":"x"}'],
+      ['application/x-www-form-urlencoded', 'name=x'],
+      ['application/xml', '<site name="x"/>'],
+    ])('refuses a body sent as %s with 415, on every admin route', async (type, body) => {
+      for (const path of ['/admin/v1/sites', '/admin/v1/sites/ABCD/licence-token-keys', '/admin/v1/sites/ABCD/contents/c/keys']) {
+        const res = await request(t.app).post(path).set(admin()).set('Content-Type', type).send(body);
+        expect([path, res.status, res.body.error?.code]).toEqual([path, 415, 'ERR_UNSUPPORTED_MEDIA_TYPE']);
+      }
+      // A JSON type with parameters or a +json suffix is JSON; a request without a body needs no type.
+      await request(t.app).post('/admin/v1/sites').set(admin()).set('Content-Type', 'application/json; charset=utf-8').send('{"name":"typed"}').expect(201);
+      await request(t.app).post('/admin/v1/sites').set(admin()).set('Content-Type', 'application/merge-patch+json').send('{"name":"suffixed"}').expect(201);
+    });
+
+    it('refuses a body that is too large (413)', async () => {
       const res = await request(t.app)
         .post('/admin/v1/sites')
         .set(admin())

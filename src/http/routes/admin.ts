@@ -1,10 +1,11 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { AuthFailureLimiter } from '../../auth-limits/auth-failure-limiter';
 import type { AuditService } from '../../audit/audit-service';
 import { certificateThumbprint } from '../../crypto/certificates';
 import type { LicenseServerService, LicenseServerView, NewLicenseServer } from '../../license-servers/license-server-service';
 import type { SiteOptions, SiteStatus } from '../../sites/site';
 import { requireAdminToken } from '../admin-auth';
+import { adminJsonBody } from '../json-body';
 import { licenseServerIdParam, siteIdParam, tokenIdParam } from '../admin-params';
 import { adminContentRoutes, type AdminContentDeps } from './admin-contents';
 
@@ -33,8 +34,6 @@ interface AuditQuery {
   readonly before?: string;
 }
 
-/** Admin bodies are small JSON documents; the largest, a key import of 1000 keys, is about 120 KiB. */
-const ADMIN_BODY_LIMIT = '256kb';
 
 /** A license server as JSON: its certificate as PEM with its SHA-256 thumbprint (hex of the DER). */
 function licenseServerJson({ certificate, ...view }: LicenseServerView) {
@@ -46,7 +45,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   const { sites, contentKeys, licenseServers, audit, schemas } = deps;
   const router = Router();
   router.use(requireAdminToken(deps.adminToken, deps.authFailures));
-  router.use(express.json({ limit: ADMIN_BODY_LIMIT, strict: true }));
+  router.use(...adminJsonBody);
 
   router.post('/sites', async (req, res) => {
     const body = schemas.validate<SiteCreateBody>('site-create', req.body);

@@ -1,9 +1,10 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { AuthFailureLimiter } from '../../auth-limits/auth-failure-limiter';
 import { NotFound } from '../../errors';
 import type { LicenceTokenKeyService, NewLicenceTokenKey } from '../../licence/licence-token-keys';
 import { SITE_ID_PATTERN } from '../../sites/site';
 import { requireAdminToken } from '../admin-auth';
+import { adminJsonBody } from '../json-body';
 import type { AdminSchemas } from '../json-schemas';
 
 export interface LicenceTokenKeyRouteDeps {
@@ -32,9 +33,8 @@ export function licenceTokenKeyRoutes(deps: LicenceTokenKeyRouteDeps): Router {
   // Per route, not router.use(): mounted beside the admin router, this router must never guard or parse
   // requests meant for anything else.
   const admin = requireAdminToken(deps.adminToken, deps.authFailures);
-  const json = express.json({ limit: '64kb', strict: true });
 
-  router.post('/sites/:siteId/licence-token-keys', admin, json, async (req, res) => {
+  router.post('/sites/:siteId/licence-token-keys', admin, ...adminJsonBody, async (req, res) => {
     const siteId = siteIdParam(req.params as Params);
     const body = schemas.validate<NewLicenceTokenKey>('licence-token-key-create', req.body);
     res.status(201).json(await licenceTokenKeys.create(siteId, body));
