@@ -42,7 +42,9 @@ ENV npm_config_nodedir=/usr/local
 # Dependencies first, in their own layer, so a source-only change reuses it.
 # NODE_ENV is deliberately unset here: the build needs the dev dependencies (typescript).
 # The optional `npm-ca` build secret (see the top of this file) is used only by this step.
+# npm ci runs the prepare script, which builds only once src/ is there (it is not yet).
 COPY package.json package-lock.json ./
+COPY scripts/build-if-stale.mjs ./scripts/
 RUN --mount=type=secret,id=npm-ca \
     if [ -s /run/secrets/npm-ca ]; then export npm_config_cafile=/run/secrets/npm-ca NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
  && npm ci --no-audit --no-fund

@@ -1,7 +1,7 @@
-import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { bareEnv, requireBuiltService, spawnService } from '../support/service-process';
 
@@ -11,6 +11,19 @@ import { bareEnv, requireBuiltService, spawnService } from '../support/service-p
  */
 const run = promisify(execFile);
 const BANNER_CURL = /(curl -s -X POST (http:\/\/\S+)\/admin\/v1\/sites \\\n.*\\\n.*)\n/;
+
+/** The processes whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc').flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return [];
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      return Number(stat.replace(/^.*\) /, '').split(' ')[1]) === pid ? [Number(entry)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
 
 async function start(cwd: string) {
   const service = spawnService(cwd, bareEnv());
@@ -66,6 +79,34 @@ describe('npm start on a fresh machine', () => {
     const output = first.stdout() + first.stderr() + second.stdout() + second.stderr();
     for (const secret of [adminToken, created.token.token, created.accessKey]) expect(output).not.toContain(secret);
     expect(first.stdout()).toContain('"msg":"cpix-kms listening"');
+  }, 60_000);
+
+  it('npm start: starts the current build without rebuilding it, and SIGTERM to npm stops the service (no orphan)', async () => {
+    const root = resolve(__dirname, '../..');
+    const stamp = join(root, 'dist', '.built');
+    const builtAt = statSync(stamp).mtimeMs;
+    const dataDir = join(cwd, 'npm-start-data');
+    const npm = spawn('npm', ['start', '--silent'], { cwd: root, env: bareEnv({ DATA_DIR: dataDir }), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((done) => npm.once('exit', (code) => done(code)));
+    try {
+      for (let waited = 0; !/cpix-kms listening/.test(output); waited += 50) {
+        if (waited > 30_000 || npm.exitCode !== null) throw new Error(`npm start did not come up: ${output}`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      // The build was current (npm test built it): prestart left it alone.
+      expect(statSync(stamp).mtimeMs).toBe(builtAt);
+      const service = childrenOf(npm.pid ?? -1);
+      expect(service).toHaveLength(1);
+      npm.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      // The service itself ended, not only npm.
+      for (const pid of service) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    } finally {
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+    }
   }, 60_000);
 
   it.each([
