@@ -57,8 +57,15 @@ export class SpekeRejected extends ServiceError {
 }
 
 /** A configuration value is missing or malformed; thrown by `loadConfig` and stops the process. */
+/** Invalid configuration: every problem found, one sentence each (`message` joins them). */
 export class ConfigError extends ServiceError {
   readonly code = 'ERR_CONFIG_INVALID';
+  readonly problems: readonly string[];
+  constructor(problems: string | readonly string[], options: ServiceErrorOptions = {}) {
+    const list = typeof problems === 'string' ? [problems] : problems;
+    super(list.join('; '), options);
+    this.problems = list;
+  }
 }
 
 /** A request body or parameter violates its schema or a domain rule (bad site ID, unknown option). */

@@ -76,7 +76,8 @@ async function main(): Promise<void> {
     config = loadConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`cpix-kms: configuration error: ${error.message}\n`);
+      // Every problem at once, a line each: one restart fixes them all.
+      for (const problem of error.problems) process.stderr.write(`cpix-kms: configuration error: ${problem}\n`);
       process.exit(1);
     }
     throw error;

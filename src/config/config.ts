@@ -3,6 +3,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors';
+import { SETTINGS, validateSettings, type Setting, type SettingName } from './settings';
 import { parseStoreUrl, type StoreConfig } from './store-url';
 
 /**
@@ -29,7 +30,7 @@ export interface SigningConfig {
   readonly certificatePem: string;
 }
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type LogLevel = (typeof SETTINGS.LOG_LEVEL.enum)[number];
 
 /** The whole configuration, parsed once at start and frozen. */
 export interface Config {
@@ -90,10 +91,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export type ReadFile = (path: string) => Buffer;
 
 const MASTER_KEY_LENGTH_BYTES = 256 / 8;
-/** Below this an admin token is guessable; generated ones have 256 bits. */
-const MIN_ADMIN_TOKEN_LENGTH = 32;
 const MIN_SIGNING_RSA_BITS = 2048;
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !Object.isFrozen(value)) {
@@ -107,175 +105,154 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * Parses the environment (and the files it points to) into a frozen `Config`.
- * @throws ConfigError naming the first invalid variable; the message never contains a secret value.
+ * Each setting's text: the variable trimmed (empty counts as unset), or for a setting that may come
+ * from a file (`file` in `SETTINGS`), the file `<NAME>_FILE` names; never both.
  */
-export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config {
+function settingTexts(env: Env, readFile: ReadFile, problems: string[]): Partial<Record<SettingName, string>> {
   const text = (name: string): string | undefined => {
     const value = env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   };
-
-  /** A value from NAME or from the file named by NAME_FILE (Kubernetes Secret mounts); not both. */
-  const secret = (name: string): string | undefined => {
+  const texts: Partial<Record<SettingName, string>> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
     const direct = text(name);
-    const file = text(`${name}_FILE`);
-    if (direct !== undefined && file !== undefined) throw new ConfigError(`set either ${name} or ${name}_FILE, not both`);
-    if (file === undefined) return direct;
+    const file = setting.file === true ? text(`${name}_FILE`) : undefined;
+    if (direct !== undefined && file !== undefined) {
+      problems.push(`set either ${name} or ${name}_FILE, not both`);
+    } else if (file !== undefined) {
+      try {
+        texts[name] = readFile(file).toString('utf8').trim();
+      } catch {
+        problems.push(`${name}_FILE: cannot read ${file}`);
+      }
+    } else if (direct !== undefined) {
+      texts[name] = direct;
+    }
+  }
+  return texts;
+}
+
+/**
+ * Parses the environment (and the files it points to) into a frozen `Config`, validated against
+ * `SETTINGS` and then checked across settings.
+ * @throws ConfigError naming every invalid variable at once (`problems`); no message holds a secret value.
+ */
+export function loadConfig(env: Env, readFile: ReadFile = readFileSync): Config {
+  const problems: string[] = [];
+  const texts = settingTexts(env, readFile, problems);
+  const validated = validateSettings(texts);
+  if ('problems' in validated) throw new ConfigError([...problems, ...validated.problems]);
+  const { settings } = validated;
+  const attempt = <T>(check: () => T): T | undefined => {
     try {
-      return readFile(file).toString('utf8').trim();
+      return check();
     } catch (error) {
-      throw new ConfigError(`${name}_FILE: cannot read ${file}`, { cause: error });
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+      return undefined;
     }
   };
 
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = text(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < min || value > max) {
-      throw new ConfigError(`${name} must be an integer from ${min} to ${max}`);
-    }
-    return value;
-  };
-
-  const boolean = (name: string, fallback: boolean): boolean => {
-    const raw = text(name)?.toLowerCase();
-    if (raw === undefined) return fallback;
-    if (raw === 'true' || raw === '1') return true;
-    if (raw === 'false' || raw === '0') return false;
-    throw new ConfigError(`${name} must be true or false`);
-  };
-
-  const production = text('NODE_ENV') === 'production';
-  const dataDir = resolve(text('DATA_DIR') ?? './data');
+  const production = settings.NODE_ENV === 'production';
+  const dataDir = resolve(settings.DATA_DIR);
   const devFile = (name: string, file: string) => {
-    if (production) throw new ConfigError(`${name} (or ${name}_FILE) is required when NODE_ENV=production`);
+    if (production) problems.push(`${name} (or ${name}_FILE) is required when NODE_ENV=production`);
     return { kind: 'dev-file' as const, path: resolve(dataDir, file) };
   };
 
-  const port = integer('PORT', 8080, 0, 65535);
-  const host = text('HOST') ?? '0.0.0.0';
+  const store = attempt(() => {
+    try {
+      return parseStoreUrl(settings.STORE ?? `sqlite:${resolve(dataDir, 'cpix-kms.db')}`);
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError('STORE is not a valid store URL', { cause: error });
+    }
+  });
 
-  let store: StoreConfig;
-  try {
-    store = parseStoreUrl(secret('STORE') ?? `sqlite:${resolve(dataDir, 'cpix-kms.db')}`);
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError('STORE is not a valid store URL', { cause: error });
-  }
-
-  const redis = {
-    keyPrefix: text('REDIS_KEY_PREFIX') ?? 'cpixkms',
-    waitReplicas: integer('REDIS_WAIT_REPLICAS', 0, 0, 16),
-    waitTimeoutMs: integer('REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
-    requireDurable: boolean('REDIS_REQUIRE_DURABLE', false),
-  };
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redis.keyPrefix)) {
-    throw new ConfigError('REDIS_KEY_PREFIX must be 1 to 64 letters, digits, ".", "_" or "-"');
-  }
-
-  const provider = text('MASTER_KEY_PROVIDER') ?? 'local';
-  let masterKey: MasterKeyConfig;
-  if (provider === 'local') {
-    const encoded = secret('MASTER_KEY');
+  let masterKey: MasterKeyConfig | undefined;
+  if (settings.MASTER_KEY_PROVIDER === 'local') {
+    const encoded = settings.MASTER_KEY;
     if (encoded === undefined) {
-      masterKey = { provider, key: devFile('MASTER_KEY', 'master.key') };
+      masterKey = { provider: 'local', key: devFile('MASTER_KEY', 'master.key') };
     } else {
       const key = Buffer.from(encoded, 'base64');
       if (key.length !== MASTER_KEY_LENGTH_BYTES || key.toString('base64') !== encoded) {
-        throw new ConfigError('MASTER_KEY must be the base64 encoding of exactly 32 bytes');
+        problems.push('MASTER_KEY must be the base64 encoding of exactly 32 bytes');
       }
-      masterKey = { provider, key: { kind: 'configured', value: key } };
+      masterKey = { provider: 'local', key: { kind: 'configured', value: key } };
     }
-  } else if (provider === 'aws-kms') {
-    const keyId = text('AWS_KMS_KEY_ID');
-    const region = text('AWS_REGION') ?? text('AWS_DEFAULT_REGION');
-    if (keyId === undefined) throw new ConfigError('AWS_KMS_KEY_ID is required when MASTER_KEY_PROVIDER=aws-kms');
-    if (region === undefined) throw new ConfigError('AWS_REGION is required when MASTER_KEY_PROVIDER=aws-kms');
-    const endpoint = text('AWS_KMS_ENDPOINT');
-    if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
-      throw new ConfigError('AWS_KMS_ENDPOINT must be an http(s) URL');
-    }
-    masterKey = { provider, keyId, region, ...(endpoint !== undefined && { endpoint }) };
   } else {
-    throw new ConfigError('MASTER_KEY_PROVIDER must be local or aws-kms');
+    const keyId = settings.AWS_KMS_KEY_ID;
+    const region = settings.AWS_REGION ?? settings.AWS_DEFAULT_REGION;
+    if (keyId === undefined) problems.push('AWS_KMS_KEY_ID is required when MASTER_KEY_PROVIDER=aws-kms');
+    if (region === undefined) problems.push('AWS_REGION is required when MASTER_KEY_PROVIDER=aws-kms');
+    const endpoint = settings.AWS_KMS_ENDPOINT;
+    masterKey = { provider: 'aws-kms', keyId: keyId ?? '', region: region ?? '', ...(endpoint !== undefined && { endpoint }) };
   }
 
-  const adminTokenValue = secret('ADMIN_TOKEN');
-  if (adminTokenValue !== undefined && adminTokenValue.length < MIN_ADMIN_TOKEN_LENGTH) {
-    throw new ConfigError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
-  }
   const adminToken: SecretSource<string> =
-    adminTokenValue === undefined
-      ? devFile('ADMIN_TOKEN', 'admin-token')
-      : { kind: 'configured', value: adminTokenValue };
+    settings.ADMIN_TOKEN === undefined ? devFile('ADMIN_TOKEN', 'admin-token') : { kind: 'configured', value: settings.ADMIN_TOKEN };
 
-  const logLevel = (text('LOG_LEVEL') ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
-
-  const configuredSigning = loadSigning('SIGNING', text('SIGNING_KEY_FILE'), text('SIGNING_CERT_FILE'), readFile);
-  if (configuredSigning === undefined && production) {
-    throw new ConfigError('SIGNING_KEY_FILE and SIGNING_CERT_FILE are required when NODE_ENV=production (PallyCon CPIX API responses are signed)');
+  const configuredSigning = attempt(() => loadSigning('SIGNING', settings.SIGNING_KEY_FILE, settings.SIGNING_CERT_FILE, readFile));
+  if (settings.SIGNING_KEY_FILE === undefined && settings.SIGNING_CERT_FILE === undefined && production) {
+    problems.push('SIGNING_KEY_FILE and SIGNING_CERT_FILE are required when NODE_ENV=production (PallyCon CPIX API responses are signed)');
   }
-  const configuredExportSigning = loadSigning('EXPORT_SIGNING', text('EXPORT_SIGNING_KEY_FILE'), text('EXPORT_SIGNING_CERT_FILE'), readFile);
-  if (configuredExportSigning === undefined && production) {
-    throw new ConfigError('EXPORT_SIGNING_KEY_FILE and EXPORT_SIGNING_CERT_FILE are required when NODE_ENV=production (license exports are signed)');
+  const configuredExportSigning = attempt(() =>
+    loadSigning('EXPORT_SIGNING', settings.EXPORT_SIGNING_KEY_FILE, settings.EXPORT_SIGNING_CERT_FILE, readFile),
+  );
+  if (settings.EXPORT_SIGNING_KEY_FILE === undefined && settings.EXPORT_SIGNING_CERT_FILE === undefined && production) {
+    problems.push('EXPORT_SIGNING_KEY_FILE and EXPORT_SIGNING_CERT_FILE are required when NODE_ENV=production (license exports are signed)');
   }
   if (
     configuredSigning !== undefined &&
     configuredExportSigning !== undefined &&
     configuredSigning.certificate.publicKey.equals(configuredExportSigning.certificate.publicKey)
   ) {
-    throw new ConfigError('EXPORT_SIGNING_KEY_FILE must hold another key than SIGNING_KEY_FILE (a key-exchange answer must never verify as a license export)');
+    problems.push('EXPORT_SIGNING_KEY_FILE must hold another key than SIGNING_KEY_FILE (a key-exchange answer must never verify as a license export)');
   }
   const devIdentity = (configured: SigningConfig | undefined, file: string): SecretSource<SigningConfig> =>
     configured === undefined ? { kind: 'dev-file', path: resolve(dataDir, file) } : { kind: 'configured', value: configured };
-  const signing = devIdentity(configuredSigning, 'signing');
-  const exportSigning = devIdentity(configuredExportSigning, 'export-signing');
 
-  const keyLimits = {
-    perRequest: integer('MAX_KEYS_PER_REQUEST', 1000, 1, 5000),
-    createdPerMinute: integer('MAX_KEYS_CREATED_PER_MINUTE', 10_000, 0, 10_000_000),
-  };
+  const keyLimits = { perRequest: settings.MAX_KEYS_PER_REQUEST, createdPerMinute: settings.MAX_KEYS_CREATED_PER_MINUTE };
   if (keyLimits.createdPerMinute !== 0 && keyLimits.createdPerMinute < keyLimits.perRequest) {
     // Otherwise a request for a content's first keys could never be answered.
-    throw new ConfigError('MAX_KEYS_CREATED_PER_MINUTE must be 0 or at least MAX_KEYS_PER_REQUEST');
+    problems.push('MAX_KEYS_CREATED_PER_MINUTE must be 0 or at least MAX_KEYS_PER_REQUEST');
   }
 
-  const metricsToken = secret('METRICS_TOKEN');
-  if (metricsToken !== undefined && metricsToken.length < MIN_ADMIN_TOKEN_LENGTH) {
-    throw new ConfigError(`METRICS_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
-  }
-
+  if (problems.length > 0 || store === undefined || masterKey === undefined) throw new ConfigError(problems);
   return deepFreeze({
-    port,
-    host,
+    port: settings.PORT,
+    host: settings.HOST,
     store,
-    redis,
+    redis: {
+      keyPrefix: settings.REDIS_KEY_PREFIX,
+      waitReplicas: settings.REDIS_WAIT_REPLICAS,
+      waitTimeoutMs: settings.REDIS_WAIT_TIMEOUT_MS,
+      requireDurable: settings.REDIS_REQUIRE_DURABLE,
+    },
     masterKey,
-    siteKeyCacheTtlMs: integer('SITE_KEY_CACHE_TTL_SECONDS', 300, 1, 86_400) * 1000,
+    siteKeyCacheTtlMs: settings.SITE_KEY_CACHE_TTL_SECONDS * 1000,
     adminToken,
-    signing,
-    exportSigning,
-    exportValidityMs: integer('EXPORT_VALIDITY_SECONDS', 3600, 60, 86_400) * 1000,
-    bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    signing: devIdentity(configuredSigning, 'signing'),
+    exportSigning: devIdentity(configuredExportSigning, 'export-signing'),
+    exportValidityMs: settings.EXPORT_VALIDITY_SECONDS * 1000,
+    bodyLimitBytes: settings.BODY_LIMIT_BYTES,
     keyLimits,
-    trustProxyHops: integer('TRUST_PROXY_HOPS', 0, 0, 10),
+    trustProxyHops: settings.TRUST_PROXY_HOPS,
     authFailures: {
-      perAddress: integer('AUTH_FAILURES_PER_ADDRESS', 20, 0, 1_000_000),
-      perCredential: integer('AUTH_FAILURES_PER_CREDENTIAL', 100, 0, 1_000_000),
-      windowMs: integer('AUTH_FAILURE_WINDOW_SECONDS', 60, 1, 86_400) * 1000,
+      perAddress: settings.AUTH_FAILURES_PER_ADDRESS,
+      perCredential: settings.AUTH_FAILURES_PER_CREDENTIAL,
+      windowMs: settings.AUTH_FAILURE_WINDOW_SECONDS * 1000,
     },
-    logLevel,
-    shutdownGraceMs: integer('SHUTDOWN_GRACE_SECONDS', 10, 0, 3600) * 1000,
+    logLevel: settings.LOG_LEVEL,
+    shutdownGraceMs: settings.SHUTDOWN_GRACE_SECONDS * 1000,
     http: {
-      headersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_SECONDS', 10, 1, 600) * 1000,
-      requestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
-      keepAliveTimeoutMs: integer('HTTP_KEEP_ALIVE_TIMEOUT_SECONDS', 5, 1, 600) * 1000,
+      headersTimeoutMs: settings.HTTP_HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: settings.HTTP_REQUEST_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: settings.HTTP_KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
     },
-    workers: integer('WORKERS', store.kind === 'redis' ? availableParallelism() : 1, 1, 256),
-    ...(metricsToken !== undefined && { metricsToken }),
+    workers: settings.WORKERS ?? (store.kind === 'redis' ? availableParallelism() : 1),
+    ...(settings.METRICS_TOKEN !== undefined && { metricsToken: settings.METRICS_TOKEN }),
   });
 }
 

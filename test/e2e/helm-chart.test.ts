@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { SETTINGS, type Setting } from '../../src/config/settings';
 import { createFakeKms, type FakeKms } from '../support/fake-kms';
 import { freePort, sendRaw, startRedisServer, stopAllRedisServers } from '../support/redis-server';
 import { requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
@@ -22,8 +23,6 @@ import { asArray, asObject, CHART, describeWithHelm, helm, helmResult, parseRend
  * service reads needs no helm.
  */
 
-const CONFIG_SOURCE = resolve(__dirname, '../../src/config/config.ts');
-
 /** `helm template` of the chart with one values file: its manifests, as JSON. */
 function render(valuesFile: string): JsonObject[] {
   return parseRendered(helm(['template', 'cpix-kms', CHART, '--namespace', 'cpix-kms', '-f', valuesFile])).map((doc) => doc.manifest);
@@ -40,15 +39,9 @@ const EXAMPLES = readdirSync(join(CHART, 'ci'))
   .sort();
 
 describe('the chart sets what the service reads', () => {
-  /** Every variable src/config/config.ts reads: text('X'), integer('X', …), boolean('X', …), secret('X') (X and X_FILE). */
+  /** Every variable the service reads: each setting of the schema, and `<NAME>_FILE` of those that may come from a file. */
   function serviceVariables(): Set<string> {
-    const source = readFileSync(CONFIG_SOURCE, 'utf8');
-    const names = new Set<string>();
-    for (const [, kind, name] of source.matchAll(/\b(text|integer|boolean|secret)\('([A-Z][A-Z0-9_]*)'/g)) {
-      names.add(name as string);
-      if (kind === 'secret') names.add(`${name}_FILE`);
-    }
-    return names;
+    return new Set(Object.entries(SETTINGS).flatMap(([name, setting]: [string, Setting]) => (setting.file === true ? [name, `${name}_FILE`] : [name])));
   }
 
   /** Variable names the templates can set: ConfigMap data keys and container env names. */
@@ -68,7 +61,7 @@ describe('the chart sets what the service reads', () => {
    */
   const NOT_IN_CHART = new Set(['ADMIN_TOKEN', 'MASTER_KEY', 'METRICS_TOKEN', 'AWS_DEFAULT_REGION']);
 
-  it('finds the variables at all (the parser still matches config.ts)', () => {
+  it('finds the variables at all', () => {
     const variables = serviceVariables();
     expect(variables.size).toBeGreaterThan(30);
     for (const name of ['NODE_ENV', 'WORKERS', 'EXPORT_SIGNING_KEY_FILE', 'MAX_KEYS_PER_REQUEST', 'ADMIN_TOKEN_FILE']) expect(variables).toContain(name);

@@ -112,7 +112,7 @@ describe('npm start on a fresh machine', () => {
   it.each([
     ['NODE_ENV=production without secrets', { NODE_ENV: 'production' }, /configuration error: MASTER_KEY \(or MASTER_KEY_FILE\) is required/],
     ['an invalid PORT', { PORT: 'eighty' }, /configuration error: PORT must be an integer/],
-    ['an unknown master key provider', { MASTER_KEY_PROVIDER: 'vault' }, /configuration error: MASTER_KEY_PROVIDER must be local or aws-kms/],
+    ['an unknown master key provider', { MASTER_KEY_PROVIDER: 'vault' }, /configuration error: MASTER_KEY_PROVIDER must be one of local, aws-kms/],
   ])('stops at once with a message naming the value for %s', async (_name, extra, message) => {
     const service = spawnService(cwd, bareEnv(extra));
     children.push(service.child);

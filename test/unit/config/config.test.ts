@@ -109,17 +109,38 @@ describe('loadConfig', () => {
     });
   });
 
+  it('names every problem at once, in the order of the settings, so one restart fixes them all', () => {
+    const error = expectConfigError(
+      { PORT: 'eighty', LOG_LEVEL: 'loud', MASTER_KEY: 'short', ADMIN_TOKEN: 'x', MAX_KEYS_PER_REQUEST: '100', MAX_KEYS_CREATED_PER_MINUTE: '99', REDIS_REQUIRE_DURABLE: 'maybe' },
+      /^PORT must be/,
+    );
+    expect(error.problems).toEqual([
+      'PORT must be an integer from 0 to 65535',
+      'REDIS_REQUIRE_DURABLE must be true or false',
+      'ADMIN_TOKEN must be at least 32 characters',
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    ]);
+    // Checks across settings run once every setting is valid on its own.
+    expect(expectConfigError({ NODE_ENV: 'production', MAX_KEYS_PER_REQUEST: '100', MAX_KEYS_CREATED_PER_MINUTE: '99' }, /MASTER_KEY/).problems).toEqual([
+      'MASTER_KEY (or MASTER_KEY_FILE) is required when NODE_ENV=production',
+      'ADMIN_TOKEN (or ADMIN_TOKEN_FILE) is required when NODE_ENV=production',
+      'SIGNING_KEY_FILE and SIGNING_CERT_FILE are required when NODE_ENV=production (PallyCon CPIX API responses are signed)',
+      'EXPORT_SIGNING_KEY_FILE and EXPORT_SIGNING_CERT_FILE are required when NODE_ENV=production (license exports are signed)',
+      'MAX_KEYS_CREATED_PER_MINUTE must be 0 or at least MAX_KEYS_PER_REQUEST',
+    ]);
+  });
+
   it.each<[string, Env, RegExp]>([
     ['a non-numeric PORT', { PORT: 'http' }, /^PORT must be an integer from 0 to 65535$/],
     ['an out-of-range PORT', { PORT: '70000' }, /^PORT must be an integer/],
-    ['an unknown provider', { MASTER_KEY_PROVIDER: 'hsm' }, /^MASTER_KEY_PROVIDER must be local or aws-kms$/],
+    ['an unknown provider', { MASTER_KEY_PROVIDER: 'hsm' }, /^MASTER_KEY_PROVIDER must be one of local, aws-kms$/],
     ['a short master key', { MASTER_KEY: Buffer.alloc(16).toString('base64') }, /^MASTER_KEY must be the base64 encoding of exactly 32 bytes$/],
     ['a master key that is not base64', { MASTER_KEY: `${'!'.repeat(43)}=` }, /^MASTER_KEY must be/],
     ['both MASTER_KEY and MASTER_KEY_FILE', { MASTER_KEY, MASTER_KEY_FILE: '/x' }, /^set either MASTER_KEY or MASTER_KEY_FILE, not both$/],
     ['aws-kms without a key ID', { MASTER_KEY_PROVIDER: 'aws-kms', AWS_REGION: 'eu-west-1' }, /^AWS_KMS_KEY_ID is required/],
     ['aws-kms without a region', { MASTER_KEY_PROVIDER: 'aws-kms', AWS_KMS_KEY_ID: 'k' }, /^AWS_REGION is required/],
     ['a short admin token', { ADMIN_TOKEN: 'short' }, /^ADMIN_TOKEN must be at least 32 characters$/],
-    ['production without a master key', { NODE_ENV: 'production', ADMIN_TOKEN }, /^MASTER_KEY \(or MASTER_KEY_FILE\) is required when NODE_ENV=production$/],
+    ['production without a master key', { NODE_ENV: 'production', ADMIN_TOKEN }, /^MASTER_KEY \(or MASTER_KEY_FILE\) is required when NODE_ENV=production(;|$)/],
     [
       'production without a signing identity',
       { NODE_ENV: 'production', MASTER_KEY, ADMIN_TOKEN },
