@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAuditService } from './audit/audit-service';
-import { createAuthFailureLimiter } from './auth-limits/auth-failure-limiter';
+import { buildService } from './compose';
 import type { Config } from './config/config';
 import { createAwsKmsMasterKey } from './crypto/kms/aws-kms-master-key';
 import { createLocalMasterKey } from './crypto/kms/local-master-key';
@@ -9,30 +8,13 @@ import type { MasterKeyProvider } from './crypto/kms/master-key';
 import { cryptoRandom, systemClock } from './crypto/random';
 import { resolveAdminToken, resolveMasterKey, type ResolvedSecret } from './dev-secrets';
 import { resolveSigningIdentity } from './dev-signing';
-import { createKeyExchange } from './exchange/key-exchange';
-import { createLicenseExport } from './exchange/license-export';
-import { createApp } from './http/app';
-import { loadAdminSchemas } from './http/json-schemas';
-import { createContentKeyService, KEY_CREATION_WINDOW_MS } from './keys/content-key-service';
-import { createPolicyService } from './content-policy/policy-service';
-import { createRevocationService } from './revocation/revocation-service';
-import { createContentLifecycle } from './lifecycle/content-lifecycle';
-import { createLicenseServerService } from './license-servers/license-server-service';
-import { ALLOWED_ORIGINS_TTL_MS, createAllowedOrigins } from './licence/allowed-origins';
-import { createClearKeyLicences } from './licence/clearkey-licence';
-import { createLicenceTokenKeyService } from './licence/licence-token-keys';
-import { contentLicencePolicyOf } from './licence/content-licence-policy';
 import { errorSummary, type Logger } from './log';
 import { createMasterKeyCheck, storeHoldsKeys, type MasterKeyCheckOutcome } from './master-key-check/master-key-check';
 import { instrumentMasterKey, instrumentStore } from './metrics/instrument';
 import { createMetrics, type Metrics } from './metrics/metrics';
-import { createSiteKeyRing } from './sites/site-key-ring';
-import { createSiteService } from './sites/site-service';
 import { openStore } from './store/open-store';
 import type { Store } from './store/store';
 
-/** Unwrapped site keys kept in memory at most (one per site and version). */
-const SITE_KEY_CACHE_MAX_ENTRIES = 10_000;
 /**
  * How often Node checks connections against the headers and request timeouts. Its default (30 s) would let
  * a slow-drip client hold a connection up to 30 s past HTTP_HEADERS_TIMEOUT_SECONDS.
@@ -117,99 +99,26 @@ export async function startService(config: Config, logger: Logger, options: { re
   const masterKey = await bindMasterKey(config, store, metrics, logger);
   const adminToken = resolveAdminToken(config.adminToken);
 
-  const siteKeys = createSiteKeyRing({
-    repository: store.sites,
-    masterKey: masterKey.provider,
-    clock: systemClock,
-    cacheTtlMs: config.siteKeyCacheTtlMs,
-    cacheMaxEntries: SITE_KEY_CACHE_MAX_ENTRIES,
-  });
-  const sites = createSiteService({
-    repository: store.sites,
-    masterKey: masterKey.provider,
-    random: cryptoRandom,
-    clock: systemClock,
-    onBestEffortError: (error, what) =>
-      logger.warn({ err: errorSummary(error) }, `${what} failed`),
-  });
-  const contentKeys = createContentKeyService({
-    repository: store.contentKeys,
-    siteKeys,
-    random: cryptoRandom,
-    clock: systemClock,
-    creationLimit: { perWindow: config.keyLimits.createdPerMinute, windowMs: KEY_CREATION_WINDOW_MS },
-  });
-  const licenseServers = createLicenseServerService({
-    repository: store.licenseServers,
-    sites: store.sites,
-    random: cryptoRandom,
-    clock: systemClock,
-    onBestEffortError: (error, what) => logger.warn({ err: errorSummary(error) }, `${what} failed`),
-  });
-  const audit = createAuditService({ repository: store.audit });
-  const policies = createPolicyService({ repository: store.policies });
-  const revocations = createRevocationService({ repository: store.revocations, clock: systemClock });
-  const licenceTokenKeys = createLicenceTokenKeyService({
-    repository: store.licenceTokenKeys,
-    siteKeys,
-    requireSite: (siteId) => sites.getSite(siteId),
-    random: cryptoRandom,
-    clock: systemClock,
-  });
-  const clearKey = {
-    tokenKeys: licenceTokenKeys,
-    licences: createClearKeyLicences({
-      verificationKey: licenceTokenKeys.verificationKey,
-      site: (siteId) => sites.getSite(siteId),
-      contentKey: (siteId, contentId, kid) => contentKeys.get(siteId, contentId, kid),
-      policy: contentLicencePolicyOf({ revocations, policies }),
-      audit,
-      clock: systemClock,
-    }),
-    anySiteAllows: createAllowedOrigins({
-      originsOfAllSites: async () => (await sites.listSites()).map((site) => site.options.clearKeyAllowedOrigins),
-      clock: systemClock,
-      ttlMs: ALLOWED_ORIGINS_TTL_MS,
-    }),
-  };
   const signing = resolveSigningIdentity(config.signing);
   const exportSigning = resolveSigningIdentity(config.exportSigning, 'cpix-kms development license-export signing key');
-  const exchangeDeps = { contentKeys, policies, audit, signing: signing.value, random: cryptoRandom, clock: systemClock };
-
-  const app = createApp({
-    logger,
-    sites,
-    contentKeys,
-    licenseServers,
-    policies,
-    revocations,
-    lifecycle: createContentLifecycle({ contentKeys, revocations, policies, audit, clock: systemClock }),
-    audit,
-    keyExchange: createKeyExchange(exchangeDeps),
-    licenseExport: createLicenseExport({
-      ...exchangeDeps,
-      revocations,
-      signing: exportSigning.value,
-      validityMs: config.exportValidityMs,
-      maxKeys: config.keyLimits.perRequest,
-    }),
-    keyRequestLimits: { bodyBytes: config.bodyLimitBytes, keys: config.keyLimits.perRequest },
-    trustProxyHops: config.trustProxyHops,
-    adminToken: adminToken.value,
-    authFailures: createAuthFailureLimiter({ repository: store.authFailures, clock: systemClock, limits: config.authFailures }),
-    adminSchemas: loadAdminSchemas(),
-    readiness: {
-      store: () => store.ping(),
-      // The master key answers, and the store still holds its check value (not another key's).
-      masterKey: async () => {
-        await masterKey.provider.checkReady();
-        await masterKey.check.checkReady();
+  const { app, services } = buildService(
+    { ...config, adminToken: adminToken.value, signing: signing.value, exportSigning: exportSigning.value },
+    {
+      logger,
+      store,
+      masterKey: masterKey.provider,
+      metrics,
+      readiness: {
+        store: () => store.ping(),
+        // The master key answers, and the store still holds its check value (not another key's).
+        masterKey: async () => {
+          await masterKey.provider.checkReady();
+          await masterKey.check.checkReady();
+        },
       },
     },
-    metrics,
-    ...(config.metricsToken !== undefined && { metricsToken: config.metricsToken }),
-    clearKey,
-  });
+    { onBestEffortError: (error, what) => logger.warn({ err: errorSummary(error) }, `${what} failed`) },
+  );
 
   // Timeouts are creation options: the connection checker's interval cannot be changed afterwards.
   const server = createServer(
@@ -240,7 +149,7 @@ export async function startService(config: Config, logger: Logger, options: { re
         server.closeAllConnections();
         await closed;
       }
-      siteKeys.clear();
+      services.siteKeys.clear();
       await store.close();
       masterKey.provider.close?.();
     })());

@@ -4,29 +4,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Express } from 'express';
 import type { MasterKeyProvider } from '../../src/crypto/kms/master-key';
-import { createApp } from '../../src/http/app';
-import { loadAdminSchemas } from '../../src/http/json-schemas';
 import type { Logger } from '../../src/log';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { Store } from '../../src/store/store';
-import { buildServices, TEST_EXPORT_VALIDITY_MS, testExportSigningIdentity, testMasterKey, testSigningIdentity } from './services';
-import { createKeyExchange } from '../../src/exchange/key-exchange';
+import { TEST_EXPORT_VALIDITY_MS, testExportSigningIdentity, testMasterKey, testSigningIdentity } from './services';
 import type { AuditSink } from '../../src/audit/ports';
-import { createLicenseExport } from '../../src/exchange/license-export';
-import { cryptoRandom, systemClock, type Clock } from '../../src/crypto/random';
+import type { Clock } from '../../src/crypto/random';
+import { buildService, type DomainServices } from '../../src/compose';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
 import { instrumentMasterKey, instrumentStore } from '../../src/metrics/instrument';
-import { createAllowedOrigins } from '../../src/licence/allowed-origins';
-import { createClearKeyLicences } from '../../src/licence/clearkey-licence';
 import type { ContentLicencePolicy } from '../../src/licence/ports';
-import { contentLicencePolicyOf } from '../../src/licence/content-licence-policy';
-import { createAuthFailureLimiter, type AuthFailureLimiter, type AuthFailureLimits } from '../../src/auth-limits/auth-failure-limiter';
+import type { AuthFailureLimiter, AuthFailureLimits } from '../../src/auth-limits/auth-failure-limiter';
 
 export interface TestApp {
   readonly app: Express;
   readonly store: Store;
   readonly adminToken: string;
-  readonly services: ReturnType<typeof buildServices>;
+  readonly services: DomainServices;
   readonly authFailures: AuthFailureLimiter;
   /** The SQLite file, for tests that read or tamper with the raw store. */
   readonly storePath: string;
@@ -79,67 +73,41 @@ export function createTestApp(logger: Logger, masterKey: MasterKeyProvider = tes
   const base = options.store ?? openSqliteStore(storePath);
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
   const store = instrumentStore(options.wrapStore ? options.wrapStore(base) : base, metrics);
-  const services = buildServices(store, instrumentMasterKey(masterKey, metrics), {
-    keysCreatedPerMinute: options.keyLimits?.createdPerMinute ?? 0,
-    ...(options.authenticationClock !== undefined && { authenticationClock: options.authenticationClock }),
-  });
   const adminToken = randomBytes(32).toString('base64url');
-  const exchangeDeps = {
-    contentKeys: services.contentKeys,
-    policies: services.policies,
-    audit: options.auditSink ?? services.audit,
-    signing: testSigningIdentity(),
-    random: cryptoRandom,
-    clock: options.exchangeClock ?? systemClock,
-  };
-  const authFailures = createAuthFailureLimiter({
-    repository: store.authFailures,
-    clock: options.authFailureClock ?? systemClock,
-    limits: options.authFailureLimits ?? { perAddress: 100_000, perCredential: 100_000, windowMs: 60_000 },
-  });
-  const app = createApp({
-    logger,
-    sites: services.sites,
-    contentKeys: services.contentKeys,
-    licenseServers: services.licenseServers,
-    policies: services.policies,
-    revocations: services.revocations,
-    lifecycle: services.lifecycle,
-    audit: services.audit,
-    keyExchange: createKeyExchange(exchangeDeps),
-    licenseExport: createLicenseExport({
-      ...exchangeDeps,
-      revocations: services.revocations,
-      signing: testExportSigningIdentity(),
-      validityMs: TEST_EXPORT_VALIDITY_MS,
-      maxKeys: options.keyLimits?.perRequest ?? 1000,
-    }),
-    keyRequestLimits: { bodyBytes: options.bodyLimitBytes ?? 1024 * 1024, keys: options.keyLimits?.perRequest ?? 1000 },
-    adminToken,
-    authFailures,
-    adminSchemas: loadAdminSchemas(),
-    readiness: { store: () => store.ping(), masterKey: () => masterKey.checkReady() },
-    metrics,
-    ...(options.metricsToken !== undefined && { metricsToken: options.metricsToken }),
-    ...(options.trustProxyHops !== undefined && { trustProxyHops: options.trustProxyHops }),
-    clearKey: {
-      tokenKeys: services.licenceTokenKeys,
-      licences: createClearKeyLicences({
-        verificationKey: services.licenceTokenKeys.verificationKey,
-        site: (siteId) => services.sites.getSite(siteId),
-        contentKey: (siteId, contentId, kid) => services.contentKeys.get(siteId, contentId, kid),
-        policy: options.contentLicencePolicy ?? contentLicencePolicyOf(services),
-        audit: options.auditSink ?? services.audit,
-        clock: options.licenceClock ?? systemClock,
-      }),
-      // No cache in tests: an origin a test adds is allowed at once.
-      anySiteAllows: createAllowedOrigins({
-        originsOfAllSites: async () => (await services.sites.listSites()).map((site) => site.options.clearKeyAllowedOrigins),
-        clock: options.licenceClock ?? systemClock,
-        ttlMs: 0,
-      }),
+  const { app, services, authFailures } = buildService(
+    {
+      keyLimits: { perRequest: options.keyLimits?.perRequest ?? 1000, createdPerMinute: options.keyLimits?.createdPerMinute ?? 0 },
+      bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+      exportValidityMs: TEST_EXPORT_VALIDITY_MS,
+      trustProxyHops: options.trustProxyHops ?? 0,
+      // By default high enough that suites full of deliberate 401s from 127.0.0.1 never reach them.
+      authFailures: options.authFailureLimits ?? { perAddress: 100_000, perCredential: 100_000, windowMs: 60_000 },
+      siteKeyCacheTtlMs: 60_000,
+      adminToken,
+      signing: testSigningIdentity(),
+      exportSigning: testExportSigningIdentity(),
+      ...(options.metricsToken !== undefined && { metricsToken: options.metricsToken }),
     },
-  });
+    {
+      logger,
+      store,
+      masterKey: instrumentMasterKey(masterKey, metrics),
+      metrics,
+      readiness: { store: () => store.ping(), masterKey: () => masterKey.checkReady() },
+    },
+    {
+      clocks: {
+        ...(options.authenticationClock !== undefined && { sites: options.authenticationClock }),
+        ...(options.exchangeClock !== undefined && { exchange: options.exchangeClock }),
+        ...(options.authFailureClock !== undefined && { authFailures: options.authFailureClock }),
+        ...(options.licenceClock !== undefined && { licences: options.licenceClock }),
+      },
+      ...(options.auditSink !== undefined && { auditSink: options.auditSink }),
+      ...(options.contentLicencePolicy !== undefined && { contentLicencePolicy: options.contentLicencePolicy }),
+      // No cache in tests: an origin a test adds is allowed at once.
+      allowedOriginsTtlMs: 0,
+    },
+  );
   return {
     app,
     store,

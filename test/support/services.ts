@@ -1,20 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createAuditService } from '../../src/audit/audit-service';
 import type { SigningConfig } from '../../src/config/config';
 import { createSelfSignedIdentityPem, signingConfigFromPem } from '../../src/dev-signing';
 import { createLocalMasterKey } from '../../src/crypto/kms/local-master-key';
 import type { MasterKeyProvider } from '../../src/crypto/kms/master-key';
-import { cryptoRandom, systemClock, type Clock } from '../../src/crypto/random';
-import { createContentKeyService, KEY_CREATION_WINDOW_MS } from '../../src/keys/content-key-service';
-import { createPolicyService } from '../../src/content-policy/policy-service';
-import { createRevocationService } from '../../src/revocation/revocation-service';
-import { createContentLifecycle } from '../../src/lifecycle/content-lifecycle';
-import { createLicenseServerService } from '../../src/license-servers/license-server-service';
-import { createLicenceTokenKeyService } from '../../src/licence/licence-token-keys';
-import { createSiteKeyRing } from '../../src/sites/site-key-ring';
-import { createSiteService } from '../../src/sites/site-service';
+import { buildDomainServices } from '../../src/compose';
+import { cryptoRandom, type Clock } from '../../src/crypto/random';
 import type { ContentKeyRecord } from '../../src/keys/ports';
 import type { Store } from '../../src/store/store';
 
@@ -23,52 +15,17 @@ export function testMasterKey(): MasterKeyProvider {
   return createLocalMasterKey(randomBytes(32), cryptoRandom);
 }
 
-/** The domain services wired on a store, as main.ts wires them (fresh caches each call). */
+/** The domain services wired on a store, as the service wires them (`buildDomainServices`; fresh caches each call). */
 export function buildServices(
   store: Store,
   masterKey: MasterKeyProvider,
   options: { readonly keysCreatedPerMinute?: number; readonly authenticationClock?: Clock } = {},
 ) {
-  const siteKeys = createSiteKeyRing({
-    repository: store.sites,
-    masterKey,
-    clock: systemClock,
-    cacheTtlMs: 60_000,
-    cacheMaxEntries: 100,
+  return buildDomainServices(store, masterKey, {
+    keysCreatedPerMinute: options.keysCreatedPerMinute ?? 0,
+    siteKeyCacheTtlMs: 60_000,
+    ...(options.authenticationClock !== undefined && { clocks: { sites: options.authenticationClock } }),
   });
-  const sites = createSiteService({ repository: store.sites, masterKey, random: cryptoRandom, clock: options.authenticationClock ?? systemClock });
-  const contentKeys = createContentKeyService({
-    repository: store.contentKeys,
-    siteKeys,
-    random: cryptoRandom,
-    clock: systemClock,
-    creationLimit: { perWindow: options.keysCreatedPerMinute ?? 0, windowMs: KEY_CREATION_WINDOW_MS },
-  });
-  const audit = createAuditService({ repository: store.audit });
-  const policies = createPolicyService({ repository: store.policies });
-  const revocations = createRevocationService({ repository: store.revocations, clock: systemClock });
-  return {
-    siteKeys,
-    sites,
-    contentKeys,
-    licenseServers: createLicenseServerService({
-      repository: store.licenseServers,
-      sites: store.sites,
-      random: cryptoRandom,
-      clock: systemClock,
-    }),
-    audit,
-    policies,
-    revocations,
-    lifecycle: createContentLifecycle({ contentKeys, revocations, policies, audit, clock: systemClock }),
-    licenceTokenKeys: createLicenceTokenKeyService({
-      repository: store.licenceTokenKeys,
-      siteKeys,
-      requireSite: (siteId) => sites.getSite(siteId),
-      random: cryptoRandom,
-      clock: systemClock,
-    }),
-  };
 }
 
 let signingIdentity: SigningConfig | undefined;
