@@ -4,6 +4,7 @@ import { SignJWT } from 'jose';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { parseCpixDocument } from '../../src/cpix/parse';
 import { bareEnv, productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
 import { describeWithVectors } from '../support/shared-vectors';
@@ -112,6 +113,11 @@ describeWithVectors('cpix-kms CLI: a full site lifecycle over the admin API', ()
       expect(run.stdout).toContain('cpix-kms tokens revoke <siteId> <tokenId>');
       expect(run.stdout).toMatch(/no --admin-token option on purpose: command lines are\s+visible to other users \(ps/);
     }
+  });
+
+  it('runs as `npx cpix-kms` in the project (the package bin, built by npm ci), with no download', async () => {
+    const { stdout } = await promisify(execFile)('npx', ['--no-install', 'cpix-kms', '--help'], { cwd: resolve(__dirname, '../..'), env: bareEnv() });
+    expect(stdout).toContain('Usage: cpix-kms <command>');
   });
 
   it('an unknown command exits 2 with the usage on stderr and nothing on stdout', async () => {
