@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 00 — Create a site (admin API): the answer holds the site's first KMS token, which every key
 # route takes. run-all.sh runs this when it is given no TOKEN.
-# Route: POST /admin/v1/sites (README.md, "Admin API"; body schema schemas/admin/site-create.schema.json).
+# Route: POST /admin/v1/sites (docs/admin-api.md; body schema schemas/admin/site-create.schema.json).
 # Request: 00-create-site.json. Needs the admin token (examples/README.md).
 # Usage: examples/00-create-site.sh BASE_URL
 # Prints SITE_ID=… and TOKEN=… as its last two lines. The token is shown once: keep it.
