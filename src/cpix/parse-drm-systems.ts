@@ -98,10 +98,9 @@ export function parseDrmSystem(element: XmlElement, position: number): DrmSystem
 
 function parseHlsSignalingData(element: XmlElement, path: string): HlsSignalingData {
   const playlist = attribute(element, 'playlist');
-  return {
-    ...(playlist === undefined ? {} : { playlist: parseEnum(playlist, HLS_PLAYLIST_TYPES, `${path}@playlist`) }),
-    value: decodeBase64(textContent(element), path),
-  };
+  // Two literals rather than a conditional spread: this runs for every HLSSignalingData of a request.
+  if (playlist === undefined) return { value: decodeBase64(textContent(element), path) };
+  return { playlist: parseEnum(playlist, HLS_PLAYLIST_TYPES, `${path}@playlist`), value: decodeBase64(textContent(element), path) };
 }
 
 /** XSD `xs:unique` on `@playlist` (2.2+), at most two elements; an absent `@playlist` counts as one value. */

@@ -132,6 +132,22 @@ export function buildHlsKeyTag(tagName: HlsKeyTagName, attributes: HlsKeyAttribu
 }
 
 /**
+ * `line` (a key line from {@link buildHlsKeyTag}) under the other tag name: `EXT-X-KEY` and
+ * `EXT-X-SESSION-KEY` take the same attributes, so a key's line for the multivariant playlist is its
+ * media line renamed, without building (and base64-encoding) the attributes again. Throws
+ * `RangeError` for a line that is not a key line, or METHOD=NONE on a session key.
+ */
+export function renameHlsKeyTag(line: string, tagName: HlsKeyTagName): string {
+  const colon = line.indexOf(':');
+  const current = line.slice(1, colon);
+  if (!line.startsWith('#') || (current !== 'EXT-X-KEY' && current !== 'EXT-X-SESSION-KEY')) throw new RangeError('not an HLS key line');
+  if (current === tagName) return line;
+  const attributes = line.slice(colon + 1);
+  if (tagName === 'EXT-X-SESSION-KEY' && attributes === 'METHOD=NONE') throw new RangeError('EXT-X-SESSION-KEY must not use METHOD=NONE');
+  return `#${tagName}:${attributes}`;
+}
+
+/**
  * The METHOD for a sample-encrypted scheme: `cbcs` → `SAMPLE-AES`, `cenc` → `SAMPLE-AES-CTR` (Shaka
  * `simple_hls_notifier.cc`). HLS has no method for `cens`/`cbc1`: `RangeError`.
  */

@@ -15,6 +15,7 @@ import type { XmlAttribute, XmlElement, XmlNamespaceDeclaration } from './tree';
 
 /** The `xml` prefix is bound by definition (Namespaces in XML §3) and never declared in C14N output. */
 const XML_NAMESPACE = 'http://www.w3.org/XML/1998/namespace';
+const NO_DECLARATIONS: readonly XmlNamespaceDeclaration[] = Object.freeze([]);
 
 /**
  * Serializes `root` as the inclusive Canonical XML 1.0 of a document whose document element it is.
@@ -93,7 +94,9 @@ class CanonicalWriter {
  * ancestors (superfluous ones are dropped, §2.3), sorted by prefix with the default namespace first.
  * The last declaration of a prefix wins, as in a parser; `xmlns:xml` is never rendered.
  */
-function renderedDeclarations(declared: readonly XmlNamespaceDeclaration[], inherited: Scope): XmlNamespaceDeclaration[] {
+function renderedDeclarations(declared: readonly XmlNamespaceDeclaration[], inherited: Scope): readonly XmlNamespaceDeclaration[] {
+  // Every element but the root of a built CPIX document declares nothing: no map, array or sort for those.
+  if (declared.length === 0) return NO_DECLARATIONS;
   const byPrefix = new Map<string, string>();
   for (const { prefix, uri } of declared) {
     if (prefix === 'xml') continue;
@@ -117,11 +120,21 @@ function assertBound(name: string, prefix: string, namespace: string, scope: Sco
   }
 }
 
-/** C14N attribute order: namespace URI first (unqualified = '' sorts first), then local name. */
-function sortAttributes(attributes: readonly XmlAttribute[]): XmlAttribute[] {
-  return [...attributes].sort(
-    (a, b) => compareCodePoints(a.namespace, b.namespace) || compareCodePoints(a.localName, b.localName),
-  );
+const compareAttributes = (a: XmlAttribute, b: XmlAttribute): number =>
+  compareCodePoints(a.namespace, b.namespace) || compareCodePoints(a.localName, b.localName);
+
+/**
+ * C14N attribute order: namespace URI first (unqualified = '' sorts first), then local name. The
+ * input itself when it is in that order already (most elements have one or two attributes), else a
+ * sorted copy.
+ */
+function sortAttributes(attributes: readonly XmlAttribute[]): readonly XmlAttribute[] {
+  let previous: XmlAttribute | undefined;
+  for (const attribute of attributes) {
+    if (previous !== undefined && compareAttributes(previous, attribute) > 0) return [...attributes].sort(compareAttributes);
+    previous = attribute;
+  }
+  return attributes;
 }
 
 /**

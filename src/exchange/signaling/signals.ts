@@ -18,6 +18,7 @@ import {
   buildWidevineKeyTag,
   expandKeyUriTemplate,
   expandSkdUriTemplate,
+  renameHlsKeyTag,
 } from '../../drm/hls';
 import {
   type WrmHeaderCustomAttribute,
@@ -77,6 +78,19 @@ function lazy<T>(build: () => T): () => T {
       done = true;
     }
     return value as T;
+  };
+}
+
+/**
+ * A system's `hlsTag`: the first line asked for is built, the other playlist's is that line renamed
+ * (`renameHlsKeyTag`), so the attributes (a `pssh` box or PRO in base64, a key URI) are built once
+ * per DRMSystem, not once per playlist.
+ */
+function keyLines(build: (tagName: HlsKeyTagName) => string): (tagName: HlsKeyTagName) => string {
+  let built: string | undefined;
+  return (tagName) => {
+    built = built === undefined ? build(tagName) : renameHlsKeyTag(built, tagName);
+    return built;
   };
 }
 
@@ -163,10 +177,10 @@ function widevineSignals(ctx: SignalContext): SystemSignals {
   return {
     pssh,
     contentProtectionData: psshContentProtectionData(ctx, pssh, data),
-    hlsTag: (tagName) => {
+    hlsTag: keyLines((tagName) => {
       if (!isHlsScheme(scheme)) throw unsupportedHlsScheme(ctx);
       return buildWidevineKeyTag(tagName, { psshBox: pssh(), keyId: ctx.kidBytes, scheme });
-    },
+    }),
     hlsSignalable: isHlsScheme(scheme),
   };
 }
@@ -205,10 +219,10 @@ function playReadySignals(ctx: SignalContext): SystemSignals {
       ctx.style.contentProtectionData === 'pssh-payload'
         ? pro
         : lazy(() => fragmentBytes(buildPlayReadyContentProtectionFragment(pssh(), pro()))),
-    hlsTag: (tagName) => {
+    hlsTag: keyLines((tagName) => {
       if (!isHlsScheme(scheme)) throw unsupportedHlsScheme(ctx);
       return buildPlayReadyKeyTag(tagName, { playReadyObject: pro(), scheme });
-    },
+    }),
     playReadyObject: pro,
     hlsSignalable: isHlsScheme(scheme),
   };
@@ -245,7 +259,7 @@ function fairPlaySignals(ctx: SignalContext): SystemSignals {
   return {
     ...hlsOnlyPsshSignals(ctx),
     uriExtXKey: utf8Bytes(uri),
-    hlsTag: (tagName) => buildFairPlayKeyTag(tagName, uri()),
+    hlsTag: keyLines((tagName) => buildFairPlayKeyTag(tagName, uri())),
     hlsKeyFormat: { keyFormat: FAIRPLAY_KEY_FORMAT, keyFormatVersions: KEY_FORMAT_VERSION_1 },
     hlsSignalable: true,
   };
@@ -264,7 +278,7 @@ function keyUrlSignals(ctx: SignalContext, method: 'AES-128' | 'SAMPLE-AES'): Sy
   return {
     ...hlsOnlyPsshSignals(ctx),
     uriExtXKey: utf8Bytes(uri),
-    hlsTag: (tagName) => buildIdentityKeyTag(tagName, { method, uri: uri(), explicitIdentityKeyFormat: true, ...(iv === undefined ? {} : { iv }) }),
+    hlsTag: keyLines((tagName) => buildIdentityKeyTag(tagName, { method, uri: uri(), explicitIdentityKeyFormat: true, ...(iv === undefined ? {} : { iv }) })),
     hlsKeyFormat: { keyFormat: IDENTITY_KEY_FORMAT, keyFormatVersions: KEY_FORMAT_VERSION_1 },
     hlsSignalable: true,
   };

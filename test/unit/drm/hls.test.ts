@@ -7,6 +7,7 @@ import {
   expandSkdUriTemplate,
   HlsTag,
   hlsMethodForScheme,
+  renameHlsKeyTag,
 } from '../../../src/drm/hls';
 import { describeWithVectors } from '../../support/shared-vectors';
 import { codeSpan, pallyConResponseUriExtXKeys, signalingVector, uuidBytes } from './signaling-vectors';
@@ -62,6 +63,17 @@ describe('HLS key lines (docs/drm-signaling.md §5; docs/speke.md §5.2)', () =>
     const media = buildFairPlayKeyTag('EXT-X-KEY', 'skd://a');
     const master = buildFairPlayKeyTag('EXT-X-SESSION-KEY', 'skd://a');
     expect(master).toBe(media.replace('#EXT-X-KEY:', '#EXT-X-SESSION-KEY:'));
+  });
+
+  it('renames a key line to the other tag name exactly as building it under that name would', () => {
+    const psshBox = Buffer.from('pssh-box');
+    const media = buildWidevineKeyTag('EXT-X-KEY', { psshBox, keyId: KID, scheme: 'cbcs' });
+    const master = buildWidevineKeyTag('EXT-X-SESSION-KEY', { psshBox, keyId: KID, scheme: 'cbcs' });
+    expect(renameHlsKeyTag(media, 'EXT-X-SESSION-KEY')).toBe(master);
+    expect(renameHlsKeyTag(master, 'EXT-X-KEY')).toBe(media);
+    expect(renameHlsKeyTag(media, 'EXT-X-KEY')).toBe(media);
+    expect(() => renameHlsKeyTag('#EXT-X-KEY:METHOD=NONE', 'EXT-X-SESSION-KEY')).toThrow(RangeError);
+    expect(() => renameHlsKeyTag('#EXT-X-MEDIA:TYPE=AUDIO', 'EXT-X-KEY')).toThrow(RangeError);
   });
 
   it('Widevine: data URI of the pssh box, KEYID=0x…, urn:uuid KEYFORMAT; SAMPLE-AES for cbcs, SAMPLE-AES-CTR for cenc', () => {
