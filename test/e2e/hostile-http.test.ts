@@ -24,18 +24,22 @@ const TIMEOUT_SLACK_MS = 1_500;
 /** "Refused quickly": below REQUEST_TIMEOUT_SECONDS, so an answer that waited for a timeout fails. */
 const QUICK_MS = 2_000;
 const DRIP_INTERVAL_MS = 500;
-/** Each request of the tables is sent this many times in all before memory is compared. */
-const PASSES = 5;
+/** Each request of the tables is sent this many times in all. */
+const PASSES = 15;
+/** Passes after which the service counts as warmed up: memory growth is measured from there to the end. */
+const WARM_PASSES = 5;
 /**
- * Memory bounds on the service's RSS. The first pass grows it once (45 to 57 MiB measured, the higher
- * figure under parallel load: V8 and malloc sizing themselves for 1 MiB bodies and 10,000-element trees);
- * after that it must stay flat, so a leak of about 110 KiB per request over the ~300 requests of passes 2
- * to 5 fails the steady-state bound, and a body held whole past the 1 MiB limit (the gzip bomb inflates
- * to 64 MiB) fails the peak bound.
+ * Memory bounds on the service's RSS. The first passes grow it (45 to 57 MiB after the first, measured,
+ * the higher figure under parallel load: V8 and malloc sizing themselves for 1 MiB bodies and
+ * 10,000-element trees), and V8 goes on resizing its heap by up to ~40 MiB over the next few passes
+ * however much is live (measured: after pass 5, +6 to +40 MiB over pass 1; after pass 15, +21). So the
+ * steady state is measured over the ~750 requests of passes 6 to 15: a leak of about 64 KiB per request
+ * fails that bound, and a body held whole past the 1 MiB limit (the gzip bomb inflates to 64 MiB) fails
+ * the peak bound.
  */
 const MIB = 1024 * 1024;
 const RSS_GROWTH_BOUND_BYTES = 96 * MIB;
-const RSS_STEADY_GROWTH_BOUND_BYTES = 32 * MIB;
+const RSS_STEADY_GROWTH_BOUND_BYTES = 48 * MIB;
 const RSS_PEAK_BOUND_BYTES = 128 * MIB;
 
 interface Answer {
@@ -479,7 +483,9 @@ describe('hostile input over HTTP (built service)', () => {
   it(`keeps memory bounded over ${PASSES} passes of every table, and stays up`, async () => {
     const pid = service.child.pid ?? 0;
     const afterFirstPass = memoryOf(pid);
+    let warm = afterFirstPass;
     for (let pass = 1; pass < PASSES; pass += 1) {
+      if (pass === WARM_PASSES) warm = memoryOf(pid);
       for (const row of ALL_ROWS) {
         const answer = await send(row);
         record(row, answer);
@@ -488,10 +494,10 @@ describe('hostile input over HTTP (built service)', () => {
     }
     const atEnd = memoryOf(pid);
     process.stdout.write(
-      `hostile-http RSS: start ${mib(memoryAtStart.rss)}, after pass 1 ${mib(afterFirstPass.rss)} (peak ${mib(afterFirstPass.peak)}), after pass ${PASSES} ${mib(atEnd.rss)} (peak ${mib(atEnd.peak)})\n`,
+      `hostile-http RSS: start ${mib(memoryAtStart.rss)}, after pass 1 ${mib(afterFirstPass.rss)} (peak ${mib(afterFirstPass.peak)}), after pass ${WARM_PASSES} ${mib(warm.rss)}, after pass ${PASSES} ${mib(atEnd.rss)} (peak ${mib(atEnd.peak)})\n`,
     );
     expect(atEnd.rss - memoryAtStart.rss).toBeLessThan(RSS_GROWTH_BOUND_BYTES);
-    expect(atEnd.rss - afterFirstPass.rss).toBeLessThan(RSS_STEADY_GROWTH_BOUND_BYTES);
+    expect(atEnd.rss - warm.rss).toBeLessThan(RSS_STEADY_GROWTH_BOUND_BYTES);
     expect(atEnd.peak - memoryAtStart.rss).toBeLessThan(RSS_PEAK_BOUND_BYTES);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect(service.child.exitCode).toBeNull();
