@@ -70,9 +70,9 @@ const CPIX_OPEN = '<?xml version="1.0" encoding="UTF-8"?><cpix:CPIX xmlns:cpix="
 const WIDEVINE = 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed';
 const PLAYREADY = '9a04f079-9840-4286-ab92-e65be0885f95';
 const FAIRPLAY = '94ce86fb-07ff-4f43-adb8-93d2fa968ca2';
-/** PRESET_VIDEO_3 + PRESET_AUDIO_2 (speke.md §4): SD, HD, UHD video keys and two audio keys. */
+/** PRESET_VIDEO_3 + PRESET_AUDIO_2 (the AWS SPEKE v2 presets of MediaConvert and MediaPackage): SD, HD, UHD video keys and two audio keys. */
 const P5_TRACKS = ['SD', 'HD', 'UHD', 'STEREO_AUDIO', 'MULTICHANNEL_AUDIO'];
-/** The filters the AWS suite generates for these presets (speke.md §4.4). */
+/** The filters the AWS SPEKE v2 verification suite generates for these presets (awslabs/speke-reference-server). */
 const FILTERS = {
   VIDEO: '<cpix:VideoFilter/>',
   SD: '<cpix:VideoFilter maxPixels="589824"/>',

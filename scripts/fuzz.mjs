@@ -98,7 +98,7 @@ function loadCorpus(shared) {
 // ------------------------------------------------------------------------------------------------ routes
 
 /**
- * Every key route with how it takes its credential (pallycon.md §1, speke.md §2). `families` are the
+ * Every key route with how it takes its credential (docs/key-exchange.md, route table). `families` are the
  * corpus documents written for it; any document may still be sent anywhere (PROB_ANY_ROUTE).
  */
 const ROUTES = [

@@ -48,7 +48,8 @@ export abstract class ServiceError extends Error {
 }
 
 /**
- * A SPEKE v2 request failed one of the checks of docs/speke.md §4.3. `message` is exactly the
+ * A SPEKE v2 request failed one of the checks AWS lists for SPEKE v2 key providers (docs/key-exchange.md,
+ * SPEKE). `message` is exactly the
  * protocol-mandated string (e.g. `Unsupported CPIX@version`), which the SPEKE routes send as the
  * plain-text body: encryptors and the AWS test suite compare it literally.
  */

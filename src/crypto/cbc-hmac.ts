@@ -3,8 +3,8 @@ import { CBC_IV_LENGTH_BYTES, CONTENT_KEY_LENGTHS_BYTES, DOCUMENT_KEY_LENGTH_BYT
 import type { RandomSource } from './random';
 
 /**
- * CPIX content-key protection (docs/cpix.md §4.2): `CipherValue = IV(16) ‖ AES-256-CBC-PKCS7(documentKey, IV, key)`
- * and `ValueMAC = HMAC-SHA512(macKey, CipherValue)`. This is encrypt-then-MAC over the IV and ciphertext, so a
+ * CPIX content-key protection (DASH-IF CPIX 2.3 §6.1, Key Encryption in the CPIX Document):
+ * `CipherValue = IV(16) ‖ AES-256-CBC-PKCS7(documentKey, IV, key)` and `ValueMAC = HMAC-SHA512(macKey, CipherValue)`. This is encrypt-then-MAC over the IV and ciphertext, so a
  * recipient checks the MAC before any padding is looked at (no padding oracle).
  */
 export interface EncryptedContentKey {
@@ -19,7 +19,8 @@ const AES_BLOCK_BYTES = 16;
 
 /**
  * Encrypts one content key for a CPIX document. `random` supplies the per-key IV (one fresh 16-byte
- * draw per call; never reuse one, docs/cpix.md P7). Wrong key lengths are programmer errors (`RangeError`).
+ * draw per call; never reuse one, and never `explicitIV`, which is the content's IV). Wrong key lengths
+ * are programmer errors (`RangeError`).
  */
 export function encryptContentKey(
   documentKey: Buffer,

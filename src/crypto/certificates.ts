@@ -7,8 +7,9 @@ import { CpixInvalid, CpixUnsupported, WeakCertificate } from '../errors';
  */
 
 /**
- * Certificate policy (docs/cpix.md §4.1, P18). CPIX recommends RSA ≥ 3072 and Axinom enforces it, but
- * SPEKE requires accepting 2048-bit certificates, so the minimum is a setting whose default is 2048.
+ * Certificate policy. CPIX recommends RSA ≥ 3072 (DASH-IF CPIX 2.3 §6.1.4, Mandatory Algorithms) and Axinom
+ * enforces it, but SPEKE requires 2048-bit certificates (AWS SPEKE v2, Customizations and constraints),
+ * so the minimum is a setting whose default is 2048.
  * SHA-1-signed certificates are refused by default: CPIX says not to use them, Axinom refuses them, and
  * no SPEKE rule requires accepting them (the DASH-IF `WeakCert_Sha1` vector is exactly this case).
  */

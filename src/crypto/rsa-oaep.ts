@@ -2,8 +2,9 @@ import { constants, publicEncrypt, type KeyObject } from 'node:crypto';
 
 /**
  * RSA-OAEP as CPIX uses it for the document key and the MAC key (`…xmlenc#rsa-oaep-mgf1p`,
- * docs/cpix.md §4.1): OAEP digest SHA-1, MGF1 with SHA-1, empty label. SHA-1 is fixed by the URI and
- * every deployed consumer; inside OAEP it needs only preimage resistance, which SHA-1 still has.
+ * DASH-IF CPIX 2.3 §6.1.4, Mandatory Algorithms; W3C XML Encryption): OAEP digest SHA-1, MGF1 with
+ * SHA-1, empty label. SHA-1 is fixed by the URI and every deployed consumer; inside OAEP it needs only
+ * preimage resistance, which SHA-1 still has.
  */
 const OAEP = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' } as const;
 

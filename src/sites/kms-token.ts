@@ -57,7 +57,7 @@ export function parseKmsToken(presented: string): ParsedCredential | undefined {
 const MAX_LEGACY_TOKEN_LENGTH = 1024;
 
 /**
- * Decodes PallyCon's legacy token base64({"site_id":"…","access_key":"…"}) (docs/pallycon.md §1.2):
+ * Decodes PallyCon's legacy token base64({"site_id":"…","access_key":"…"}) (docs/pallycon-api.md, URLs):
  * keys in any order, standard or URL-safe base64. The JSON is parsed, never string-compared.
  */
 export function parseLegacyToken(presented: string): { readonly siteId: string; readonly accessKey: string } | undefined {

@@ -5,7 +5,7 @@ import { RequestInvalid } from '../errors';
 import { KEY_ID_LENGTH_BYTES } from '../keys/key-id';
 import type { RandomSource } from '../crypto/random';
 
-/** PallyCon's site ID shape: 4 uppercase letters or digits (docs/pallycon.md §2). */
+/** PallyCon's site ID shape: 4 uppercase letters or digits, like the `DEMO` site of its documentation. */
 export const SITE_ID_PATTERN = /^[A-Z0-9]{4}$/;
 const SITE_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const SITE_ID_LENGTH = 4;

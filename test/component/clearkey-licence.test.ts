@@ -31,7 +31,10 @@ import {
 const PATH = '/clearkey/v1/license';
 const START = new Date('2026-12-07T12:00:00Z');
 
-/** A content-policy double (issue 15's port): revoked contents and contents allowed offline. */
+/**
+ * A content-policy double (the `ContentLicencePolicy` port, decision 75 in docs/decisions.md): revoked
+ * contents and contents allowed offline.
+ */
 function policyDouble() {
   const revoked = new Set<string>();
   const persistent = new Set<string>();

@@ -15,10 +15,10 @@ import { redisAnswers, redisHarness, sharedRedisConfig } from '../support/redis-
 import type { StoreHarness } from '../store/store-contract';
 
 /**
- * Issue 15 over HTTP, on both stores: key import (the PallyCon packager's manual mode, migrations),
- * revocation, and content policies (DRM groups) carried to the license server — each admin route,
- * its refusals (400, 404, 409, 410) before anything changes, and the key routes and license export
- * that must honour them.
+ * Key lifecycle (docs/content-policies.md) over HTTP, on both stores: key import (the PallyCon
+ * packager's manual mode, migrations), revocation, and content policies (DRM groups) carried to the
+ * license server — each admin route, its refusals (400, 404, 409, 410) before anything changes, and the
+ * key routes and license export that must honour them.
  */
 
 const WIDEVINE = 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed';

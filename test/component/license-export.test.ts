@@ -25,7 +25,10 @@ import { describeWithXmllint, validateAgainstCpixXsd } from '../support/xsd';
  * published with the vectors) and signed by the service.
  */
 
-/** DASH-IF Cert1/Cert2: RSA-4096, sha512WithRSA (PROVENANCE.md); WeakCert_SmallKey would be the 2048-bit one. */
+/**
+ * DASH-IF Cert1/Cert2: RSA-4096, sha512WithRSA (as Dash-Industry-Forum/cpix-test-vectors publish them);
+ * WeakCert_SmallKey would be the 2048-bit one.
+ */
 const dashIf = (name: 'Cert1' | 'Cert2') => ({
   certificatePem: readFileSync(vectorPath('dashif-cpix-test-vectors', 'pem', `${name}.cert.pem`), 'utf8'),
   keyPem: readFileSync(vectorPath('dashif-cpix-test-vectors', 'pem', `${name}.key.pem`), 'utf8'),

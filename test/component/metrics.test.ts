@@ -9,7 +9,7 @@ import { describeWithVectors } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
 /**
- * `GET /metrics` (issue 6 item 4): requests by route pattern, dialect and status, latency histograms,
+ * `GET /metrics` (docs/operations.md): requests by route pattern, dialect and status, latency histograms,
  * keys created, store and KMS latency and errors, process metrics; label values never carry a token.
  */
 const V2_FIVE_KEYS = 'generated/live/test_case_2_p_v_3_a_2/7_widevine_playready_fairplay.xml';

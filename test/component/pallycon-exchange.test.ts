@@ -29,7 +29,7 @@ import { describeWithVectors, vectorPath } from '../support/shared-vectors';
 import { describeWithXmlsec, xmlsecVerify } from '../support/xmlsec';
 
 /**
- * The PallyCon / DoveRunner CPIX API (docs/pallycon.md §1) over HTTP on the real app and a real
+ * The PallyCon / DoveRunner CPIX API (docs/pallycon-api.md) over HTTP on the real app and a real
  * SQLite store: the published requests, the multi-key and rotation requests the official clients
  * build, the four URL forms, errors, tenant isolation and the audit trail.
  */
@@ -64,7 +64,7 @@ type Published = (typeof PUBLISHED)[number];
 const readVector = (file: string): Buffer => readFileSync(vectorPath('pallycon', file));
 const sameId = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
-/** The 16-hex-digit period suffix PallyCon appends to the content ID under rotation (docs/pallycon.md §1.3). */
+/** The 16-hex-digit period suffix PallyCon appends to the content ID under rotation (docs/pallycon-api.md, Answer). */
 const rotationContentId = (contentId: string, period: number) => `${contentId}${period.toString(16).padStart(16, '0')}`;
 
 describeWithVectors('PallyCon CPIX API', () => {

@@ -141,7 +141,7 @@ describeWithVectors('SPEKE fails closed when the step that stores keys and audit
         const body = bodyText(res);
         expect({ dialect: entry.dialect, status: res.status }).toEqual({ dialect: entry.dialect, status });
         if (status === 503) expect(res.headers['retry-after']).toMatch(/^\d+$/);
-        // v2 errors carry the v2 headers too (V2-R1); v1 ones the v1 user agent.
+        // v2 errors carry the v2 headers too (X-Speke-Version echoed, X-Speke-User-Agent); v1 ones the v1 user agent.
         if (entry.version !== undefined) expect(res.headers['x-speke-version']).toBe(entry.version);
         expect(res.headers[entry.version === undefined ? 'speke-user-agent' : 'x-speke-user-agent']).toEqual(expect.stringMatching(/\S/));
         expect(res.headers['content-type']).toMatch(/^text\/plain/);

@@ -1,8 +1,11 @@
 /**
  * What SPEKE packagers get as keys, over HTTP on the real app (SQLite store): SPEKE v1 answers to
- * the AWS documentation requests (docs/speke.md §3), determinism and concurrent first requests
- * (V2-R14, §12 item 4), explicitIV (V2-R6, §5.3), isolation between sites, and encrypted delivery
- * to the request's certificate (§8). Requests are read in place from ../shared/vectors/speke.
+ * the AWS documentation requests (AWS SPEKE API v1, live and VOD workflow examples), determinism
+ * (the same request twice gets the same keys, as the AWS v2 suite checks) and concurrent first
+ * requests, explicitIV (echoed when sent, else the key's stored IV where a system needs one;
+ * docs/key-exchange.md, Keys and IVs), isolation between sites, and encrypted delivery to the
+ * request's certificate (AWS SPEKE, Content key encryption; DASH-IF CPIX 2.3 §6.1). Requests are read
+ * in place from ../shared/vectors/speke.
  */
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
@@ -82,7 +85,8 @@ describeWithVectors('SPEKE v1: the AWS documentation requests (speke.md §3)', (
   const CASES = [
     { request: 'live_request_clear.xml', response: 'live_response_clear.xml' },
     { request: 'vod_request_clear.xml', response: 'vod_response_clear.xml' },
-    // KID override (V1-R2) is optional and we do not override: the kid stays, the element set is the doc's.
+    // KID override (AWS SPEKE v1's KID-override page) is optional and we do not override: the kid stays, the
+    // element set is the doc's.
     { request: 'kid_override_request.xml', response: 'kid_override_response.xml' },
   ];
 
@@ -95,7 +99,8 @@ describeWithVectors('SPEKE v1: the AWS documentation requests (speke.md §3)', (
     expect(res.headers['content-type']).toMatch(XML_CONTENT_TYPE);
     const body = bodyText(res);
     expect(filledChildrenBySystem(body)).toEqual(filledChildrenBySystem(V1_DOCS(response)));
-    // The root keeps its id and its speke namespace (V1-R1); the kid is echoed (no override).
+    // The root keeps its id and its speke namespace (a v1 response echoes the request); the kid is echoed
+    // (no override).
     const root = parseDom(body);
     expect(root.getAttribute('id')).toBe(parseDom(xml).getAttribute('id'));
     expect(kidsOf(body)).toEqual(kidsOf(xml));
@@ -338,7 +343,8 @@ describeWithVectors('SPEKE v2 encrypted key delivery (speke.md §8)', () => {
     expect(plainKeys(decrypted)).toEqual(expected);
   });
 
-  // DASH-IF calls it weak (Axinom wants 3072 bits), but SPEKE requires RSA-2048 recipients (speke.md V1-R12, §8).
+  // DASH-IF calls it weak (Axinom wants 3072 bits), but SPEKE requires RSA-2048 recipients (AWS SPEKE v1
+  // and v2, Customizations and constraints: "SPEKE requires 2048 RSA-based certificates").
   it('accepts the 2048-bit DASH-IF "WeakCert_SmallKey" recipient, whose key then decrypts the answer', async () => {
     const recipient = { certificate: new X509Certificate(dashIf('WeakCert_SmallKey.cert.pem')), privateKey: createPrivateKey(dashIf('WeakCert_SmallKey.key.pem')) };
     const plainRequest = withContentId(readAwslabs(V2.widevineCenc), freshContentId('delivery-2048'));

@@ -1,13 +1,13 @@
 /**
  * SPEKE v2.0 over HTTP on the real app (SQLite store, every route), driven by every request of the
  * AWS reference server and its v2 verification suite (../shared/vectors/speke/awslabs-speke-reference-server,
- * read in place). The folder is walked; which files are refused and with which §4.3 string is decided
+ * read in place). The folder is walked; which files are refused and with which SPEKE v2 error string is decided
  * by the validation pipeline `outcomeOf` (test/unit/exchange/speke-validate-support.ts), whose verdict
  * on each file is pinned file by file in test/unit/exchange/speke-validate-vectors.test.ts. Here we
  * check that the HTTP answer is that verdict, and that every accepted request gets a response that
- * meets docs/speke.md §4.2 and validates against the CPIX 2.3 XSD.
+ * keeps the SPEKE v2 echo rules (`expectV2Echo`) and validates against the CPIX 2.3 XSD.
  *
- * Also: the suite's removal negatives (§9, `test_negative_cases.py`) and the v2 error headers.
+ * Also: the suite's removal negatives (its `test_negative_cases.py`) and the v2 error headers.
  */
 
 import type request from 'supertest';
@@ -45,7 +45,7 @@ const V1_SHAPED_REQUEST = 'tests/server_api_body.xml';
 /**
  * Accepted requests whose response is not XSD-valid for a reason that lies in the request itself.
  * Empty: every accepted suite request carries ids that are valid xs:ID (`keyPeriod_…`), so every
- * response must validate. A MediaPackage-style bare-UUID period id would belong here (speke.md §4.1).
+ * response must validate. A MediaPackage-style bare-UUID period id would belong here (see the test of one below).
  */
 const XSD_INVALID_BY_REQUEST: Readonly<Record<string, string>> = {};
 
@@ -65,11 +65,16 @@ function psshInContentProtectionData(base64: string): string[] {
     .map(textOf);
 }
 
-/** docs/speke.md §4.2 V2-R2…R10 on one request/response pair, read with an independent parser (xmldom). */
+/**
+ * The SPEKE v2 response rules (AWS SPEKE v2, Customizations and constraints; Standard payload components): the
+ * key provider fills in values and changes nothing the encryptor sent. Checked on one request/response
+ * pair, read with an independent parser (xmldom).
+ */
 function expectV2Echo(requestXml: string, responseXml: string): void {
-  // V2-R2: root attributes unchanged (contentId, version), nothing added (no @id).
+  // Root attributes unchanged (contentId and version must not change), nothing added (no @id).
   expect(rootAttributes(responseXml)).toEqual(rootAttributes(requestXml));
-  // V2-R3: cpix and pskc declared on the root by their literal prefixes; nothing of SPEKE v1.
+  // cpix and pskc declared on the root by their literal prefixes (both are mandatory root declarations);
+  // nothing of SPEKE v1 (MediaPackage v2 refuses `speke:` elements).
   const declarations = rootDeclarations(responseXml);
   expect(declarations).toMatchObject({ cpix: CPIX_NS, pskc: PSKC_NS });
   expect(Object.values(declarations)).not.toContain(SPEKE_NS);
@@ -78,13 +83,13 @@ function expectV2Echo(requestXml: string, responseXml: string): void {
 
   const request = parseDom(requestXml);
   const response = parseDom(responseXml);
-  // V2-R4: exactly one of each mandatory list.
+  // Exactly one of each mandatory list.
   const lists = childElements(response).map((element) => element.localName);
   for (const list of ['ContentKeyList', 'DRMSystemList', 'ContentKeyUsageRuleList']) {
     expect(lists.filter((name) => name === list)).toEqual([list]);
   }
 
-  // V2-R5/R6: kids byte for byte and in order, scheme and a sent explicitIV echoed, one 16-byte PlainValue each.
+  // ContentKeys: kids byte for byte and in order, scheme and a sent explicitIV echoed, one 16-byte PlainValue each.
   const attributesOf = (element: ReturnType<typeof parseDom>, names: readonly string[]) =>
     Object.fromEntries(names.map((name) => [name, element.getAttribute(name)]));
   const requestKeys = cpixElements(request, 'ContentKey');
@@ -106,7 +111,8 @@ function expectV2Echo(requestXml: string, responseXml: string): void {
     expect(Buffer.from(textOf(values[0] as ReturnType<typeof parseDom>), 'base64')).toHaveLength(16);
   }
 
-  // V2-R7: DRMSystems with kid and systemId exactly as sent; every element sent comes back with a value.
+  // DRMSystems with kid and systemId exactly as sent; every element sent comes back with a value (an
+  // encryptor stops on an empty one).
   const requestSystems = cpixElements(request, 'DRMSystem');
   const responseSystems = cpixElements(response, 'DRMSystem');
   expect(responseSystems.map((system) => attributesOf(system, ['kid', 'systemId']))).toEqual(
@@ -123,7 +129,7 @@ function expectV2Echo(requestXml: string, responseXml: string): void {
       if (sentValue !== '') expect(textOf(element)).toBe(sentValue);
     });
 
-    // V2-R8: PSSH == the <pssh> inside ContentProtectionData.
+    // PSSH == the <pssh> inside ContentProtectionData (SPEKE v2 requires the two to be identical).
     const byName = (name: string) => answered.filter((element) => element.localName === name);
     const [pssh] = byName('PSSH');
     const [cpd] = byName('ContentProtectionData');
@@ -131,7 +137,7 @@ function expectV2Echo(requestXml: string, responseXml: string): void {
       const inCpd = psshInContentProtectionData(textOf(cpd));
       if (inCpd.length > 0) expect(inCpd).toEqual([textOf(pssh)]);
     }
-    // V2-R9: media and master lines identical but for the tag name.
+    // HLS: media and master lines identical but for the tag name.
     const hls = byName('HLSSignalingData');
     if (hls.length > 0) {
       const line = (playlist: string) =>
@@ -144,7 +150,8 @@ function expectV2Echo(requestXml: string, responseXml: string): void {
     }
   });
 
-  // V2-R10: contract and periods unchanged (compared as parsed models).
+  // Contract and periods unchanged: a key provider never modifies the encryption contract (compared as
+  // parsed models).
   const requestModel = parseCpixDocument(requestXml, undefined, { references: 'skip' });
   const responseModel = parseCpixDocument(responseXml);
   expect(responseModel.contentKeyUsageRuleList).toEqual(requestModel.contentKeyUsageRuleList);
@@ -162,7 +169,7 @@ describeWithVectors('SPEKE v2.0 over HTTP: every AWS reference-server and suite 
     (entry): entry is { file: string; expected: Exclude<Outcome, { kind: 'accepted' }> } => entry.expected.kind !== 'accepted',
   );
 
-  /** One POST per file for the whole file, shared by the §4.2 and the XSD checks. */
+  /** One POST per file for the whole file, shared by the echo-rule and the XSD checks. */
   const responses = new Map<string, Promise<request.Response>>();
   const responseFor = (file: string): Promise<request.Response> => {
     let pending = responses.get(file);
@@ -203,8 +210,9 @@ describeWithVectors('SPEKE v2.0 over HTTP: every AWS reference-server and suite 
       expect({ valid: result.valid, messages: result.valid === expected ? '' : result.messages }).toEqual({ valid: expected, messages: '' });
     });
 
-    // MediaPackage sends bare-UUID ContentKeyPeriod ids (speke.md §4.1), which are not xs:ID (an NCName
-    // cannot start with a digit). We answer and echo them unchanged (V2-R10), so that response cannot be
+    // MediaPackage sends bare-UUID ContentKeyPeriod ids (seen in captured MediaPackage v2 requests), which
+    // are not xs:ID (an NCName cannot start with a digit). We answer and echo them unchanged (periods are
+    // never modified), so that response cannot be
     // XSD-valid: the one expected failure is that id, and nothing else.
     it('a MediaPackage-style bare-UUID period id: 200, echoed, XSD-invalid only for that id', async () => {
       const file = 'generated/live/test_case_1_p_v_1_a_1/1_widevine.xml';
@@ -223,7 +231,7 @@ describeWithVectors('SPEKE v2.0 over HTTP: every AWS reference-server and suite 
     });
   });
 
-  // PallyCon sends upper-case systemIds and compares the answer with strcmp (speke.md §5.1, §7): kid
+  // PallyCon sends upper-case systemIds and compares the answer with strcmp (docs/pallycon-api.md): kid
   // and systemId come back exactly as sent, and the keys are those of the lower-case spelling.
   it('echoes upper-case kid and systemId strings byte for byte, with the same keys as their lower-case form', async () => {
     const file = 'generated/live/test_case_2_p_v_3_a_2/7_widevine_playready_fairplay.xml';
@@ -256,8 +264,9 @@ describeWithVectors('SPEKE v2.0 over HTTP: every AWS reference-server and suite 
     expect(res.headers['speke-user-agent']).toEqual(expect.stringMatching(/\S/));
     const root = parseDom(bodyText(res));
     expect(root.getAttribute('id')).toBe('5E99137A-BD6C-4ECC-A24D-A3EE04B4E011');
-    // HLS AES-128 (V1-R4): URIExtXKey and the speke: key format elements filled; the placeholders
-    // it has no value for (ContentProtectionData, PSSH, ProtectionHeader) left out, never sent empty.
+    // HLS AES-128 (as in AWS SPEKE v1's live example): URIExtXKey and the speke: key format elements filled;
+    // the placeholders it has no value for (ContentProtectionData, PSSH, ProtectionHeader) left out, never sent
+    // empty.
     const [system] = cpixElements(root, 'DRMSystem');
     const filled = childElements(system as ReturnType<typeof parseDom>).map((element) => [
       element.localName,
@@ -324,7 +333,7 @@ describeWithVectors('SPEKE v2.0 over HTTP: the suite removal negatives (speke.md
     expect(res.status).toBeLessThan(500);
     expect(res.headers['content-type']).toMatch(TEXT_CONTENT_TYPE);
     expectV2Headers(res);
-    // Where the refusal is a §4.3 one, the body is exactly its string (SpekeRejected); otherwise the parser's 400.
+    // Where the refusal is one of the SPEKE v2 error strings, the body is exactly that string (SpekeRejected); otherwise the parser's 400.
     if (expected.kind === 'rejected') expect({ status: res.status, body: bodyText(res) }).toEqual({ status: 422, body: expected.body });
     else expect(res.status).toBe(400);
   });

@@ -7,8 +7,9 @@ import { awslabsPath, bodyText, freshContentId, parseResponse, postSpeke, readAw
 import { validateAgainstCpixXsd } from '../support/xsd';
 
 /**
- * SPEKE v2.1 (CPIX 2.4, speke.md §1): the AWS suite's generated requests, restated as 2.4 documents,
- * are answered under `X-Speke-Version: 2.1` with documents valid against the official CPIX 2.4 XSD.
+ * SPEKE v2.1 (CPIX 2.4; AWS SPEKE API v2.1, Changes from SPEKE v2.0): the AWS suite's generated
+ * requests, restated as 2.4 documents, are answered under `X-Speke-Version: 2.1` with documents valid
+ * against the official CPIX 2.4 XSD.
  */
 describeWithVectors('SPEKE v2.1 over HTTP', () => {
   const logs = captureLogs();

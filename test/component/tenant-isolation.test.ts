@@ -17,12 +17,13 @@ import { describeWithVectors, vectorPath } from '../support/shared-vectors';
 import { freshContentId, parseResponse, plainKeys, postSpeke, readAwslabs, withContentId } from '../support/speke-http';
 
 /**
- * Tenant isolation and credential checks on every route that hands out keys (issue 5 item 5). Two
- * sites send byte-identical requests — same content ID, same KIDs — and each must get its own keys,
- * stable across repeats; no credential of one site reaches the other's keys by any path; revoked
- * tokens, revoked license-server credentials and disabled sites are refused on every route; and the
- * admin API refuses every caller without the admin token. The threat is a tenant (or anyone holding
- * one tenant's credential) reading or steering another tenant's content keys.
+ * Tenant isolation and credential checks on every route that hands out keys (docs/testing.md,
+ * Reliability and security suite). Two sites send byte-identical requests — same content ID, same KIDs
+ * — and each must get its own keys, stable across repeats; no credential of one site reaches the
+ * other's keys by any path; revoked tokens, revoked license-server credentials and disabled sites are
+ * refused on every route; and the admin API refuses every caller without the admin token. The threat is
+ * a tenant (or anyone holding one tenant's credential) reading or steering another tenant's content
+ * keys.
  */
 
 const LIVE_V2 = 'generated/live/test_case_2_p_v_3_a_2/7_widevine_playready_fairplay.xml';
@@ -63,7 +64,7 @@ interface Prepared {
 interface Route {
   readonly name: string;
   readonly credential: 'kms-token' | 'license-server';
-  /** How the route writes errors: SPEKE encryptors read text (speke.md §2); the rest is JSON. */
+  /** How the route writes errors: SPEKE encryptors read text (docs/key-exchange.md, SPEKE); the rest is JSON. */
   readonly errors: 'text' | 'json';
   /** SPEKE echoes the encryptor's KIDs; the PallyCon API assigns KIDs from (site, content, track) (pallycon-kid.ts). */
   readonly kids: 'echoed' | 'per-site';

@@ -11,7 +11,7 @@ import { describeWithVectors } from '../support/shared-vectors';
 import { contentKeys, freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
 /**
- * The admin CLI (issue 6 item 7) drives a full site lifecycle against the built service in
+ * The admin CLI (docs/cli.md) drives a full site lifecycle against the built service in
  * production mode on SQLite, with nothing but `node dist/cli/main.js`: create, list, show, tokens,
  * a real SPEKE v2 key request, the content's key metadata, a license server, site-key rotation,
  * disable/enable, revocation, the audit trail. Every CLI run is kept so the last test can check

@@ -13,9 +13,10 @@ import { describeWithVectors } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
 /**
- * Issue 5 item 4: 200 concurrent first requests for one content, spread over two service processes
- * ("pods") sharing one Redis, all asking for the same five KIDs. Exactly one key per KID may exist:
- * every answer carries the same five keys, and the raw store holds one record per KID.
+ * 200 concurrent first requests (docs/testing.md, Reliability and security suite) for one content,
+ * spread over two service processes ("pods") sharing one Redis, all asking for the same five KIDs.
+ * Exactly one key per KID may exist: every answer carries the same five keys, and the raw store holds
+ * one record per KID.
  */
 const REQUESTS = 200;
 const KEY_PREFIX = 'pods';

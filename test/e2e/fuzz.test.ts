@@ -7,7 +7,7 @@ import { requireBuiltService } from '../support/service-process';
 import { describeWithVectors, SHARED } from '../support/shared-vectors';
 
 /**
- * The HTTP fuzzer (scripts/fuzz.mjs, issue 5 item 1) as CI runs it: a few thousand mutated requests
+ * The HTTP fuzzer (scripts/fuzz.mjs; docs/testing.md) as CI runs it: a few thousand mutated requests
  * through every key route of the built service. The seed is fixed so a CI failure replays exactly
  * (`npm run fuzz -- --seed 20261206 --case N`); `npm run fuzz` on its own draws a new seed each run.
  */

@@ -9,12 +9,13 @@ import { productionEnv, requireBuiltService, spawnService, type ServiceProcess }
 import { HOSTILE_CASES, type HostileCase } from '../unit/xml/hostile-cases';
 
 /**
- * Hostile input through HTTP (issue 5 item 2): the parser-level table (test/unit/xml/hostile-input.test.ts)
- * sent to the built service's key-exchange routes over raw sockets, plus what only exists at the HTTP
- * layer: content types, content encodings, framing, authentication order and slow-drip clients against
- * the configured server timeouts. Every hostile request must be refused with its documented status, fast
- * (well inside the server's own timeouts, so a request that hung until a timeout cannot pass), without
- * echoing the request, and the process must stay up with bounded memory.
+ * Hostile input through HTTP (docs/testing.md, Reliability and security suite): the parser-level table
+ * (test/unit/xml/hostile-input.test.ts) sent to the built service's key-exchange routes over raw
+ * sockets, plus what only exists at the HTTP layer: content types, content encodings, framing,
+ * authentication order and slow-drip clients against the configured server timeouts. Every hostile
+ * request must be refused with its documented status, fast (well inside the server's own timeouts, so a
+ * request that hung until a timeout cannot pass), without echoing the request, and the process must
+ * stay up with bounded memory.
  */
 
 const HEADERS_TIMEOUT_SECONDS = 2;
@@ -153,7 +154,7 @@ interface Route {
   readonly name: string;
   readonly path: (token: string) => string;
   readonly headers: (token: string) => Readonly<Record<string, string>>;
-  /** The error as the route writes it: SPEKE as plain text (speke.md §2), PallyCon as JSON. */
+  /** The error as the route writes it: SPEKE as plain text, PallyCon as JSON (docs/key-exchange.md). */
   readonly error: (answer: Answer) => { readonly code?: string; readonly message: string };
 }
 

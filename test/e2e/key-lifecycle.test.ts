@@ -14,11 +14,12 @@ import { buildSpekeV2Request } from '../support/speke-request';
 import { describeWithXmlsec, xmlsecVerify } from '../support/xmlsec';
 
 /**
- * Issue 15 end to end, on the built service in production mode over its own Redis: a key imported as
- * a 32-byte KEY ‖ IV is issued through SPEKE v2 and through the PallyCon CPIX API (as NCG and as
- * FairPlay, with the imported IV), and exported to a license server with the content's policy in
- * signed content (checked with xmlsec1 against the pinned export certificate); after revocation both
- * key routes and the export answer 410, and the revocation is in the listings and the audit trail.
+ * Key import, revocation and content policies (docs/content-policies.md) end to end, on the built
+ * service in production mode over its own Redis: a key imported as a 32-byte KEY ‖ IV is issued through
+ * SPEKE v2 and through the PallyCon CPIX API (as NCG and as FairPlay, with the imported IV), and
+ * exported to a license server with the content's policy in signed content (checked with xmlsec1
+ * against the pinned export certificate); after revocation both key routes and the export answer 410,
+ * and the revocation is in the listings and the audit trail.
  */
 
 const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;

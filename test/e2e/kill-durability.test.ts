@@ -9,13 +9,14 @@ import { describeWithVectors } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
 /**
- * Issue 5 item 3, durability: under load, SIGKILL Redis (with the documented settings: appendonly
- * yes, appendfsync always), SIGKILL every process of the service on Redis, and SIGKILL the service on
- * SQLite; after the restart every key that was answered with 200 is served again byte for byte. The
- * test records every 200 (content → KID → key) and re-requests each content afterwards: the same
- * request must return the same keys, not new ones. (A SIGKILL of Redis leaves the page cache intact,
- * so it proves AOF persistence and that no key is answered before Redis has it; `appendfsync always`
- * is what covers power loss, which no test here can cause. With `appendonly no` this test fails.)
+ * Durability (docs/testing.md, Reliability and security suite): under load, SIGKILL Redis (with the
+ * documented settings: appendonly yes, appendfsync always), SIGKILL every process of the service on
+ * Redis, and SIGKILL the service on SQLite; after the restart every key that was answered with 200 is
+ * served again byte for byte. The test records every 200 (content → KID → key) and re-requests each
+ * content afterwards: the same request must return the same keys, not new ones. (A SIGKILL of Redis
+ * leaves the page cache intact, so it proves AOF persistence and that no key is answered before Redis
+ * has it; `appendfsync always` is what covers power loss, which no test here can cause. With
+ * `appendonly no` this test fails.)
  */
 const FIVE_KEYS = 'generated/live/test_case_2_p_v_3_a_2/7_widevine_playready_fairplay.xml';
 const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;

@@ -19,7 +19,7 @@ import { vectorPath } from '../support/shared-vectors';
 import { xmlsecVerify } from '../support/xmlsec';
 
 /**
- * The whole key path with real, independent tools (docs/verification.md Recipe 3 and §6): a packager
+ * The whole key path with real, independent tools (ffmpeg, xmlsec1, openssl; see test/support/media.ts): a packager
  * gets keys over SPEKE v2 and encrypts a clip with ffmpeg; a license server gets the same keys through
  * the signed, encrypted license export, checks the signature with xmlsec1, decrypts the key with
  * openssl, and ffmpeg decrypts the clip back to identical frames with it.
@@ -33,7 +33,7 @@ const PSKC_NS = 'urn:ietf:params:xml:ns:keyprov:pskc';
 const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 /** A real SPEKE v2 request (AWS reference suite): Widevine, one video and one audio key, cenc. */
 const SPEKE_REQUEST = vectorPath('speke/awslabs-speke-reference-server/generated/vod/test_case_1_p_v_1_a_1/1_widevine.xml');
-/** CPIX lists that may carry an `id` an export signature could reference (Recipe 1). */
+/** CPIX lists that may carry an `id` an export signature could reference (xmlsec1 must be told each ID attribute). */
 const ID_ELEMENTS = ['DeliveryDataList', 'ContentKeyList', 'DRMSystemList', 'ContentKeyPeriodList', 'ContentKeyUsageRuleList', 'UpdateHistoryItemList'];
 
 const hexOfUuid = (uuid: string) => uuid.replace(/-/g, '').toLowerCase();
@@ -173,7 +173,7 @@ describeWithMediaTools('media round trip: SPEKE v2 keys → ffmpeg CENC → lice
     expect(text).not.toContain('PlainValue');
     expect(text).not.toContain(Buffer.from(speke.key, 'hex').toString('base64'));
 
-    // Every root signature verifies against the pinned service certificate (Recipe 1: loop over all).
+    // Every root signature verifies against the pinned service certificate (xmlsec1 checks one per run: loop over all).
     const count = rootSignatureCount(doc);
     expect(count).toBeGreaterThanOrEqual(1);
     const options = { pinnedCertPem: signingCertPem, idElements: ID_ELEMENTS };

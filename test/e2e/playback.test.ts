@@ -18,13 +18,13 @@ import { buildSpekeV2Request } from '../support/speke-request';
 import { startStaticServer, type StaticServer } from '../support/static-server';
 
 /**
- * Proof of playback (issue 17), with real parts only: a clip made by ffmpeg (H.264 + AAC), keys and
- * W3C common PSSH boxes from a SPEKE v2.0 response of the service, Shaka Packager encrypting it to DASH
- * `cenc` and HLS fMP4 `cbcs`, and Debian's chromium playing it in Shaka Player (the npm package, served
- * from node_modules) with the W3C ClearKey CDM, its licences from POST /clearkey/v1/license on another
- * origin (CORS) with a licence token minted here. Playback must pass 3 s with no player error; a token
- * for another content and a revoked content (revoked through the admin API) must fail with the
- * licence error. Screenshots of the successful playbacks are kept as artifacts.
+ * Proof of playback (docs/testing.md; docs/clearkey.md), with real parts only: a clip made by ffmpeg
+ * (H.264 + AAC), keys and W3C common PSSH boxes from a SPEKE v2.0 response of the service, Shaka
+ * Packager encrypting it to DASH `cenc` and HLS fMP4 `cbcs`, and Debian's chromium playing it in Shaka
+ * Player (the npm package, served from node_modules) with the W3C ClearKey CDM, its licences from POST
+ * /clearkey/v1/license on another origin (CORS) with a licence token minted here. Playback must pass
+ * 3 s with no player error; a token for another content and a revoked content (revoked through the admin
+ * API) must fail with the licence error. Screenshots of the successful playbacks are kept as artifacts.
  */
 
 const ROOT = resolve(__dirname, '../..');

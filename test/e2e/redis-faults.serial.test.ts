@@ -9,13 +9,13 @@ import { productionEnv, requireBuiltService, spawnService, type ServiceProcess }
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
 /**
- * Redis failing under load (issue 5, item 3): the built service in production mode on a private
- * redis-server that is stopped (SIGTERM), SIGKILLed and paused (SIGSTOP) while a steady stream of
- * SPEKE v2 requests for new contents runs. During an outage every answer is 503 with a numeric
- * Retry-After, without waiting on Redis (a packager must be able to fail over or retry, not sit on a
- * hung socket), never a 200 missing keys and never another 5xx; /readyz reports 503 so a load
- * balancer drains the pod. When Redis is back the service reconnects by itself, on every worker,
- * and every key it answered before the outage is answered again unchanged.
+ * Redis failing under load (docs/testing.md, Reliability and security suite): the built service in
+ * production mode on a private redis-server that is stopped (SIGTERM), SIGKILLed and paused (SIGSTOP)
+ * while a steady stream of SPEKE v2 requests for new contents runs. During an outage every answer is
+ * 503 with a numeric Retry-After, without waiting on Redis (a packager must be able to fail over or
+ * retry, not sit on a hung socket), never a 200 missing keys and never another 5xx; /readyz reports 503
+ * so a load balancer drains the pod. When Redis is back the service reconnects by itself, on every
+ * worker, and every key it answered before the outage is answered again unchanged.
  *
  * Every phase waits for what it needs (answers of the load, a process exit, a reply) rather than
  * for a fixed time, and the bounds on those waits are generous: they only name the step that hung.

@@ -7,9 +7,10 @@ import { freePort, startRedisServer, stopAllRedisServers, type RedisServer } fro
 import { productionEnv, requireBuiltService, childProcessesOf, killServiceTree, spawnService, type ServiceProcess } from '../support/service-process';
 
 /**
- * WORKERS (issue 6: use all cores): a primary forks the workers, which share the port; a scrape of
- * /metrics at any worker shows all of them; a worker that dies is replaced; SIGTERM drains them all;
- * a primary that is killed takes its workers with it; workers that cannot start stop the service.
+ * WORKERS (use all cores; decision 34 in docs/decisions.md): a primary forks the workers, which share
+ * the port; a scrape of /metrics at any worker shows all of them; a worker that dies is replaced;
+ * SIGTERM drains them all; a primary that is killed takes its workers with it; workers that cannot
+ * start stop the service.
  */
 const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));

@@ -21,7 +21,7 @@ import { deleteKeys, dumpKeys, openAdminClient, redisAnswers, sharedRedisConfig,
 import { buildServices, testCertificate, testMasterKey } from '../support/services';
 
 /**
- * Credentials at rest (issue 5 item 5; kms-token.ts: "stored only as SHA-256, compared in constant
+ * Credentials at rest (docs/security.md; kms-token.ts: "stored only as SHA-256, compared in constant
  * time"). Someone who reads the store — a backup, a Redis replica, a copied SQLite file — must not
  * be able to present any credential: no KMS token, no token secret, no license-server credential, no
  * access key (which is a legacy PallyCon credential), and not even the wrong secret an attacker

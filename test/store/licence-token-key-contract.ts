@@ -2,7 +2,7 @@ import { Conflict } from '../../src/errors';
 import type { LicenceTokenKeyRecord } from '../../src/licence/ports';
 import type { ContractContext } from './audit-license-server-contract';
 
-/** The licence-token-key part of the store contract (issue 17; see `describeStoreContract`). */
+/** The licence-token-key part of the store contract (docs/clearkey.md; see `describeStoreContract`). */
 export function describeLicenceTokenKeyContract(context: () => ContractContext): void {
   describe('licence-token keys', () => {
     let counter = 0;

@@ -7,7 +7,7 @@ import { buildServices } from '../support/services';
 import type { StoreHarness } from './store-contract';
 
 /**
- * Key import, revocation and content policies (issue 15) on one backend: what every store must do
+ * Key import, revocation and content policies (docs/content-policies.md) on one backend: what every store must do
  * the same, including the race of an import with a first key request for the same KID.
  */
 

@@ -10,7 +10,8 @@ import {
 import type { ContentKey, CpixDocument, DeliveryData, DocumentKey } from '../../src/cpix/model';
 
 /**
- * The recipient side of CPIX encrypted key delivery (docs/cpix.md §4.3), as a license server or a
+ * The recipient side of CPIX encrypted key delivery (DASH-IF CPIX 2.3 §6.1, Key Encryption in the CPIX
+ * Document), as a license server or a
  * packager runs it. The service only encrypts (`cpix/delivery.ts`); tests decrypt what it sends with
  * this, and check it on the DASH-IF vectors (test/unit/cpix/delivery.test.ts) so that a round trip
  * proves the service's output is what a real recipient reads. It is written from the specification,
@@ -37,7 +38,7 @@ export class CpixDecryptionFailed extends Error {
   }
 }
 
-/** `…xmlenc#rsa-oaep-mgf1p` (docs/cpix.md §4.1): OAEP and MGF1 with SHA-1, empty label. */
+/** `…xmlenc#rsa-oaep-mgf1p` (DASH-IF CPIX 2.3 §6.1.4, Mandatory Algorithms): OAEP and MGF1 with SHA-1, empty label. */
 const RSA_OAEP_MGF1P = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' } as const;
 const AES_BLOCK_BYTES = 16;
 /** PKCS#7 always adds 1..16 bytes, so a 16/32-byte key becomes 32/48 bytes of ciphertext after the IV. */
@@ -45,9 +46,10 @@ const CIPHER_VALUE_LENGTHS_BYTES: readonly number[] = CONTENT_KEY_LENGTHS_BYTES.
 
 /**
  * Returns `doc` with every encrypted content key decrypted, using the first `DeliveryData` whose
- * certificate (DER) is one of `ourKeys`. Order of checks (docs/cpix.md §4.3): unwrap the 32-byte
- * document key and the 64-byte MAC key, then per key verify `ValueMAC` in constant time before
- * decrypting. The result has no `deliveryDataList` (plain keys next to DeliveryData are malformed, §4.3).
+ * certificate (DER) is one of `ourKeys`. Order of checks: unwrap the 32-byte document key and the
+ * 64-byte MAC key, then per key verify `ValueMAC` in constant time before decrypting (DASH-IF CPIX 2.3
+ * §6.1.2, Authenticated Encryption). The result has no `deliveryDataList` (plain keys next to
+ * DeliveryData would be a malformed document).
  * A document without encrypted keys is returned unchanged.
  * @throws CpixDecryptionFailed on any failure (no matching recipient, no MAC key, unknown algorithm,
  *   unwrap, lengths, MAC, padding).
@@ -99,7 +101,8 @@ export function decryptDocumentKeys(doc: CpixDocument, ourKeys: readonly Recipie
 
 /**
  * ≤ 2.3.1 has one document key for all keys; 2.4 may have several, each naming the KID it encrypts
- * (`@encryptsKey`, one UUID per the XSD, P3). A single document key without `@encryptsKey` covers all.
+ * (`@encryptsKey`: the 2.4 prose allows a space-separated list, the 2.4 XSD only one UUID). A single
+ * document key without `@encryptsKey` covers all.
  */
 function documentKeyFor(recipient: DeliveryData, kid: string): DocumentKey {
   const entries = recipient.documentKeys;
@@ -131,7 +134,7 @@ export function unwrapKeyRsaOaep(privateKey: KeyObject, wrapped: Buffer, expecte
 
 /**
  * Decrypts one content key (`CipherValue = IV(16) ‖ AES-256-CBC(documentKey, IV, key)`, `ValueMAC =
- * HMAC-SHA512(macKey, CipherValue)`, docs/cpix.md §4.2): checks every length, verifies `valueMac` in
+ * HMAC-SHA512(macKey, CipherValue)`, DASH-IF CPIX 2.3 §6.1): checks every length, verifies `valueMac` in
  * constant time **before** decrypting (CPIX: "shall be verified before attempting to decrypt"), then
  * decrypts. Every failure (lengths, missing or wrong MAC, padding, plaintext size) throws the same
  * opaque `CpixDecryptionFailed` with no cause, so a caller cannot tell a MAC failure from a padding failure.

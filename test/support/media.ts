@@ -4,10 +4,11 @@ import { promisify } from 'node:util';
 import { sharedPath } from './shared-vectors';
 
 /**
- * Real media tools for the end-to-end key round trip: ffmpeg's CENC muxer and demuxer
- * (docs/verification.md Recipe 3) and the openssl/xmllint CPIX key decryptor of Recipe 5, both read in
- * place from ../shared/tools/e2e. Outside CI a missing tool skips the tests that need it with a note;
- * under CI=true it is an error, so a runner without them cannot pass by skipping.
+ * Real media tools for the end-to-end key round trip: ffmpeg's CENC muxer and demuxer (with the frame
+ * comparison of `tools/e2e/03-cenc`) and the openssl/xmllint CPIX key decryptor
+ * `tools/e2e/05-cpix-keys`, both read in place from ../shared. Outside CI a missing tool skips the
+ * tests that need it with a note; under CI=true it is an error, so a runner without them cannot pass by
+ * skipping.
  */
 const run = promisify(execFile);
 
@@ -46,7 +47,7 @@ export interface TestClip {
 }
 
 /**
- * A short H.264 + AAC clip from ffmpeg's lavfi sources (Recipe 3, smaller): colour bars with a moving
+ * A short H.264 + AAC clip from ffmpeg's lavfi sources (small, for speed): colour bars with a moving
  * counter, a 440 Hz tone, one-second GOPs, non-fragmented MP4.
  */
 export async function makeTestClip(dir: string, { seconds = 2, size = '320x180', rate = 25 } = {}): Promise<TestClip> {
@@ -63,7 +64,7 @@ export async function makeTestClip(dir: string, { seconds = 2, size = '320x180',
 
 /**
  * `ffmpeg -encryption_scheme cenc-aes-ctr`: every track of `input` encrypted with one key (ffmpeg 5.1
- * writes a correct `senc` only into non-fragmented MP4, and no PSSH; Recipe 3).
+ * writes a correct `senc` only into non-fragmented MP4, and no PSSH).
  */
 export async function encryptCenc(input: string, output: string, kidHex: string, keyHex: string): Promise<void> {
   await run('ffmpeg', [...FFMPEG, '-i', input, '-c', 'copy', '-encryption_scheme', 'cenc-aes-ctr', '-encryption_key', keyHex, '-encryption_kid', kidHex, output]);
@@ -99,7 +100,7 @@ export interface FrameComparison {
   readonly total: number;
 }
 
-/** Recipe 3's `md5cmp.sh REF TEST`: frames of `test` whose MD5 equals the reference frame's, in order. */
+/** `tools/e2e/03-cenc/md5cmp.sh REF TEST`: frames of `test` whose MD5 equals the reference frame's, in order. */
 export async function compareFrameMd5(reference: string, test: string): Promise<FrameComparison> {
   const { stdout } = await run(sharedPath('tools', 'e2e', '03-cenc', 'md5cmp.sh'), [reference, test]);
   const counts = /^(\d+)\/(\d+)$/.exec(stdout.trim());
@@ -121,7 +122,7 @@ export interface CpixKeyDecryption {
 }
 
 /**
- * Recipe 5's `decrypt-cpix-keys.sh DOC KEY.pem` (openssl + xmllint only): unwraps the first
+ * `tools/e2e/05-cpix-keys/decrypt-cpix-keys.sh DOC KEY.pem` (openssl + xmllint only): unwraps the first
  * DeliveryData's document and MAC keys with the recipient's private key, decrypts every ContentKey and
  * recomputes its ValueMAC.
  */

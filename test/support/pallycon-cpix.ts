@@ -22,7 +22,7 @@ export const SYSTEM = {
   fairplay: '94CE86FB-07FF-4F43-ADB8-93D2FA968CA2',
 } as const;
 
-/** Widevine `WidevinePsshData` field numbers (docs/drm-signaling.md §3). */
+/** Widevine `WidevinePsshData` field numbers (`widevine_pssh_data.proto`, as Shaka Packager ships it). */
 export const WV_FIELD = { algorithm: 1, keyId: 2, provider: 3, contentId: 4, trackType: 5, cryptoPeriodIndex: 7 } as const;
 
 export interface CpixKey {
@@ -205,7 +205,10 @@ export function readPlayReadyObject(pro: Buffer): PlayReadySignal {
   return { version, kids, ...(period !== undefined && { periodIndex: Number(period) }) };
 }
 
-/** PlayReady AESCTR CHECKSUM: base64(AES-128-ECB(key, KID in GUID byte order)[0..8]) (docs/drm-signaling.md §4). */
+/**
+ * PlayReady AESCTR CHECKSUM: base64(AES-128-ECB(key, KID in GUID byte order)[0..8]) (Microsoft PlayReady
+ * Header Specification; Shaka Packager's `playready_pssh_generator.cc`).
+ */
 export function playReadyChecksum(kid: string, key: Buffer): string {
   const be = uuidBytes(kid);
   const guid = Buffer.from(be);

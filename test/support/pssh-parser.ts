@@ -1,6 +1,8 @@
 /**
- * Test-only decoders for the signaling the service writes, written from the layouts in
- * ../shared/docs/drm-signaling.md §2–§4 (not from src/drm), so tests can check what a player would read.
+ * Test-only decoders for the signaling the service writes, written from the public layouts (ISO/IEC
+ * 23001-7 §8.1 `pssh`, Widevine's `WidevinePsshData` protobuf, the Microsoft PlayReady Header
+ * Specification's PlayReady Object and WRMHEADER), not from src/drm, so tests can check what a player
+ * would read.
  */
 
 export interface ParsedPssh {

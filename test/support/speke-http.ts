@@ -16,7 +16,7 @@ export const CPIX_NS = 'urn:dashif:org:cpix';
 export const PSKC_NS = 'urn:ietf:params:xml:ns:keyprov:pskc';
 export const SPEKE_NS = 'urn:aws:amazon:com:speke';
 
-/** The AWS reference server and suite requests, read in place (vectors/speke/PROVENANCE.md). */
+/** The awslabs/speke-reference-server requests and its v2 suite's, read in place. */
 export const AWSLABS_ROOT = vectorPath('speke', 'awslabs-speke-reference-server');
 export const awslabsPath = (file: string): string => join(AWSLABS_ROOT, file);
 export const readAwslabs = (file: string): string => readFileSync(awslabsPath(file), 'utf8');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * xmlsec1 (libxmlsec + libxml2's C14N): the independent verifier of docs/verification.md Recipe 1.
+ * xmlsec1 (libxmlsec + libxml2's C14N): the independent XML-DSig verifier, one signature per run.
  * Missing locally → the tests that need it are skipped with a note; missing under CI=true → error.
  */
 const available = spawnSync('xmlsec1', ['--version']).status === 0;
@@ -32,7 +32,7 @@ export interface XmlsecResult {
   readonly output: string;
 }
 
-/** Counts the `ds:Signature` children of the root by the same XPath the recipe uses. */
+/** Selects the `ds:Signature` children of the root (one per xmlsec1 run, by index). */
 export const SIGNATURE_XPATH = "/*/*[local-name()='Signature' and namespace-uri()='http://www.w3.org/2000/09/xmldsig#']";
 
 /** Verifies the `index`-th (1-based) root `ds:Signature` of `xml` with `xmlsec1 --verify`. */

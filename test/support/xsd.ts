@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { vectorPath } from './shared-vectors';
 
 /**
- * libxml2's xmllint as an independent XSD validator and C14N implementation (docs/verification.md
- * Recipe 2). Outside CI a missing xmllint skips the tests that need it with a note; under CI=true it
+ * libxml2's xmllint as an independent XSD validator and C14N implementation, one official schema set
+ * per CPIX version. Outside CI a missing xmllint skips the tests that need it with a note; under CI=true it
  * is an error, so a runner without libxml2 cannot pass by skipping.
  */
 

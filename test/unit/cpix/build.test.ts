@@ -467,7 +467,8 @@ describeWithVectors('buildCpix round trip through the parser', () => {
     expect(buildCpix(parseCpixDocument(first), shape.target).xml).toBe(first);
   });
 
-  // The KeyRotation vectors carry UUIDs in @explicitIV, which the parser rightly refuses (P7).
+  // The KeyRotation vectors carry UUIDs in @explicitIV, which the parser rightly refuses (not base64 of 16
+  // bytes).
   const vectors = readdirSync(vectorPath('dashif-cpix-test-vectors'))
     .filter((name) => name.endsWith('.xml') && !name.startsWith('KeyRotation'))
     .sort();

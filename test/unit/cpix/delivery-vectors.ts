@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 
 /**
  * Reads a DASH-IF vector as text for code that takes decoded XML (the signature verifier), decoding a
- * UTF-16LE or UTF-8 BOM (docs/cpix.md P10). The test-only CPIX extractor that lived here was replaced
+ * UTF-16LE or UTF-8 BOM (EvenMoreComplex.xml is UTF-16LE; the other Axinom-made vectors start with a
+ * UTF-8 BOM). The test-only CPIX extractor that lived here was replaced
  * by the real `parseCpixDocument` once src/cpix/parse.ts landed.
  */
 export function readXmlText(path: string): string {

@@ -16,8 +16,8 @@ const DASHIF = 'dashif-cpix-test-vectors';
 
 /**
  * Vectors the strict parser refuses on purpose. The two Arris KeyRotation files carry UUID strings as
- * `explicitIV` (PROVENANCE.md: "a negative parsing case"; docs/cpix.md P7) — Node's lenient base64 would
- * turn them into 27 bytes.
+ * `explicitIV`, where CPIX wants base64 of 16 bytes (DASH-IF CPIX 2.3 §5.2.5, ContentKey) — Node's
+ * lenient base64 would turn them into 27 bytes.
  */
 const REFUSED_DASHIF: Readonly<Record<string, string>> = {
   'KeyRotationMultiKeyMulitPeriod.xml': 'ContentKey[kid=7ce7f10d-a91b-41b9-b331-7999fd1abf4c]@explicitIV: is not valid base64',
@@ -160,8 +160,8 @@ describeWithVectors('DASH-IF CPIX test vectors', () => {
 });
 
 /**
- * SPEKE and PallyCon examples that are refused, and why (vectors/speke/PROVENANCE.md,
- * vectors/pallycon/PROVENANCE.md). Everything else under those folders must parse.
+ * SPEKE and PallyCon examples that are refused, and why (the third entry of each row). Everything else
+ * under those folders must parse.
  */
 const REFUSED_OTHERS: Readonly<Record<string, readonly [code: string, messageStart: string, reason: string]>> = {
   'speke/aws-speke-v1-docs/cke_request_deliverydatalist_fragment.xml': ['ERR_CPIX_INVALID', 'XML is not well-formed', 'doc fragment with placeholders (P24)'],

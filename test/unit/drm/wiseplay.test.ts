@@ -5,9 +5,9 @@ import { describeWithVectors } from '../../support/shared-vectors';
 import { codeSpan, signalingVector } from './signaling-vectors';
 
 /**
- * WisePlay `pssh` boxes against two boxes castLabs' DRMtoday serves through Unified Streaming
- * (docs/drm-signaling.md W1, W2 in ../shared, from emarsden/pssh-box-rs `tests/parsing.rs`): the
- * inputs are read out of each box's JSON, and our box must be the same bytes.
+ * WisePlay `pssh` boxes against two boxes castLabs' DRMtoday serves through Unified Streaming (rows W1,
+ * W2 of the vector table ../shared/docs/drm-signaling.md, read in place; from emarsden/pssh-box-rs
+ * `tests/parsing.rs`): the inputs are read out of each box's JSON, and our box must be the same bytes.
  */
 describeWithVectors('WisePlay pssh (W1, W2)', () => {
   it.each(['W1', 'W2'])('%s: rebuilt byte for byte from its KID, content ID and scheme', (id) => {

@@ -11,8 +11,9 @@ import { doveRunnerCapture, pallyConResponsePssh, pallyConResponseUriExtXKeys } 
 
 /**
  * Byte-exact reproduction of published PallyCon/DoveRunner KMS output (../shared/vectors/pallycon,
- * read in place; docs/drm-signaling.md §6 V1–V5, V12–V15, V21) by `fillDrmSystem` in the `cpix-api`
- * dialect, from an empty `DRMSystem` as PallyCon's clients send it (docs/pallycon.md §1.3).
+ * read in place; rows V1–V5, V12–V15, V21 of the vector table ../shared/docs/drm-signaling.md) by
+ * `fillDrmSystem` in the `cpix-api` dialect, from an empty `DRMSystem` as PallyCon's clients send it
+ * (docs/pallycon-api.md).
  */
 
 const emptySystem = (systemId: string, kid: string): DrmSystem => ({ systemId, kid, hlsSignalingData: [], extensions: [] });
@@ -20,7 +21,7 @@ const b64 = (bytes: Buffer | undefined): string => (bytes ?? Buffer.alloc(0)).to
 
 const PALLYCON_OPTIONS: SignalingOptions = {
   widevineProvider: 'inkaentworks',
-  // PallyCon's current FairPlay URI, skd:// + base64(KID) (V21).
+  // PallyCon's current FairPlay URI, skd:// + base64(KID) (vector row V21).
   fairPlaySkdTemplate: 'skd://{kid_base64}',
   aes128KeyUriTemplate: 'https://testtokyo.pallycon.com/ri/hlskeyPackager.do?sid=DEMO&filename={content_id}&cid={content_id}',
 };
@@ -37,9 +38,9 @@ function responseInputs(file: string): { kid: string; key: Buffer; contentId: st
 }
 
 describeWithVectors('PallyCon CPIX API signaling reproduces published KMS responses byte for byte', () => {
-  // The 2020 API-guide responses (docs/drm-signaling.md V1–V3, V12–V14): WRMHEADER 4.0.0.0 (PallyCon's
+  // The 2020 API-guide responses (vector rows V1–V3, V12–V14): WRMHEADER 4.0.0.0 (PallyCon's
   // older header, selected by option; today's default is 4.3, below), track_type "HD" (the label
-  // PallyCon gives a single key, docs/pallycon.md §1.3), LA_URL as in each header.
+  // PallyCon's clients give a single key, docs/pallycon-api.md), LA_URL as in each header.
   describe.each([
     ['pallycon-v2-dash-live-keyrotation-multikey.response.xml', 'https://testtokyo.pallycon.com/ri/playready/licenseManager.do', 'V1 + V12'],
     ['pallycon-v2-dash-vod.response.xml', 'https://testtokyo.pallycon.com/ri/playready/licenseManager.do', 'V2 + V13'],

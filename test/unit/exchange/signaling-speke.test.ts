@@ -12,7 +12,10 @@ import { type KeyId, parseKeyId } from '../../../src/keys/key-id';
 import { parsePlayReadyObject, parsePsshBox, parseWidevinePsshData, playReadyKidToUuid } from '../../support/pssh-parser';
 import { describeWithVectors, vectorPath } from '../../support/shared-vectors';
 
-/** SPEKE v1 / v2 placeholder filling (docs/speke.md §3, §4.2, §5.2) on published AWS requests. */
+/**
+ * SPEKE v1 / v2 placeholder filling (AWS SPEKE API v1 and v2; docs/key-exchange.md, SPEKE) on published
+ * AWS requests.
+ */
 
 const OPTIONS: SignalingOptions = {
   playReadyLaUrl: 'https://pr.example/rightsmanager.asmx',
@@ -81,7 +84,7 @@ function kidInPssh(systemId: string, pssh: Buffer): string {
 const V2_REQUESTS = [
   ['awslabs-speke-reference-server', 'generated', 'live', 'test_case_1_p_v_1_a_1', '7_widevine_playready_fairplay.xml'],
   ['awslabs-speke-reference-server', 'generated', 'vod', 'test_case_4_p_v_8_a_2', '7_widevine_playready_fairplay.xml'],
-  // cenc, two keys, FairPlay included (a §4.3 error for the profile, still a fill input here).
+  // cenc, two keys, FairPlay included (a SPEKE v2 error for the profile, still a fill input here).
   ['awslabs-speke-reference-server', 'tests', 'server_api_body_spekev2.xml'],
   ['aws-speke-v2-docs', 'kid_override_v2_request.xml'],
 ];
@@ -100,7 +103,8 @@ describeWithVectors('SPEKE v2 signaling is self-consistent on the AWS suite requ
     const kidHex = key.kid.replace(/-/g, '');
     const scheme = key.scheme ?? 'cenc';
 
-    // Every requested element carries a value (V2-R7); none is added (nor any v1 element, V2-R3).
+    // Every requested element carries a value (an encryptor stops on an empty one); none is added (nor any
+    // v1 element, which MediaPackage v2 refuses).
     for (const field of ['pssh', 'contentProtectionData'] as const) {
       expect(filled[field] === undefined).toBe(system[field] === undefined);
       if (system[field] !== undefined) expect(filled[field]!.length).toBeGreaterThan(0);
@@ -113,7 +117,8 @@ describeWithVectors('SPEKE v2 signaling is self-consistent on the AWS suite requ
     // PSSH names the DRMSystem's system and the key's KID.
     if (filled.pssh !== undefined) expect(kidInPssh(system.systemId, filled.pssh)).toBe(kidHex);
 
-    // PSSH == the <cenc:pssh> inside ContentProtectionData (V2-R8); Widevine: exactly that one element.
+    // PSSH == the <cenc:pssh> inside ContentProtectionData (SPEKE v2 requires them identical); Widevine:
+    // exactly that one element.
     if (filled.contentProtectionData !== undefined) {
       const children = fragmentChildren(filled.contentProtectionData);
       const pssh = children.find((child) => child.namespaceURI === 'urn:mpeg:cenc:2013' && child.localName === 'pssh');
@@ -149,7 +154,7 @@ describeWithVectors('SPEKE v2 signaling is self-consistent on the AWS suite requ
       expect(header).toContain(`<LA_URL>${OPTIONS.playReadyLaUrl}</LA_URL>`);
     }
 
-    // HLS: media = EXT-X-KEY, master = EXT-X-SESSION-KEY, identical attributes (V2-R9).
+    // HLS: media = EXT-X-KEY, master = EXT-X-SESSION-KEY, identical attributes (SPEKE v2 wants both).
     const lines = new Map(filled.hlsSignalingData.map((item) => [item.playlist, item.value.toString('utf8')]));
     if (lines.size > 0) {
       const media = lines.get('media')!;

@@ -1,10 +1,9 @@
 /**
- * The AWS SPEKE v2 suite's negative cases (`test_negative_cases.py`, docs/speke.md §4.3 last
- * paragraph): an empty body, and a suite request with a mandatory element or attribute removed, must
- * not get a 200. The suite does not check the body; we pin which layer refuses each one (the parser's
- * `CpixInvalid` or a §4.3 `SpekeRejected`, through the route's intake, see outcomeOf) and that its
- * status is a 4xx. Requests are suite-generated
- * files read in place, live (with a key period) and VOD (without).
+ * The AWS SPEKE v2 suite's negative cases (`test_negative_cases.py` in awslabs/speke-reference-server):
+ * an empty body, and a suite request with a mandatory element or attribute removed, must not get a 200.
+ * The suite does not check the body; we pin which layer refuses each one (the parser's `CpixInvalid` or
+ * a SPEKE v2 `SpekeRejected`, through the route's intake, see outcomeOf) and that its status is a 4xx.
+ * Requests are suite-generated files read in place, live (with a key period) and VOD (without).
  */
 
 import { readFileSync } from 'node:fs';

@@ -7,15 +7,15 @@ import { mapError } from '../../../src/http/error-mapping';
 /** What the SPEKE v2 pipeline (parse, then validate) makes of one request body. */
 export type Outcome =
   | { readonly kind: 'accepted' }
-  /** `SpekeRejected`: `body` is the exact §4.3 text the route sends. */
+  /** `SpekeRejected`: `body` is the exact SPEKE v2 error string the route sends. */
   | { readonly kind: 'rejected'; readonly body: string; readonly status: number }
   /** Any other `ServiceError` (the parser's `CpixInvalid` / `CpixUnsupported`). */
   | { readonly kind: 'parser'; readonly code: string; readonly status: number };
 
 /**
  * Runs `xml` through the SPEKE v2 route's intake (src/http/routes/key-exchange.ts): parse without
- * reference checks, the §4.3 checks, then the parser's reference checks. Anything but a
- * `ServiceError` is rethrown.
+ * reference checks, the SPEKE v2 request checks (`validateSpekeV2`), then the parser's reference
+ * checks. Anything but a `ServiceError` is rethrown.
  */
 export function outcomeOf(xml: string | Buffer, version: SpekeV2Version = '2.0'): Outcome {
   try {

@@ -1,6 +1,6 @@
 /**
  * Every request file of the AWS SPEKE reference server and its v2 verification suite
- * (../shared/vectors/speke/awslabs-speke-reference-server, read in place; PROVENANCE.md there) run
+ * (../shared/vectors/speke/awslabs-speke-reference-server, read in place) run
  * through parse + `validateSpekeV2`. The folder is walked, so a new file is never skipped: it is
  * expected to be accepted unless listed in NEGATIVES with its outcome.
  */
@@ -25,7 +25,7 @@ function xmlFiles(dir: string): string[] {
 const MALFORMED = rejected('Malformed encryption contract');
 const WRONG_VERSION = rejected('Unsupported CPIX@version');
 
-/** Files that must not be answered with 200, and how each is refused (speke.md §13, PROVENANCE.md). */
+/** Files that must not be answered with 200, and how each is refused (the suite's negatives and one more). */
 const NEGATIVES: Readonly<Record<string, Outcome>> = {
   // Suite fixed negatives (test_negative_cases.py): CPIX@version="4.0".
   'spekev2_requests/general/3_negative_wrong_version_spekev2_dash_widevine.xml': WRONG_VERSION,
@@ -38,7 +38,7 @@ const NEGATIVES: Readonly<Record<string, Outcome>> = {
   // Video rules plus two `ALL` rules carrying audio filters.
   'spekev2_requests/general/5_spekev2_negative_preset_shared_audio.xml': MALFORMED,
   'spekev2_requests/vod/5_spekev2_negative_preset_shared_audio.xml': MALFORMED,
-  // FairPlay with cenc (speke.md §13): named by the first FairPlay DRMSystem, systemId as sent.
+  // FairPlay with cenc (FairPlay needs cbcs): named by the first FairPlay DRMSystem, systemId as sent.
   'tests/server_api_body_spekev2.xml': rejected('ContentKey@commonEncryptionScheme non compatible with DRMSystem 94ce86fb-07ff-4f43-adb8-93d2fa968ca2'),
   // A SPEKE v1 request (root `id`, no `version`): sent with a v2 header it is refused, not answered as v1.
   'tests/server_api_body.xml': rejected('Missing CPIX@version'),
@@ -63,8 +63,9 @@ describeWithVectors('SPEKE v2 validation of the AWS reference-server and suite r
     expect(outcomeOf(readFileSync(join(ROOT, file)), '2.0')).toEqual(expected);
   });
 
-  // The SPEKE version binds the CPIX version (§1): the same positives are refused under a 2.1 header
-  // and accepted again once the root says 2.4 (2.1 only widens what is allowed).
+  // The SPEKE version binds the CPIX version (v2.0 ↔ CPIX 2.3, v2.1 ↔ CPIX 2.4; AWS SPEKE API v2.1, Changes
+  // from SPEKE v2.0): the same positives are refused under a 2.1 header and accepted again once the root says
+  // 2.4 (2.1 only widens what is allowed).
   it.each(positives)('%s: under 2.1 only with CPIX@version 2.4', (file) => {
     const xml = readFileSync(join(ROOT, file), 'utf8');
     expect(outcomeOf(xml, '2.1')).toEqual(WRONG_VERSION);

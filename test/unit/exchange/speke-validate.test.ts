@@ -1,8 +1,9 @@
 /**
- * SPEKE v2 request validation (docs/speke.md §4.3, §4.4, order of §12 item 2). Each case changes one
- * thing (or, in the order table, exactly two) in a small valid request built here; the suite-request
- * corpus is in speke-validate-vectors.test.ts, the suite's "remove each mandatory element" negatives
- * in speke-validate-removals.test.ts.
+ * SPEKE v2 request validation (the error strings AWS lists for SPEKE v2 key providers and the AWS SPEKE
+ * v2 encryption contract; docs/key-exchange.md, SPEKE), in `validateSpekeV2`'s order. Each case changes
+ * one thing (or, in the order table, exactly two) in a small valid request built here; the
+ * suite-request corpus is in speke-validate-vectors.test.ts, the suite's "remove each mandatory
+ * element" negatives in speke-validate-removals.test.ts.
  */
 
 import { parseCpixDocument } from '../../../src/cpix/parse';
@@ -229,7 +230,8 @@ describe('validateSpekeV2: one failure per §4.3 string', () => {
     { name: 'one non-ALL key for audio and video', parts: singleKey(rule(VIDEO_KID, 'VIDEO', VIDEO, AUDIO)), expected: NOT_SUPPORTED },
     { name: 'UHD video sharing the audio key', parts: { rules: rule(VIDEO_KID, 'SD', SD) + rule(AUDIO_KID, 'UHD+AUDIO', UHD, AUDIO) }, expected: NOT_SUPPORTED },
 
-    // The AWS suite's PRESET_VIDEO_7/8 send SD+HD1 with one VideoFilter and expect 200 (§4.4 caveat).
+    // The AWS suite's PRESET_VIDEO_7/8 send SD+HD1 with one VideoFilter and expect 200, so the number of filters
+    // need not match the number of `+` parts of intendedTrackType.
     {
       name: 'accepts SD+HD1 with a single VideoFilter',
       parts: {
@@ -252,7 +254,7 @@ describe('validateSpekeV2: one failure per §4.3 string', () => {
       parts: singleKey(rule(VIDEO_KID, 'VIDEO', VIDEO)),
       expected: accepted,
     },
-    // Not a contract problem: left to checkReferences, which the route runs after the §4.3 checks.
+    // Not a contract problem: left to checkReferences, which the route runs after the SPEKE v2 checks.
     {
       name: 'a duplicated ContentKey kid',
       parts: { keys: key(VIDEO_KID) + key(AUDIO_KID) + key(VIDEO_KID.toUpperCase()) },

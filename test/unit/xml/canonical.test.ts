@@ -70,7 +70,7 @@ describeWithVectors('serializeCanonical on the DASH-IF vectors', () => {
   });
 
   // EvenMoreComplex.xml binds the default namespace to a relative URI, which libxml2 refuses to
-  // canonicalize (docs/cpix.md P9); it is a libxml2 limitation, covered by xml-crypto above.
+  // canonicalize ("checking for relative namespaces"); it is a libxml2 limitation, covered by xml-crypto above.
   const libxml2Vectors = vectors.filter((name) => name !== 'EvenMoreComplex.xml');
   (XMLLINT_AVAILABLE ? it.each(libxml2Vectors) : it.skip.each(libxml2Vectors))('matches libxml2 for %s', (name) => {
     const xml = decodeXmlBytes(readFileSync(vectorPath('dashif-cpix-test-vectors', name)));
