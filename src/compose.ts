@@ -3,6 +3,7 @@ import { createAuditService } from './audit/audit-service';
 import type { AuditSink } from './audit/ports';
 import { createAuthFailureLimiter, type AuthFailureLimiter } from './auth-limits/auth-failure-limiter';
 import type { Config, SigningConfig } from './config/config';
+import { createPolicyCache } from './content-policy/policy-cache';
 import { createPolicyService } from './content-policy/policy-service';
 import type { MasterKeyProvider } from './crypto/kms/master-key';
 import { cryptoRandom, systemClock, type Clock } from './crypto/random';
@@ -143,7 +144,8 @@ export function buildService(settings: ServiceSettings, parts: ServiceParts, ove
   });
   const { sites, contentKeys, policies, revocations, audit } = services;
   const auditSink = overrides.auditSink ?? audit;
-  const exchangeDeps = { contentKeys, policies, signing: settings.signing, random: cryptoRandom, clock: clocks.exchange ?? systemClock };
+  const exchangeClock = clocks.exchange ?? systemClock;
+  const exchangeDeps = { contentKeys, signing: settings.signing, random: cryptoRandom, clock: exchangeClock };
   const authFailures = createAuthFailureLimiter({ repository: store.authFailures, clock: clocks.authFailures ?? systemClock, limits: settings.authFailures });
   const licenceClock = clocks.licences ?? systemClock;
 
@@ -156,9 +158,10 @@ export function buildService(settings: ServiceSettings, parts: ServiceParts, ove
     revocations,
     lifecycle: services.lifecycle,
     audit,
-    keyExchange: createKeyExchange(exchangeDeps),
+    keyExchange: createKeyExchange({ ...exchangeDeps, policies: createPolicyCache(policies, exchangeClock) }),
     licenseExport: createLicenseExport({
       ...exchangeDeps,
+      policies,
       audit: auditSink,
       revocations,
       signing: settings.exportSigning,

@@ -27,7 +27,7 @@ import { encryptDocumentKeys } from '../cpix/delivery';
 import type { ContentKey as CpixContentKey, ContentKeyPeriod, ContentKeyUsageRule, CpixDocument, DrmSystem } from '../cpix/model';
 import { periodBounds } from '../content-policy/rotation';
 import type { ContentPolicy } from '../content-policy/ports';
-import type { PolicyService } from '../content-policy/policy-service';
+import type { PoliciesByRevision } from '../content-policy/policy-cache';
 import { signCpix } from '../cpix/signature';
 import { UINT32_MAX } from '../drm/byte-writer';
 import { CpixInvalid, CpixUnsupported, KeyConflict } from '../errors';
@@ -46,8 +46,8 @@ export type { ExchangeDialect } from './dialect';
 
 export interface KeyExchangeDeps {
   readonly contentKeys: ContentKeyService;
-  /** The content's policy, read when a request rotates keys. */
-  readonly policies: Pick<PolicyService, 'policyOf'>;
+  /** The content's policy as of the site revision the request was authenticated with, read when it rotates keys. */
+  readonly policies: PoliciesByRevision;
   readonly signing: SigningConfig;
   readonly random: RandomSource;
   readonly clock: Clock;
@@ -371,7 +371,9 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       const systemKeys = bindSystemsToKeys(index, dialect.unreferencedSystemsUseSingleKey);
       const slots = slotsOf(request, index);
       // The content's policy is read only when the request rotates keys.
-      if (slots.some((slot) => slot.periodIndex !== undefined)) checkRotation(await policies.policyOf(site.id, contentId), slots, clock());
+      if (slots.some((slot) => slot.periodIndex !== undefined)) {
+        checkRotation(await policies.policyAt(site.id, request.siteRevision, contentId), slots, clock());
+      }
       const recipients = recipientsOf(document);
       const profile = dialect.responseProfile(document);
       const sign = dialect.signs(site.options);

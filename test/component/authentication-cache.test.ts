@@ -117,6 +117,25 @@ describeOnRedis('authentication cache across processes (Redis)', () => {
     expect(signed(await text(keyRequest()))).toBe(true);
   });
 
+  it("checks a rotating request against a content policy changed through the other process at once (B's policy cache is keyed by the site revision)", async () => {
+    const contentId = freshContentId('rotating');
+    // Periods count from 1970: with a 1-minute interval, 40,000,000 starts in 2046, far more than two
+    // periods ahead; without a policy any period is taken.
+    const rotate = (period: number) =>
+      request(b.app)
+        .post(`/v2/cpix/pallycon/getKey/${token}`)
+        .query({ 'key-rotation': 'true' })
+        .set('Content-Type', 'application/xml')
+        .send(buildDoveRunnerRequest(contentId, ['HD'], { periodIndex: period }).xml);
+    expect((await rotate(40_000_000)).status).toBe(200);
+    await request(a.app).post(`/admin/v1/sites/${siteId}/policies`).set(adminA())
+      .send({ name: 'every-minute', securityLevel: 'LOW', persistentLicense: false, licenseDurationSeconds: 3600, rotationIntervalMinutes: 1 }).expect(201);
+    await request(a.app).put(`/admin/v1/sites/${siteId}/contents/${contentId}/policy`).set(adminA()).send({ policy: 'every-minute' }).expect(200);
+    const refused = await rotate(40_000_001);
+    expect([refused.status, refused.body.error?.code]).toEqual([400, 'ERR_CPIX_UNSUPPORTED']);
+    expect(await keysOf(contentId)).toHaveLength(1);
+  });
+
   it('never lets a token ID with another secret through the cache', async () => {
     expect((await keyRequest()).status).toBe(200);
     const forged = token.replace(/.$/, (last) => (last === 'A' ? 'B' : 'A'));

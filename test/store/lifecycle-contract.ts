@@ -208,6 +208,28 @@ export function describeLifecycleContract(context: () => LifecycleContext): void
       ({ site: { id: policySite } } = await services.sites.createSite({ name: 'policies' }));
     });
 
+    it('counts every change of a site\'s policies, rules and assignments in its revision (a key request\'s cached policy is checked by it)', async () => {
+      const { site } = await services.sites.createSite({ name: 'policy revisions' });
+      const { policies } = services;
+      const revision = async () => (await context().store.sites.getSite(site.id))?.revision;
+      const steps: [string, () => Promise<unknown>][] = [
+        ['create', () => policies.create(site.id, policy('gold'))],
+        ['update', () => policies.update(site.id, 'gold', { rotationIntervalMinutes: 5 })],
+        ['rules', () => policies.setRules(site.id, [{ contentIdPrefix: 'live-', policy: 'gold' }])],
+        ['assign', () => policies.assign(site.id, 'movie', 'gold')],
+        ['unassign', () => policies.assign(site.id, 'movie', undefined)],
+        ['rules cleared', () => policies.setRules(site.id, [])],
+        ['delete', () => policies.delete(site.id, 'gold')],
+      ];
+      const seen: [string, boolean][] = [];
+      for (const [name, step] of steps) {
+        const before = (await revision()) ?? 0;
+        await step();
+        seen.push([name, ((await revision()) ?? 0) > before]);
+      }
+      expect(seen).toEqual(steps.map(([name]) => [name, true]));
+    });
+
     it('creates, lists, changes and deletes policies; names are unique per site', async () => {
       const { policies } = services;
       await policies.create(policySite, policy('premium'));

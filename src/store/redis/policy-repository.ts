@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis';
 import type { PolicyRepository } from '../../content-policy/ports';
 import { decodePolicy, decodeRules, encodePolicy, encodeRules } from '../lifecycle-records';
 import { repliesOf, type RedisContext } from './context';
@@ -9,17 +10,30 @@ import { repliesOf, type RedisContext } from './context';
  */
 export function createRedisPolicyRepository(context: RedisContext): PolicyRepository {
   const { client, names, call, confirmDurable } = context;
+
+  /**
+   * A policy write and the count of a site change (`SiteRecord.revision`) in one MULTI on the site's
+   * hash tag: key requests cache a content's policy by the site's revision, and their store step
+   * refuses a revision that moved. Counted also when the write changed nothing (a harmless refresh).
+   */
+  async function counted<T>(operation: string, siteId: string, write: (queue: ChainableCommander) => ChainableCommander): Promise<T> {
+    const queue = write(client.multi());
+    queue.cpixCountSiteChange(names.site(siteId).record);
+    const [result] = repliesOf(operation, await call(operation, () => queue.exec()), 2);
+    return result as T;
+  }
+
   return {
     async create(siteId, policy) {
       const { policies } = names.site(siteId);
-      const created = await call('createPolicy', () => client.hsetnx(policies, policy.name, encodePolicy(policy)));
+      const created = await counted<number>('createPolicy', siteId, (queue) => queue.hsetnx(policies, policy.name, encodePolicy(policy)));
       if (created === 1) await confirmDurable('createPolicy', policies);
       return created === 1;
     },
 
     async replace(siteId, policy) {
       const { policies } = names.site(siteId);
-      const replaced = await call('replacePolicy', () => client.cpixReplacePolicy(policies, policy.name, encodePolicy(policy)));
+      const replaced = await counted<number>('replacePolicy', siteId, (queue) => queue.cpixReplacePolicy(policies, policy.name, encodePolicy(policy)));
       if (replaced === 1) await confirmDurable('replacePolicy', policies);
       return replaced === 1;
     },
@@ -33,7 +47,9 @@ export function createRedisPolicyRepository(context: RedisContext): PolicyReposi
 
     async delete(siteId, name) {
       const site = names.site(siteId);
-      const outcome = await call('deletePolicy', () => client.cpixDeletePolicy(site.policies, site.policyRules, site.policyUsers(name), name));
+      const outcome = await counted<'missing' | 'in-use' | 'deleted'>('deletePolicy', siteId, (queue) =>
+        queue.cpixDeletePolicy(site.policies, site.policyRules, site.policyUsers(name), name),
+      );
       if (outcome === 'deleted') await confirmDurable('deletePolicy', site.policies);
       return outcome;
     },
@@ -41,7 +57,7 @@ export function createRedisPolicyRepository(context: RedisContext): PolicyReposi
     async setRules(siteId, rules) {
       const site = names.site(siteId);
       const used = [...new Set(rules.map((rule) => rule.policy))];
-      const missing = await call('setPolicyRules', () => client.cpixSetPolicyRules(site.policies, site.policyRules, encodeRules(rules), ...used));
+      const missing = await counted<string>('setPolicyRules', siteId, (queue) => queue.cpixSetPolicyRules(site.policies, site.policyRules, encodeRules(rules), ...used));
       if (missing !== '') return { missing };
       await confirmDurable('setPolicyRules', site.policyRules);
       return {};
@@ -54,8 +70,8 @@ export function createRedisPolicyRepository(context: RedisContext): PolicyReposi
       for (;;) {
         const current = (await call('assignPolicy', () => client.hget(site.contentPolicies, contentId))) ?? '';
         const target = policy ?? '';
-        const outcome = await call('assignPolicy', () =>
-          client.cpixAssignPolicy(
+        const outcome = await counted<string>('assignPolicy', siteId, (queue) =>
+          queue.cpixAssignPolicy(
             site.policies,
             site.contentPolicies,
             site.policyUsers(current),

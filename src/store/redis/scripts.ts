@@ -19,6 +19,8 @@ declare module 'ioredis' {
     ): Result<number, Context>;
     /** 1 updated; 0 no such site. */
     cpixUpdateSite(record: string, ...fields: string[]): Result<number, Context>;
+    /** 1 counted; 0 no such site (nothing is created). */
+    cpixCountSiteChange(record: string): Result<number, Context>;
     /** 1 added; 0 the current version is not the expected one. */
     cpixAddSiteKey(
       record: string,
@@ -92,6 +94,13 @@ return 1`;
 const UPDATE_SITE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HINCRBY', KEYS[1], 'revision', 1)
+return 1`;
+
+// KEYS: site record. Counts a change of what key requests depend on besides the record itself (the
+// site's content policies), in 'revision'; never creates a record for an unknown site.
+const COUNT_SITE_CHANGE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[1], 'revision', 1)
 return 1`;
 
@@ -316,6 +325,7 @@ return {count, ttl}`;
 const SCRIPTS = {
   cpixCreateSite: { numberOfKeys: 2, lua: CREATE_SITE },
   cpixUpdateSite: { numberOfKeys: 1, lua: UPDATE_SITE },
+  cpixCountSiteChange: { numberOfKeys: 1, lua: COUNT_SITE_CHANGE },
   cpixAddSiteKey: { numberOfKeys: 2, lua: ADD_SITE_KEY },
   cpixIndexCredential: { numberOfKeys: 2, lua: INDEX_CREDENTIAL },
   cpixRevokeCredential: { numberOfKeys: 1, lua: REVOKE_CREDENTIAL },

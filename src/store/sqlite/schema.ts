@@ -8,7 +8,8 @@
  * key-creation windows, and drops the content-key index by KID, which nothing reads; 6 the audit
  * records' KID count and digest (`ADDED_COLUMNS`) and the content-key index by content and age,
  * which pages of a content's keys seek; 7 imported-key slots, revocations, content policies, and the
- * audit records' reason and policy; 8 the sites' revision (`ADDED_COLUMNS`). Every statement is idempotent (`IF NOT EXISTS`,
+ * audit records' reason and policy; 8 the sites' revision (`ADDED_COLUMNS`) and the triggers that count a
+ * change of a site's content policies in it (`TRIGGERS_SQL`). Every statement is idempotent (`IF NOT EXISTS`,
  * `IF EXISTS`), and columns added to an existing table are added only where missing, so opening an
  * older file upgrades it in place.
  */
@@ -171,3 +172,29 @@ export const ADDED_COLUMNS: readonly { readonly table: string; readonly column: 
   { table: 'audit_records', column: 'policy', type: 'TEXT' },
   { table: 'sites', column: 'revision', type: 'INTEGER NOT NULL DEFAULT 0' },
 ];
+
+/**
+ * Every change of a site's content policies counts in its revision, in the same transaction as the
+ * change: key requests cache a content's policy by the site's revision (`SiteRecord.revision`). Run
+ * after `ADDED_COLUMNS`, which gives older files the column.
+ */
+export const TRIGGERS_SQL = `
+CREATE TRIGGER IF NOT EXISTS policies_count_insert AFTER INSERT ON policies
+  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
+CREATE TRIGGER IF NOT EXISTS policies_count_update AFTER UPDATE ON policies
+  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
+CREATE TRIGGER IF NOT EXISTS policies_count_delete AFTER DELETE ON policies
+  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = OLD.site_id; END;
+CREATE TRIGGER IF NOT EXISTS policy_rules_count_insert AFTER INSERT ON policy_rules
+  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
+CREATE TRIGGER IF NOT EXISTS policy_rules_count_update AFTER UPDATE ON policy_rules
+  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
+CREATE TRIGGER IF NOT EXISTS policy_rules_count_delete AFTER DELETE ON policy_rules
+  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = OLD.site_id; END;
+CREATE TRIGGER IF NOT EXISTS content_policies_count_insert AFTER INSERT ON content_policies
+  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
+CREATE TRIGGER IF NOT EXISTS content_policies_count_update AFTER UPDATE ON content_policies
+  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
+CREATE TRIGGER IF NOT EXISTS content_policies_count_delete AFTER DELETE ON content_policies
+  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = OLD.site_id; END;
+`;

@@ -16,7 +16,7 @@ import { createSqliteLicenseServerRepository } from './license-server-repository
 import { createSqlitePolicyRepository } from './policy-repository';
 import { createSqliteRevocationRepository } from './revocation-repository';
 import { createSqliteMasterKeyCheckRepository } from './master-key-check-repository';
-import { ADDED_COLUMNS, SCHEMA_SQL, SCHEMA_VERSION } from './schema';
+import { ADDED_COLUMNS, SCHEMA_SQL, SCHEMA_VERSION, TRIGGERS_SQL } from './schema';
 
 interface SiteRow {
   id: string;
@@ -159,6 +159,7 @@ export function openSqliteStore(path: string): Store {
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
   }
+  db.exec(TRIGGERS_SQL);
 
   const stmt = {
     insertSite: db.prepare(
