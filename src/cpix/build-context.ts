@@ -1,7 +1,7 @@
 /**
  * Shared machinery of the CPIX builder (./build.ts): what each target version can express, and a
  * context that creates elements with the literal prefixes we emit while recording which namespaces
- * the document uses, so the root declares exactly those (docs/cpix.md §2).
+ * the document uses, so the root declares exactly those (decision 14).
  */
 
 import { CpixUnsupported } from '../errors';
@@ -13,14 +13,14 @@ import { isTableKey } from './table-key';
 /** The namespaces the builder writes, keyed by the literal prefix it uses for each. */
 export type BuildPrefix = keyof typeof NS;
 
-/** What a target version's schema can carry (docs/cpix.md §1 "Changes between versions", §3.9). */
+/** What a target version's schema can carry (the official XSD of each CPIX version). */
 export interface VersionProfile {
   readonly target: CpixTargetVersion;
   /** `CPIX@version` (2.3+). */
   readonly versionAttribute: boolean;
-  /** `ContentKey@commonEncryptionScheme`: absent before 2.3, length 4 in 2.3 (P16), free text in 2.4. */
+  /** `ContentKey@commonEncryptionScheme`: absent before 2.3, length 4 in 2.3, free text in 2.4. */
   readonly commonEncryptionScheme: 'absent' | 'length-4' | 'any';
-  /** ≤ 2.3: `ContentKey` extends the PSKC `KeyType` and `DocumentKey` carries `@Algorithm` (P2). */
+  /** ≤ 2.3: `ContentKey` extends the PSKC `KeyType` and `DocumentKey` carries `@Algorithm`. */
   readonly pskcKeyType: boolean;
   /** 2.4 additions: HDCPData, ContentKey@contentId, @encryptsKey, several DocumentKeys, robustness, HLSAllowedCPC, period label/offsets. */
   readonly cpix24: boolean;
@@ -28,9 +28,9 @@ export interface VersionProfile {
   readonly legacySignaling: boolean;
   /** SPEKE v1 `speke:` elements inside `DRMSystem` (target '2.0' only). */
   readonly spekeV1: boolean;
-  /** 2.4 requires at least one child in every list (P4). */
+  /** 2.4 requires at least one child in every list. */
   readonly nonEmptyLists: boolean;
-  /** `HLSSignalingData@playlist` spellings (P1): master|variant (2.1), master|media (2.0, 2.2, 2.3), multiVariant|media (2.4). */
+  /** `HLSSignalingData@playlist` spellings: master|variant (2.1), master|media (2.0, 2.2, 2.3), multiVariant|media (2.4). */
   readonly playlist: { readonly master: string; readonly media: string };
 }
 

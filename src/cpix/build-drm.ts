@@ -1,5 +1,5 @@
 /**
- * `DRMSystem` for the builder (docs/cpix.md §3.4, P1, P12, P13): children strictly in schema order,
+ * `DRMSystem` for the builder (DASH-IF CPIX 2.3 §5.2.7, DRMSystem Element): children strictly in schema order,
  * playlist names per version, SPEKE v1 elements only in '2.0' documents, pass-through extensions last.
  */
 
@@ -10,7 +10,7 @@ import { adoptExtension } from './build-extensions';
 import type { DrmSystem, HlsSignalingData } from './model';
 import { shownValue } from './shown';
 
-/** Playlist values by meaning, whatever version they were received in (P1). */
+/** Playlist values by meaning, whatever version they were received in (`master` up to 2.3.1, `multiVariant` in 2.4). */
 const MASTER_PLAYLISTS: ReadonlySet<string> = new Set(['master', 'multiVariant']);
 const MEDIA_PLAYLISTS: ReadonlySet<string> = new Set(['media', 'variant']);
 
@@ -34,7 +34,7 @@ export function buildDrmSystem(ctx: BuildContext, system: DrmSystem): XmlElement
     children.push(ctx.textElement('cpix', 'HLSSignalingData', base64(hls.value), [['playlist', playlistFor(ctx, hls, path)]]));
   }
   if (system.smoothStreamingProtectionHeaderData !== undefined) {
-    // xs:string holding the PRO's base64 already (P13): written as is, never encoded again.
+    // xs:string holding the PRO's base64 already (the XSD types it `xs:string`, not base64Binary): written as is, never encoded again.
     children.push(ctx.textElement('cpix', 'SmoothStreamingProtectionHeaderData', system.smoothStreamingProtectionHeaderData));
   }
   if (system.hdsSignalingData !== undefined) children.push(ctx.textElement('cpix', 'HDSSignalingData', base64(system.hdsSignalingData)));

@@ -1,6 +1,6 @@
 /**
  * Extension elements in the builder's output (`xs:any namespace="##other"` in `DRMSystem` and
- * `ContentKeyUsageRule`, docs/cpix.md §3): a request's pass-through elements and our own.
+ * `ContentKeyUsageRule`, DASH-IF CPIX 2.3 §5.2.7, §5.2.12): a request's pass-through elements and our own.
  */
 
 import type { XmlElement } from '../xml/tree';

@@ -1,5 +1,5 @@
 /**
- * `DeliveryDataList` and `ContentKeyList` for the builder (docs/cpix.md §3.2, §3.3, §4.4): the
+ * `DeliveryDataList` and `ContentKeyList` for the builder (DASH-IF CPIX 2.3 §5.2.2–5.2.5, §6.1): the
  * recipient envelope in the Axinom/DASH-IF shape and the content keys, per target version.
  */
 
@@ -20,7 +20,7 @@ export function buildDeliveryData(ctx: BuildContext, delivery: DeliveryData, pat
 
   if (delivery.macMethod !== undefined) {
     const { algorithm, encryptedKey } = delivery.macMethod;
-    // Shape A (docs/cpix.md §4.4): the only one Axinom can read.
+    // `cpix:Key/enc:…` (the DASH-IF test vectors' shape, see ./parse-delivery.ts): the only one Axinom can read.
     const key = encryptedKey === undefined ? [] : [ctx.element('cpix', 'Key', [], rsaOaepCipher(ctx, encryptedKey))];
     children.push(ctx.element('cpix', 'MACMethod', [['Algorithm', algorithm]], key));
   }
@@ -56,7 +56,7 @@ function buildDocumentKey(ctx: BuildContext, key: DocumentKey, path: string): Xm
     'DocumentKey',
     [
       ['id', key.id],
-      // P2: Axinom requires @Algorithm up to 2.3 and the 2.4 XSD forbids it, where AES-256-CBC is implied.
+      // Axinom requires @Algorithm up to 2.3 and the 2.4 XSD forbids it, where AES-256-CBC is implied.
       ['Algorithm', profile.pskcKeyType ? (key.algorithm ?? ALGORITHM.aes256Cbc) : undefined],
       ['encryptsKey', key.encryptsKey],
     ],
@@ -82,7 +82,7 @@ export function buildContentKey(ctx: BuildContext, key: ContentKey): XmlElement 
   const scheme = key.commonEncryptionScheme;
   if (scheme !== undefined) {
     if (profile.commonEncryptionScheme === 'absent') ctx.unsupported(`${path}@commonEncryptionScheme`);
-    // The 2.3 XSD types it as a string of length 4 (P16); HLS method names arrived in 2.3.1.
+    // The 2.3 XSD types it as a string of length 4; HLS method names arrived in 2.3.1.
     if (profile.commonEncryptionScheme === 'length-4' && [...scheme].length !== 4) {
       ctx.unsupported(`${path}@commonEncryptionScheme${shownValue(scheme)}`);
     }

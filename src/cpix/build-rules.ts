@@ -1,6 +1,6 @@
 /**
  * `ContentKeyPeriod`, `ContentKeyUsageRule` and `UpdateHistoryItem` for the builder
- * (docs/cpix.md §3.5–§3.7). These are echoed from requests, so values are written as received.
+ * (DASH-IF CPIX 2.3 §5.2.9–§5.2.15). These are echoed from requests, so values are written as received.
  */
 
 import type { XmlElement, XmlNode } from '../xml/tree';

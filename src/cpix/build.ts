@@ -1,13 +1,13 @@
 /**
  * The CPIX builder: a `CpixDocument` model → the document of the requested CPIX version, serialized
- * directly in canonical form so it can be signed as is (docs/cpix.md §0, §3, §3.9, §5.3).
+ * directly in canonical form so it can be signed as is (DASH-IF CPIX 2.3 §5 and §6.1.3; decision 14).
  *
  * Output rules: literal `cpix:`/`pskc:` prefixes declared on the root always (MediaPackage v2 requests
  * omit pskc, and some clients look elements up by qualified name), `enc:`/`ds:` only when used,
  * `speke:` only in '2.0' (SPEKE v1) documents; lists only when present in the model, with their
  * id/updateVersion; children in schema order; no whitespace between elements. A value the target
  * version's schema cannot carry is refused with `CpixUnsupported` naming it, never dropped silently
- * (exceptions: `DocumentKey@Algorithm` in 2.4 (P2) and SPEKE v1 elements outside '2.0').
+ * (exceptions: `DocumentKey@Algorithm` in 2.4 and SPEKE v1 elements outside '2.0').
  */
 
 import { serializeCanonical } from '../xml/canonical';
@@ -28,7 +28,7 @@ export interface BuildCpixOptions {
   /**
    * Declare `ds:` on the root even when nothing in the model uses it, because `ds:Signature`
    * elements will be inserted at `rootEndTagOffset`: a root declaration added after signing would
-   * break every signature (docs/cpix.md §5.3).
+   * break every signature (inclusive C14N renders the ancestors' namespace declarations).
    */
   readonly willBeSigned?: boolean;
 }

@@ -1,4 +1,4 @@
-/** Namespaces of CPIX documents (docs/cpix.md §2). Prefixes are what we emit; on input prefixes are irrelevant. */
+/** Namespaces of CPIX documents (DASH-IF CPIX 2.3 §5.2 and its XSD). Prefixes are what we emit; on input prefixes are irrelevant. */
 export const NS = {
   cpix: 'urn:dashif:org:cpix',
   pskc: 'urn:ietf:params:xml:ns:keyprov:pskc',
@@ -15,7 +15,7 @@ export const NS = {
  */
 export const KMS_EXPORT_NAMESPACE = 'urn:cpix-kms:license-export:1';
 
-/** Algorithm URIs on the wire (docs/cpix.md §4.1). */
+/** Algorithm URIs on the wire (DASH-IF CPIX 2.3 §6.1.4, Mandatory Algorithms; W3C XML Encryption and XML Signature). */
 export const ALGORITHM = {
   aes256Cbc: 'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
   hmacSha512: 'http://www.w3.org/2001/04/xmldsig-more#hmac-sha512',
@@ -29,7 +29,7 @@ export const ALGORITHM = {
   envelopedSignature: 'http://www.w3.org/2000/09/xmldsig#enveloped-signature',
 } as const;
 
-/** Byte lengths fixed by CPIX key delivery (docs/cpix.md §4.2). */
+/** Byte lengths fixed by CPIX key delivery (DASH-IF CPIX 2.3 §6.1, Key Encryption in the CPIX Document). */
 export const DOCUMENT_KEY_LENGTH_BYTES = 256 / 8;
 export const MAC_KEY_LENGTH_BYTES = 512 / 8;
 export const CBC_IV_LENGTH_BYTES = 128 / 8;

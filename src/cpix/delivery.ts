@@ -12,7 +12,7 @@ import { ALGORITHM, DOCUMENT_KEY_LENGTH_BYTES, MAC_KEY_LENGTH_BYTES } from './co
 import type { ContentKey, CpixDocument, DeliveryData, DocumentKey } from './model';
 
 /**
- * CPIX encrypted key delivery (docs/cpix.md §3.2, §4): content keys encrypted under one document key,
+ * CPIX encrypted key delivery (DASH-IF CPIX 2.3 §5.2.3, §6.1): content keys encrypted under one document key,
  * authenticated with one MAC key, both RSA-OAEP-wrapped to every recipient certificate. The service
  * only sends encrypted keys (license exports, answers to requests that name recipients); the recipient
  * side, which tests use to read them, is test/support/cpix-decrypt.ts.
@@ -26,13 +26,13 @@ export interface EncryptDocumentKeysOptions {
 /**
  * Returns `doc` with every content key encrypted to `recipients`.
  *
- * One random 32-byte document key and one random 64-byte MAC key are drawn per document (P21: one
+ * One random 32-byte document key and one random 64-byte MAC key are drawn per document (one
  * MAC key even with several recipients, as there is one `ValueMAC` per key); each is RSA-OAEP-wrapped to
  * every recipient. Each content key gets a fresh IV (`encryptContentKey`). The resulting
  * `DeliveryDataList` has exactly one `DeliveryData` per recipient, in `recipients` order; a `DeliveryData`
  * of `doc` carrying the same certificate keeps its `id`, `name` and descriptive fields (the echo rule),
  * other existing entries are not carried over. `DocumentKey@Algorithm` is set to aes256-cbc; the builder
- * drops it for 2.4 (P2).
+ * drops it for 2.4, whose XSD has no such attribute.
  *
  * Throws `WeakCertificate` / `CpixUnsupported` naming the `DeliveryData[i]` whose certificate fails
  * `policy`. A content key without a plain value, or no recipients, is a programmer error (`RangeError`).

@@ -1,9 +1,10 @@
 /**
- * The CPIX document model (DASH-IF CPIX 2.0–2.4, docs/cpix.md §3), shared by the parser, the builder,
+ * The CPIX document model (DASH-IF CPIX 2.0–2.4; CPIX 2.3 §5.2, Hierarchical Data Model), shared by the parser, the builder,
  * the signer and the key-delivery code. It is a plain readonly value: the parser produces it from
  * untrusted XML, protocol code derives a response model from it, and the builder serialises that.
  *
- * Echo rule (docs/speke.md §0): identifier strings (`kid`, `systemId`, ids, `contentId`, `version`,
+ * Echo rule (AWS SPEKE API v2, Customizations and constraints: the response carries back what the
+ * encryptor sent; docs/key-exchange.md): identifier strings (`kid`, `systemId`, ids, `contentId`, `version`,
  * `commonEncryptionScheme`) are kept exactly as received; compare them case-insensitively, emit them
  * as received. List order is the order of the request.
  */
@@ -21,7 +22,7 @@ export interface Identified {
 
 /**
  * A signaling value. `undefined` = element absent; an empty buffer = element present but empty,
- * i.e. a placeholder the key server is asked to fill (docs/cpix.md P22).
+ * i.e. a placeholder the key server is asked to fill (an empty base64Binary is valid CPIX).
  */
 export type SignalBytes = Buffer;
 
@@ -92,7 +93,7 @@ export interface DrmSystem extends Identified {
   /** ≤ 2.3.1 only. */
   readonly uriExtXKey?: SignalBytes;
   readonly hlsSignalingData: readonly HlsSignalingData[];
-  /** `xs:string`: already the base64 text of the MSS ProtectionHeader (never double-encoded, P13). */
+  /** `xs:string`: already the base64 text of the MSS ProtectionHeader (never double-encoded). */
   readonly smoothStreamingProtectionHeaderData?: string;
   /** ≤ 2.3.1 only. */
   readonly hdsSignalingData?: SignalBytes;
@@ -159,11 +160,11 @@ export interface UpdateHistoryItem {
 
 export interface DocumentKey {
   readonly id?: string;
-  /** CPIX 2.4: the KID this document key encrypts (XSD: one UUID, docs/cpix.md P3). */
+  /** CPIX 2.4: the KID this document key encrypts (the 2.4 XSD allows one UUID, though the prose says a list). */
   readonly encryptsKey?: string;
   /** ≤ 2.3.1 `@Algorithm` (`…xmlenc#aes256-cbc`). */
   readonly algorithm?: string;
-  /** RSA-OAEP-wrapped 32-byte document key; absent in "encrypt to me" requests (P5). */
+  /** RSA-OAEP-wrapped 32-byte document key; absent in "encrypt to me" requests, which send only a `DeliveryKey`. */
   readonly encryptedValue?: Buffer;
 }
 
@@ -172,7 +173,7 @@ export interface DeliveryData extends Identified {
   /** DER X.509 certificates of the recipient (`DeliveryKey/ds:X509Data/ds:X509Certificate`). */
   readonly certificates: readonly Buffer[];
   readonly documentKeys: readonly DocumentKey[];
-  /** RSA-OAEP-wrapped 64-byte MAC key (any of the three shapes of docs/cpix.md §4.4 on input). */
+  /** RSA-OAEP-wrapped 64-byte MAC key (any of the three MAC key shapes of ./parse-delivery.ts on input). */
   readonly macMethod?: { readonly algorithm: string; readonly encryptedKey?: Buffer };
   readonly description?: string;
   readonly sendingEntity?: string;

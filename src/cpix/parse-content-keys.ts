@@ -1,4 +1,4 @@
-/** `ContentKeyList/ContentKey` (docs/cpix.md §3.3) and the `pskc:Secret` inside `cpix:Data`. */
+/** `ContentKeyList/ContentKey` (DASH-IF CPIX 2.3 §5.2.5) and the `pskc:Secret` inside `cpix:Data`. */
 
 import { CpixUnsupported } from '../errors';
 import type { XmlElement } from '../xml/tree';
@@ -14,7 +14,7 @@ import { attribute, elementsOf, isCpix, optionalChild, requiredAttribute, requir
 import { parseIdentified } from './parse-list';
 import { decodeBase64, decodeBase64OfLength, invalid, itemStep, parseUuid } from './parse-values';
 
-/** IV(16) ‖ AES-256-CBC-PKCS7(key) for a 16- or 32-byte key (docs/cpix.md §0.2, P17). */
+/** IV(16) ‖ AES-256-CBC-PKCS7(key) for a 16- or 32-byte key (DASH-IF CPIX 2.3 §6.1.2: the CipherValue is the IV and the encrypted key). */
 const CIPHER_VALUE_LENGTHS_BYTES = CONTENT_KEY_LENGTHS_BYTES.map((keyLength) => CBC_IV_LENGTH_BYTES + keyLength + 16);
 
 /** PSKC `KeyType` children (cpix:KeyType, ≤ 2.3.1) that carry no key-use meaning: accepted and dropped. */
@@ -23,7 +23,7 @@ const IGNORED_KEY_CHILDREN = new Set(['Issuer', 'AlgorithmParameters', 'KeyProfi
 /**
  * PSKC children that restrict how a key may be used (`Policy`: start/expiry dates, usage limits) or whose
  * meaning is open-ended (`Extensions`). Ignoring them would release the key more broadly than the
- * document allows (style.md §4.2), so they are refused as unsupported.
+ * document allows (the PSKC `Policy` of RFC 6030), so they are refused as unsupported.
  */
 const NARROWING_KEY_CHILDREN = new Set(['Policy', 'Extensions']);
 

@@ -1,4 +1,4 @@
-/** `DeliveryDataList/DeliveryData` (docs/cpix.md §3.2, §4.4): recipients and their wrapped keys. */
+/** `DeliveryDataList/DeliveryData` (DASH-IF CPIX 2.3 §5.2.2–5.2.3): recipients and their wrapped keys. */
 
 import type { XmlElement } from '../xml/tree';
 import { NS } from './constants';
@@ -29,7 +29,7 @@ type TextChildName = keyof typeof TEXT_CHILDREN;
 
 /**
  * Parses one `DeliveryData`. `DocumentKey` is optional: SPEKE "encrypt to me" requests carry only the
- * `DeliveryKey` (P5), and `<DocumentKey/>` placeholders are accepted.
+ * `DeliveryKey`, and `<DocumentKey/>` placeholders are accepted.
  *
  * @throws CpixInvalid for a missing `DeliveryKey`, bad certificate or wrapped-key base64, a bad
  *   `@encryptsKey`, or a repeated single-valued child.
@@ -80,7 +80,7 @@ function parseDeliveryKey(element: XmlElement, path: string): Buffer[] {
  * `DocumentKey`: `Data/pskc:Secret/pskc:EncryptedValue/enc:CipherData/enc:CipherValue` holds the
  * RSA-OAEP-wrapped document key. Its length depends on the recipient's RSA modulus, so only
  * non-emptiness is checked here. `@encryptsKey` is one UUID per the 2.4 XSD, a space-separated list per
- * the prose (P3): each token must be a UUID; the string is kept as received.
+ * the prose: each token must be a UUID; the string is kept as received.
  */
 function parseDocumentKey(element: XmlElement, path: string): DocumentKey {
   const id = attribute(element, 'id');
@@ -101,7 +101,7 @@ function parseDocumentKey(element: XmlElement, path: string): DocumentKey {
 }
 
 /**
- * The MAC key comes in three shapes (docs/cpix.md §4.4: `cpix:Key/enc:…`, `cpix:Key/pskc:EncryptedValue/…`,
+ * The MAC key comes in three shapes (`cpix:Key/enc:…` in the DASH-IF test vectors, `cpix:Key/pskc:EncryptedValue/…`,
  * `pskc:MACKey/…`); all of them put the wrapped key in the first `enc:CipherValue` below `MACMethod`.
  */
 function parseMacMethod(element: XmlElement, path: string): { algorithm: string; encryptedKey?: Buffer } {

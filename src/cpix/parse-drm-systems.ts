@@ -1,4 +1,4 @@
-/** `DRMSystemList/DRMSystem` (docs/cpix.md §3.4): per-DRM signaling, SPEKE v1 elements, extensions. */
+/** `DRMSystemList/DRMSystem` (DASH-IF CPIX 2.3 §5.2.6–5.2.8): per-DRM signaling, SPEKE v1 elements, extensions. */
 
 import type { XmlElement } from '../xml/tree';
 import { NS } from './constants';
@@ -10,11 +10,11 @@ import { isTableKey } from './table-key';
 
 /**
  * `HLSSignalingData@playlist`: `variant` (2.1), `master` (2.2–2.3.1), `multiVariant` (2.4), `media`.
- * Accept every spelling and keep it as received (P1).
+ * Accept every spelling and keep it as received (`master` up to 2.3.1, `multiVariant` in 2.4).
  */
 export const HLS_PLAYLIST_TYPES = ['master', 'media', 'multiVariant', 'variant'] as const;
 
-/** base64Binary signaling children of `DRMSystem`; empty = a placeholder to fill (P22). */
+/** base64Binary signaling children of `DRMSystem`; empty = a placeholder to fill (an empty base64Binary is valid). */
 const BASE64_SIGNALING = {
   PSSH: 'pssh',
   ContentProtectionData: 'contentProtectionData',
@@ -33,7 +33,7 @@ const SPEKE_SIGNALING = {
 
 /**
  * Parses one `DRMSystem`. Children are accepted in any order (the AWS SPEKE doc sample and PallyCon
- * send them out of XSD order, P12) but each single-valued child at most once. Elements of other
+ * send them out of XSD order) but each single-valued child at most once. Elements of other
  * namespaces (`##other`) are kept as `extensions`, except the SPEKE v1 ones which go to `speke`.
  *
  * @throws CpixInvalid for a bad systemId/kid, bad base64, a bad or repeated `@playlist`, or an
@@ -63,7 +63,7 @@ export function parseDrmSystem(element: XmlElement, position: number): DrmSystem
       } else if (name === 'HLSSignalingData') {
         hlsSignalingData.push(parseHlsSignalingData(child, childPath));
       } else if (name === 'SmoothStreamingProtectionHeaderData') {
-        // xs:string holding the already-base64 PlayReady Object: kept verbatim, never decoded (P13).
+        // xs:string holding the already-base64 PlayReady Object: kept verbatim, never decoded (the XSD types it `xs:string`).
         if (smoothStreaming !== undefined) throw invalid(childPath, 'must not occur more than once');
         smoothStreaming = textContent(child);
       } else {

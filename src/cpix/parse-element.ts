@@ -1,7 +1,7 @@
 /**
  * Namespace-aware element access for the CPIX parser. Elements are matched by (namespace URI, local
  * name) only, never by prefix: real documents use the default namespace (Axinom), `cpix:` (SPEKE) and
- * `aa:`…`ff:` (DASH-IF `EvenMoreComplex.xml`), docs/cpix.md §0.1 and P8.
+ * `aa:`…`ff:` (DASH-IF `EvenMoreComplex.xml` in Dash-Industry-Forum/cpix-test-vectors).
  */
 
 import { childElements, textOf, type XmlElement } from '../xml/tree';
@@ -17,7 +17,7 @@ export function isCpix(element: XmlElement, localName: string): boolean {
 }
 
 /**
- * CPIX attributes are unqualified (`attributeFormDefault="unqualified"`, docs/cpix.md §2): a prefixed
+ * CPIX attributes are unqualified (`attributeFormDefault="unqualified"` in the CPIX XSD): a prefixed
  * attribute never matches.
  */
 export function attribute(element: XmlElement, localName: string): string | undefined {

@@ -17,7 +17,7 @@ export function parseIdentified(element: XmlElement, path: string): Identified {
 
 /**
  * Parses a list whose children are all `cpix:<itemName>`; anything else inside a list is `CpixInvalid`.
- * `parseItem` gets the 1-based position for paths. Empty lists are accepted (≤ 2.3.1 allows them, P4).
+ * `parseItem` gets the 1-based position for paths. Empty lists are accepted (≤ 2.3.1 allows them).
  */
 export function parseList<T>(
   element: XmlElement,

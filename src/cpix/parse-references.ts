@@ -1,8 +1,8 @@
 /**
- * Cross-references inside one CPIX document (docs/cpix.md §3.3–3.6, §13.4): kids are unique, every
+ * Cross-references inside one CPIX document (DASH-IF CPIX 2.3 §5.2.4–5.2.13): kids are unique, every
  * DRMSystem, usage rule and `dependsOnKey` names an existing ContentKey, `(systemId, kid)` is unique
  * (Axinom and USP identify a DRMSystem by it), and every `KeyPeriodFilter@periodId` resolves (xs:IDREF,
- * P14). Kids and systemIds are compared case-insensitively (P19) but reported as received.
+ * P14). Kids and systemIds are compared case-insensitively (PallyCon sends system IDs in upper case) but reported as received.
  */
 
 import type { CpixDocument } from './model';
@@ -49,7 +49,7 @@ export function checkReferences(document: CpixDocument, options: { readonly allo
     }
   }
 
-  // Clear keys travel only without recipients, encrypted keys only with them (P23; docs/cpix.md §3.1).
+  // Clear keys travel only without recipients, encrypted keys only with them (DASH-IF CPIX 2.3 §5.2.1: without a `DeliveryDataList` the keys are in the clear).
   const hasRecipients = document.deliveryDataList !== undefined;
   for (const key of keys) {
     if (key.data?.kind === 'plain' && hasRecipients) {

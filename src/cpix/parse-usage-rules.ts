@@ -1,7 +1,7 @@
 /**
- * `ContentKeyPeriodList`, `ContentKeyUsageRuleList` and `UpdateHistoryItemList` (docs/cpix.md §3.5–3.7).
+ * `ContentKeyPeriodList`, `ContentKeyUsageRuleList` and `UpdateHistoryItemList` (DASH-IF CPIX 2.3 §5.2.9–5.2.15).
  *
- * Usage rules decide which key encrypts which track, so they fail closed (style.md §4.2, P15): an
+ * Usage rules decide which key encrypts which track, so they fail closed (DASH-IF CPIX 2.3 §5.2.13.1: a rule with a filter that cannot be processed is unusable): an
  * unknown filter element or an unknown attribute on a filter makes the rule unusable, and we refuse the
  * document with `CpixUnsupported` instead of applying the key more broadly than it allows.
  */
@@ -161,7 +161,7 @@ function parseBitrateFilter(element: XmlElement, path: string): BitrateFilter {
   return numbers;
 }
 
-/** Parses one `UpdateHistoryItem`; every attribute but `@id` is mandatory (docs/cpix.md §3.7). */
+/** Parses one `UpdateHistoryItem`; every attribute but `@id` is mandatory (DASH-IF CPIX 2.3 §5.2.15). */
 export function parseUpdateHistoryItem(element: XmlElement, position: number): UpdateHistoryItem {
   const id = attribute(element, 'id');
   const path = itemStep('UpdateHistoryItem', position, { id });

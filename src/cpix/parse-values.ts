@@ -21,11 +21,11 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 /**
  * Decodes `xs:base64Binary` strictly. Node's `Buffer.from(s, 'base64')` silently skips garbage: the
- * KeyRotation vectors' UUID-as-`explicitIV` decodes to 27 bytes that way (docs/cpix.md P7). Here the
+ * KeyRotation vectors' UUID-as-`explicitIV` decodes to 27 bytes that way (DASH-IF cpix-test-vectors, KeyRotation*.xml). Here the
  * alphabet and padding are checked, and the re-encoding must match, which refuses non-zero pad bits.
  */
 export function decodeBase64(text: string, path: string): Buffer {
-  // Placeholders (`<cpix:PSSH/>`: docs/cpix.md P22) are most of what key requests send here.
+  // Placeholders (`<cpix:PSSH/>`, empty and schema-valid) are most of what key requests send here.
   if (text === '') return EMPTY_BYTES;
   const compact = text.replace(XML_WHITESPACE, '');
   if (!BASE64.test(compact)) throw invalid(path, 'is not valid base64');
@@ -50,7 +50,7 @@ export function decodeNonEmptyBase64(text: string, path: string): Buffer {
   return bytes;
 }
 
-/** CENC §11.2 KID / DASH-IF systemId spelling; any letter case (PallyCon sends upper case, P19). */
+/** CENC §11.2 KID / DASH-IF systemId spelling; any letter case (PallyCon sends upper case). */
 export { isUuid };
 
 /** Checks a UUID-typed value (`UUIDType`, 2.3.1+) and returns it exactly as received (echo rule). */

@@ -1,9 +1,9 @@
 /**
  * The CPIX parser: untrusted XML → `CpixDocument` (src/cpix/model.ts), for CPIX 2.0–2.4 and the SPEKE
- * and PallyCon dialects (docs/cpix.md §0, §3, §10). Elements are matched by namespace and local name,
+ * and PallyCon dialects (DASH-IF CPIX 2.3 §5, XSD Schema Definition; docs/key-exchange.md). Elements are matched by namespace and local name,
  * never by prefix; the root's lists may come in any order; values are decoded strictly.
  *
- * Two kinds of "no" (style.md §3, §4.2): malformed input is `CpixInvalid`; well-formed CPIX that could
+ * Two kinds of "no" (docs/architecture.md, CPIX engine): malformed input is `CpixInvalid`; well-formed CPIX that could
  * narrow key use in a way we do not understand (a proprietary usage-rule filter, a PSKC `Policy`) is
  * `CpixUnsupported`. Every message names the path of the problem and never echoes key material.
  *
@@ -51,7 +51,7 @@ export interface ParseCpixOptions {
   /**
    * Cross-reference checks (`checkReferences`): 'check' (default), or 'skip' for protocol layers that
    * must report a broken reference in their own words first and then run `checkReferences`
-   * themselves (SPEKE v2: `Malformed encryption contract`, speke.md §4.3).
+   * themselves (SPEKE v2: `Malformed encryption contract`, one of the error messages of AWS SPEKE API v2; docs/key-exchange.md).
    */
   readonly references?: ReferenceCheck;
 }

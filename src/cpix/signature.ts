@@ -3,7 +3,7 @@ import type { CanonicalDocument } from '../xml/canonical-document';
 import { ALGORITHM, NS } from './constants';
 
 /**
- * XML-DSig signing of a CPIX document that is already in canonical form (docs/cpix.md §5), without
+ * XML-DSig signing of a CPIX document that is already in canonical form (DASH-IF CPIX 2.3 §6.1.3, Digital Signature; W3C XML Signature), without
  * parsing it: every digest input is a slice of `canonical.xml`, and `SignedInfo` is written directly
  * in its canonical form.
  *
@@ -48,7 +48,7 @@ const NAMESPACE_DECLARATIONS = /^(?: xmlns(?::[A-Za-z_][A-Za-z0-9._-]*)?="[^"<&]
  * whole-document signature (`URI=""`, enveloped-signature + C14N transforms) appended last, so it
  * covers the list signatures. Each carries the signer certificate in `KeyInfo`.
  *
- * Never re-serialize the result: whitespace and namespace declarations are signed (P11).
+ * Never re-serialize the result: whitespace and namespace declarations are signed (inclusive Canonical XML 1.0).
  * Throws `RangeError` for programmer errors: an unknown or non-NCName list id, a key that does not
  * belong to the certificate, a non-RSA key, or a root whose default namespace is XML-DSig's.
  */

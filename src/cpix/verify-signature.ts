@@ -13,7 +13,7 @@ export interface VerifiedCpixSignature {
 
 /**
  * C14N 1.1 differs from 1.0 only for xml:id/xml:base/xml:lang/xml:space on document subsets, which CPIX
- * documents do not carry, and xml-crypto has no 1.1: alias the URI to its 1.0 implementation (docs/cpix.md §5.3).
+ * documents do not carry, and xml-crypto has no 1.1: alias the URI to its 1.0 implementation (W3C Canonical XML 1.1 lists its differences from 1.0; decision 15).
  */
 class C14n11AsC14n10 extends C14nCanonicalization {
   override getAlgorithmName(): string {

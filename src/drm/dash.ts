@@ -1,6 +1,6 @@
 /**
  * DASH signaling as CPIX carries it: `ContentProtectionData` is base64 of a UTF-8 (no BOM) XML fragment
- * of children for the MPD `ContentProtection` element (docs/cpix.md §3; docs/speke.md §5.2). Every
+ * of children for the MPD `ContentProtection` element (DASH-IF CPIX 2.3 §5.2.7). Every
  * fragment declares its own namespaces: USP and the SPEKE v2 suite parse it standalone, and an undeclared
  * `cenc:` prefix is rejected (speke-reference-server issue #102).
  */
@@ -14,7 +14,7 @@ export const MSPR_NAMESPACE = 'urn:microsoft:playready';
 
 /**
  * `<cenc:pssh xmlns:cenc="urn:mpeg:cenc:2013">{base64 box}</cenc:pssh>`: the Widevine (and W3C Common)
- * `ContentProtectionData` fragment. Its text must equal `cpix:PSSH` (SPEKE v2 rule V2-R8), so pass the
+ * `ContentProtectionData` fragment. Its text must equal `cpix:PSSH` (AWS SPEKE API v2: both must be identical), so pass the
  * same box.
  */
 export function buildPsshContentProtectionFragment(psshBox: Uint8Array): string {

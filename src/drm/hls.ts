@@ -1,8 +1,8 @@
 /**
  * HLS key signaling: `#EXT-X-KEY` (media playlist) and `#EXT-X-SESSION-KEY` (multivariant playlist)
- * lines, which CPIX carries base64-encoded in `HLSSignalingData` (docs/drm-signaling.md §5;
- * docs/speke.md §5.2). Lines are built by {@link HlsTag}, which validates every attribute against
- * RFC 8216 §4.2 instead of interpolating caller strings (docs/style.md §4 item 8; shaka `hls/base/tag.cc`).
+ * lines, which CPIX carries base64-encoded in `HLSSignalingData` (DASH-IF CPIX 2.3 §5.2.8; RFC 8216
+ * §4.3.2.4, §4.3.4.5). Lines are built by {@link HlsTag}, which validates every attribute against
+ * RFC 8216 §4.2 instead of interpolating caller strings (as shaka `hls/base/tag.cc` does).
  *
  * Invalid values throw a plain `RangeError`: they come from configuration or from code, never from a
  * request, so they are programmer/configuration errors.
@@ -99,7 +99,7 @@ export interface HlsKeyAttributes {
 
 /**
  * Builds the key line, attributes in the order METHOD, URI, IV, KEYID, KEYFORMAT, KEYFORMATVERSIONS
- * (docs/drm-signaling.md §5; RFC 8216 does not fix an order). Throws `RangeError` when METHOD=NONE comes
+ * (the order of Bento4's and Shaka Packager's key lines; RFC 8216 does not fix an order). Throws `RangeError` when METHOD=NONE comes
  * with other attributes or on a session key, when another METHOD has no URI, for an IV or KEYID that is
  * not 16 bytes, a malformed KEYFORMATVERSIONS, or a quoted value with `"`, CR or LF.
  */
@@ -169,7 +169,7 @@ const SKD_PLACEHOLDER = /\{([^{}]*)\}/g;
 /**
  * Expands a FairPlay asset URI template: `{kid_hex}` (32 lower-case hex digits), `{kid_uuid}` (dashed,
  * lower-case), `{kid_base64}` (standard base64 of the big-endian KID; PallyCon writes
- * `skd://{kid_base64}`, docs/drm-signaling.md V21) and `{content_id}` (percent-encoded as a URI
+ * `skd://{kid_base64}`, docs/pallycon-api.md) and `{content_id}` (percent-encoded as a URI
  * component, RFC 3986 §2.1). The template must start with `skd://`. Throws `RangeError` for an unknown
  * placeholder, `{content_id}` without a content ID, or a KID that is not 16 bytes.
  */

@@ -1,6 +1,6 @@
 /**
  * PlayReady signaling: KIDs in GUID byte order, the header CHECKSUM, the WRMHEADER XML (versions
- * 4.0.0.0–4.3.0.0) and the PlayReady Object (PRO) that carries it (docs/drm-signaling.md §4; Microsoft
+ * 4.0.0.0–4.3.0.0) and the PlayReady Object (PRO) that carries it (Microsoft
  * "PlayReady Header Specification"; Shaka `playready_pssh_generator.cc`; Bento4 `ComputePlayReadyHeader`).
  */
 
@@ -82,8 +82,8 @@ export interface WrmHeaderOptions {
   readonly algorithm?: PlayReadyAlgorithm;
   /**
    * Whether each KID carries a CHECKSUM. Default: yes for AESCTR (Shaka, PallyCon), no for AESCBC
-   * (Shaka omits it; the AESCBC checksum rule is unverified, docs/drm-signaling.md §4). Bento4 emits it
-   * for AESCBC too (V16d): pass `true`.
+   * (Shaka omits it; we have not checked an AESCBC checksum rule against the Microsoft specification).
+   * Bento4 emits it for AESCBC too: pass `true`.
    */
   readonly checksum?: boolean;
   readonly laUrl?: string;

@@ -1,6 +1,6 @@
 /**
  * ISO/IEC 23001-7 (Common Encryption) §8.1 Protection System Specific Header box (`pssh`), version 0
- * and version 1, plus the W3C Common PSSH, whose payload is fixed (docs/drm-signaling.md §1–§2).
+ * and version 1, plus the W3C Common PSSH, whose payload is fixed (W3C "cenc" Initialization Data Format; DASH-IF system ID registry).
  *
  * Key IDs are taken as raw 16-byte values in big-endian (UUID text) order, as the box stores them; use
  * `keyIdToBytes` from `keys/key-id` for a parsed `KeyId`.
@@ -79,7 +79,7 @@ export function buildPsshBox(systemId: SystemIdInput, data: Uint8Array, keyIds?:
 
 /**
  * W3C Common PSSH (EME "cenc" initialization data, `1077efec-…`): a version 1 box listing the KIDs with
- * empty data (Shaka `kExpectedCommonPssh`, docs/drm-signaling.md V10). Needs at least one KID.
+ * empty data (W3C "cenc" Initialization Data Format; Shaka `kExpectedCommonPssh`). Needs at least one KID.
  */
 export function buildCommonPsshBox(keyIds: readonly Uint8Array[]): Buffer {
   if (keyIds.length === 0) throw new RangeError('a common pssh box lists at least one key ID');

@@ -1,7 +1,7 @@
 /**
  * Smooth Streaming (MSS) protection header for PlayReady: CPIX
  * `SmoothStreamingProtectionHeaderData` and SPEKE v1 `speke:ProtectionHeader` are `xs:string` holding
- * base64 of the PlayReady Object (docs/drm-signaling.md §4; docs/speke.md §5.2). Because the element is
+ * base64 of the PlayReady Object (Microsoft PlayReady Header Specification; DASH-IF CPIX 2.3 §5.2.7). Because the element is
  * a string, not `xs:base64Binary` of some XML, the base64 is written once: never base64 of base64, and
  * never the `pssh` box.
  */

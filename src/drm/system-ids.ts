@@ -1,10 +1,10 @@
 /**
- * DRM system identifiers the service signals or recognises (docs/drm-signaling.md §1 lists more). Each
+ * DRM system identifiers the service signals or recognises (the DASH-IF content protection identifier registry lists more). Each
  * constant is the lower-case dashed UUID that appears in CPIX `DRMSystem@systemId`, in a `pssh` box
  * SystemID and in an MPD `urn:uuid:` scheme.
  *
  * Callers compare with {@link sameSystemId} and echo whatever spelling they were sent: PallyCon sends
- * system IDs upper-case and matches the response by string equality (docs/speke.md §5.1), so nothing in
+ * system IDs upper-case and matches the response by string equality (its official CPIX clients; docs/pallycon-api.md), so nothing in
  * this module ever rewrites a caller's string.
  */
 
@@ -25,7 +25,7 @@ export const COMMON_PSSH_SYSTEM_ID = '1077efec-c0b2-4d02-ace3-3c1e52e2fb4b';
 /** Huawei WisePlay (DoveRunner CPIX client `WISEPLAY_SYSTEM_ID`). */
 export const WISEPLAY_SYSTEM_ID = '3d5e6d35-9b9a-41e8-b843-dd3c6e72c42c';
 
-/** Irdeto (AWS MediaPackage v2; signaling format not public, docs/speke.md §5.1). */
+/** Irdeto (a DRM system of AWS MediaPackage v2; its signaling format is not public). */
 export const IRDETO_SYSTEM_ID = '80a6be7e-1448-4c37-9e70-d5aebe04c8d2';
 
 /** PallyCon NCG file DRM (vendor-specific; DoveRunner client `NCG_SYSTEM_ID`). */

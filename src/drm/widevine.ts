@@ -1,6 +1,6 @@
 /**
  * Widevine `pssh` data: the `WidevinePsshData` protobuf (proto2), serialized by hand because only a
- * handful of scalar fields are needed (docs/drm-signaling.md §3; Shaka
+ * handful of scalar fields are needed (Widevine's `widevine_pssh_data.proto`, as in Shaka
  * `packager/media/base/widevine_pssh_data.proto`).
  */
 
@@ -73,7 +73,7 @@ export function protectionSchemeFourCc(scheme: ProtectionScheme): number {
 
 /**
  * The `content_id` PallyCon writes under key rotation: the CID followed by the period index as
- * 16 zero-padded lower-case hex digits (`cpix-test-cid` + `0000000000000080` for index 128; docs/pallycon.md §4).
+ * 16 zero-padded lower-case hex digits (`cpix-test-cid` + `0000000000000080` for index 128, as PallyCon's KMS answers; docs/pallycon-api.md).
  */
 export function pallyConRotationContentId(contentId: string, periodIndex: number): string {
   if (!Number.isSafeInteger(periodIndex) || periodIndex < 0) {
@@ -138,7 +138,7 @@ export function encodeWidevinePsshData(data: WidevinePsshData): Buffer {
 
 /**
  * The Widevine `pssh` box: version 0 with the protobuf (`encodeWidevinePsshData`) as data, as
- * PallyCon, Shaka and Bento4 emit it (docs/drm-signaling.md §2). This is CPIX `<cpix:PSSH>` (base64)
+ * PallyCon, Shaka and Bento4 emit it (ISO/IEC 23001-7 §8.1). This is CPIX `<cpix:PSSH>` (base64)
  * and the HLS `data:` URI payload. Takes the encoded data, which PallyCon's answer also carries alone.
  */
 export function buildWidevinePsshBox(psshData: Uint8Array): Buffer {

@@ -1,7 +1,7 @@
 /**
  * A tiny escaping XML writer for the signaling fragments this module emits (PlayReady WRMHEADER, DASH
  * `ContentProtection` children). It exists so that no caller value is ever interpolated into markup
- * (docs/style.md §4 item 8; Axinom's `$"<LA_URL>{url}</LA_URL>"` is the counter-example): names are
+ * (Axinom's `$"<LA_URL>{url}</LA_URL>"` is the counter-example): names are
  * checked, text and attribute values are escaped, and characters XML 1.0 cannot carry are refused.
  *
  * Output has no declaration, no whitespace between elements, and no self-closing tags (PlayReady writes

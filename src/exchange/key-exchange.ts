@@ -336,7 +336,7 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
     });
 
     const contentKeyItems = issued.map((key): CpixContentKey => {
-      // Echo a sent IV unchanged (V2-R6); add ours where the dialect answers one.
+      // Echo a sent IV unchanged (AWS SPEKE API v2; decision 18); add ours where the dialect answers one.
       const iv = key.request.explicitIV ?? (dialect.ivs === 'always' || key.needsIv ? key.material.iv : undefined);
       return { ...key.request, kid: key.responseKid, ...withoutUndefined({ explicitIV: iv }), data: { kind: 'plain', value: key.material.key } };
     });

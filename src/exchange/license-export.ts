@@ -1,6 +1,6 @@
 /**
  * Key export for license servers: a content's stored keys as a CPIX 2.3 document, encrypted to the
- * license server's certificate (DASH-IF CPIX §4: RSA-OAEP document and MAC keys, AES-256-CBC +
+ * license server's certificate (DASH-IF CPIX 2.3 §6.1: RSA-OAEP document and MAC keys, AES-256-CBC +
  * HMAC-SHA512 per key), carrying the grant (site, license server, time, expiry) and the content's
  * policy (export-extensions.ts) in every usage rule, and signed with the export signing identity,
  * which signs nothing else — so the license server can check who sent the keys, to whom, until when,

@@ -5,8 +5,8 @@ import { keyIdFromBytes, type KeyId } from '../keys/key-id';
 const PALLYCON_KID_PURPOSE = 'cpix-kms/pallycon-kid/v1';
 
 /**
- * The KID the PallyCon CPIX API assigns (pallycon.md §1.3: "KIDs are server-assigned", one key per
- * (site, CID, track type[, period])). Derived, not stored: a hash of exactly that tuple, so every
+ * The KID the PallyCon CPIX API assigns (docs/pallycon-api.md: the server replaces the request's KIDs, one key per
+ * (site, CID, track type[, period]); decision 17). Derived, not stored: a hash of exactly that tuple, so every
  * request for it — concurrent first requests from several pods included — names the same KID, and
  * the content-key store's atomic get-or-create on (site, content, KID) then yields one key. The
  * fields are length-prefixed (`encodeContext`) so no two tuples hash alike.

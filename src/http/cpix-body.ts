@@ -3,7 +3,7 @@ import { RequestInvalid, UnsupportedMediaType } from '../errors';
 
 /**
  * Media types CPIX clients send. The PallyCon Python client sends none at all, and API Gateway
- * proxies may send `application/octet-stream`, so a missing type is accepted too (docs/pallycon.md §1.3).
+ * proxies may send `application/octet-stream`, so a missing type is accepted too (docs/key-exchange.md).
  */
 const CPIX_MEDIA_TYPES = new Set(['application/xml', 'text/xml', 'application/cpix+xml', 'application/octet-stream']);
 
@@ -28,7 +28,7 @@ export function readCpixBody(limitBytes: number): RequestHandler[] {
   return [checkType, raw, requireBody];
 }
 
-/** Sends a CPIX document as `application/xml` exactly (speke.md §2), without express's charset suffix. */
+/** Sends a CPIX document as `application/xml` exactly (AWS SPEKE API v1 and v2 response headers), without express's charset suffix. */
 export function sendCpix(res: Response, xml: string): void {
   res.set('Content-Type', 'application/xml').send(Buffer.from(xml, 'utf8'));
 }

@@ -12,7 +12,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   ERR_CPIX_UNSUPPORTED: 400,
   ERR_CPIX_SIGNATURE_INVALID: 400,
   ERR_REQUEST_SIGNATURE_REQUIRED: 401,
-  // SPEKE v2: "The 422 error code can be used for all errors related to SPEKE/CPIX" (speke.md §2).
+  // SPEKE v2: "The 422 error code can be used for all errors related to SPEKE/CPIX" (AWS SPEKE API v2).
   ERR_SPEKE_REJECTED: 422,
   ERR_WEAK_CERTIFICATE: 400,
   ERR_AUTH_REQUIRED: 401,
@@ -127,8 +127,8 @@ export const writeJson: ErrorBodyWriter = (res, mapped) => {
 };
 
 /**
- * SPEKE encryptors read an error as text: "4XX client error message" (speke.md §2), and for SPEKE v2
- * the body *is* the protocol string of §4.3 (`SpekeRejected.message`).
+ * SPEKE encryptors read an error as text: "4XX client error message" (AWS SPEKE API v1 and v2), and for SPEKE v2
+ * the body *is* one of the error messages AWS lists (`SpekeRejected.message`; docs/key-exchange.md).
  */
 export const writePlainText: ErrorBodyWriter = (res, mapped) => {
   res.type('text/plain; charset=utf-8').send(mapped.body.error.message);

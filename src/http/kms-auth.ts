@@ -7,7 +7,7 @@ import { clientAddress } from './request-context';
 
 /** Longest credential we look at: our tokens are 64 characters, legacy PallyCon tokens ≤ 1 KiB. */
 export const MAX_CREDENTIAL_LENGTH = 1024;
-/** The query parameter PallyCon's SPEKE clients put the KMS token in (docs/speke.md §2). */
+/** The query parameter PallyCon's SPEKE clients put the KMS token in (docs/key-exchange.md, route table). */
 const TOKEN_QUERY_PARAMETER = 'enc-token';
 /**
  * `Authorization: <scheme> <credentials>`. The scheme is case-insensitive (RFC 9110 §11.1); the Bearer
@@ -95,7 +95,7 @@ export function bearerCredential(req: Request): string | undefined {
 }
 
 /**
- * Where packagers put the KMS token (docs/pallycon.md §1, docs/speke.md §2): PallyCon CPIX API in
+ * Where packagers put the KMS token (docs/key-exchange.md, route table; docs/pallycon-api.md): PallyCon CPIX API in
  * the path (`/getKey/:token`), PallyCon SPEKE in `?enc-token=`, others as `Authorization: Bearer`
  * or `X-KMS-Token`. The same token in several places is one credential; more than one different
  * credential in one request is refused, so a proxy that adds its own header cannot silently change

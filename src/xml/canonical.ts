@@ -1,7 +1,7 @@
 /**
  * Inclusive Canonical XML 1.0 (W3C REC-xml-c14n-20010315, without comments) written directly from an
  * `XmlElement` tree, so a document can be signed without a parse/serialize round trip
- * (docs/cpix.md §5.3; contract in ./canonical-document.ts).
+ * (W3C Canonical XML 1.0; decision 14; contract in ./canonical-document.ts).
  *
  * The tree is a whole document, so every node is in the node-set and the C14N rules reduce to
  * (§2.3, §1.1): no XML declaration, no self-closing tags, namespace declarations before attributes
@@ -83,7 +83,7 @@ class CanonicalWriter {
     const id = element.attributes.find((attribute) => attribute.namespace === '' && attribute.localName === 'id');
     if (id === undefined) return;
     // Signature references resolve `#id` by value; a duplicate is the signature-wrapping shape
-    // xml-crypto refuses (docs/cpix.md §5.3), so it is never produced.
+    // xml-crypto refuses (it will not verify a document whose `id` values repeat), so it is never produced.
     if (this.idRanges.has(id.value)) throw new Error(`canonical serializer: duplicate id "${id.value}"`);
     this.idRanges.set(id.value, { start, end: this.output.length });
   }

@@ -1,5 +1,5 @@
 /**
- * Resource limits for untrusted XML (docs/cpix.md §0). The parser enforces them while it
+ * Resource limits for untrusted XML (docs/architecture.md, CPIX engine). The parser enforces them while it
  * reads, so a hostile document is refused after the first element, byte or attribute over the line,
  * not after it has been materialised. The defaults are an order of magnitude above the largest real
  * CPIX document seen (DASH-IF `Complex.xml`: 56 KB, depth 9, ~200 elements).

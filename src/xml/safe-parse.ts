@@ -1,5 +1,5 @@
 /**
- * Hardened XML intake for untrusted CPIX documents (docs/cpix.md §0, §10 P10/P24).
+ * Hardened XML intake for untrusted CPIX documents (docs/architecture.md, CPIX engine; docs/security.md).
  *
  * - No DTD processing at all: any DOCTYPE is refused, which rules out XXE (file and URL), billion
  *   laughs and quadratic blow-up in one place. saxes never fetches anything and only knows the five
@@ -58,7 +58,7 @@ class Refusal extends Error {}
  * dropped). Comments and processing instructions are dropped; CDATA becomes text.
  *
  * @throws CpixInvalid for oversized input, a DOCTYPE, any limit exceeded, bad encoding, or XML that is
- *   not namespace-well-formed (e.g. an undeclared prefix, P24). The message carries line/column when known.
+ *   not namespace-well-formed (e.g. an undeclared prefix, as in AWS's SPEKE content key encryption example). The message carries line/column when known.
  */
 export function parseXml(input: Buffer | string, limits?: Partial<XmlLimits>): XmlElement {
   const effective = resolveXmlLimits(limits);

@@ -358,7 +358,7 @@ describe('ClearKey licence endpoint', () => {
     });
   });
 
-  describe('content policy (issue 15 port, driven by a test double)', () => {
+  describe('content policy (the revocation and persistent-licence port, driven by a test double)', () => {
     afterEach(() => {
       double.revoked.clear();
       double.persistent.clear();
@@ -384,7 +384,7 @@ describe('ClearKey licence endpoint', () => {
       expect({ status: allowed.status, type: allowed.body.type, keys: allowed.body.keys.length }).toEqual({ status: 200, type: 'persistent-license', keys: 2 });
     });
 
-    it('the default policy (until issue 15) revokes nothing and allows no persistent licence', async () => {
+    it('the default policy revokes nothing and allows no persistent licence', async () => {
       const plain = createTestApp(logs.logger);
       try {
         const site = await request(plain.app).post('/admin/v1/sites').set('Authorization', `Bearer ${plain.adminToken}`).send({ name: 'Default policy' });

@@ -70,7 +70,7 @@ function playReadyKid(pro: Buffer): string {
   return playReadyKidToUuid(match?.[1] ?? match?.[2] ?? '');
 }
 
-describeWithVectors('SPEKE v1: the AWS documentation requests (speke.md §3)', () => {
+describeWithVectors('SPEKE v1: the AWS documentation requests', () => {
   const logs = captureLogs();
   let t: TestApp;
   let token: string;
@@ -196,7 +196,7 @@ describeWithVectors('SPEKE keys: same request, same keys', () => {
   });
 });
 
-describeWithVectors('SPEKE v2 explicitIV (V2-R6, speke.md §5.3)', () => {
+describeWithVectors('SPEKE v2 explicitIV: echoed when sent, added for FairPlay, never the key', () => {
   const logs = captureLogs();
   let t: TestApp;
   let token: string;
@@ -300,7 +300,7 @@ describeWithVectors('SPEKE keys are per site', () => {
   });
 });
 
-describeWithVectors('SPEKE v2 encrypted key delivery (speke.md §8)', () => {
+describeWithVectors('SPEKE v2 encrypted key delivery (DASH-IF CPIX 2.3 §6.1)', () => {
   const logs = captureLogs();
   let t: TestApp;
   let siteId: string;

@@ -193,7 +193,7 @@ describeWithVectors('SPEKE v2.0 over HTTP: every AWS reference-server and suite 
     expect(negatives).toHaveLength(9);
   });
 
-  it.each(positives)('%s: 200 with a response that meets §4.2', async (file) => {
+  it.each(positives)('%s: 200 with a response that meets the SPEKE v2 response rules', async (file) => {
     const res = await responseFor(file);
     expect({ status: res.status, body: res.status === 200 ? '' : bodyText(res) }).toEqual({ status: 200, body: '' });
     expectV2Headers(res);
@@ -280,7 +280,7 @@ describeWithVectors('SPEKE v2.0 over HTTP: every AWS reference-server and suite 
   });
 });
 
-describeWithVectors('SPEKE v2.0 over HTTP: the suite removal negatives (speke.md §9)', () => {
+describeWithVectors('SPEKE v2.0 over HTTP: the AWS verification suite\'s removal negatives', () => {
   const logs = captureLogs();
   let t: TestApp;
   let token: string;

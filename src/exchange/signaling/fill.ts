@@ -1,6 +1,6 @@
 /**
- * Fills the signaling placeholders of one CPIX `DRMSystem` (docs/cpix.md P22: a present-but-empty
- * element asks the key server for a value) by a protocol's `SignalingRules`: which children its
+ * Fills the signaling placeholders of one CPIX `DRMSystem` (a present-but-empty element asks the key
+ * server for a value) by a protocol's `SignalingRules`: which children its
  * values go into per system, which it adds, and what happens to a placeholder it has no value for.
  * Everything else, including values the client sent, is returned unchanged.
  */
@@ -13,7 +13,7 @@ import { type SystemSignals, signalsFor } from './signals';
 import { supportedSystemKind } from './systems';
 import type { SignalChild, SignalingKey, SignalingOptions, SignalingRules } from './types';
 
-/** CPIX playlists whose line is the session key of the multivariant playlist; any other (or none) is media (docs/cpix.md §3.4). */
+/** CPIX playlists whose line is the session key of the multivariant playlist; any other (or none) is media (DASH-IF CPIX 2.3 §5.2.8). */
 const MULTIVARIANT_PLAYLISTS: ReadonlySet<string> = new Set(['master', 'multiVariant']);
 /** The two playlists an added `HLSSignalingData` answers with; the builder maps them to the target version's names. */
 const ADDED_PLAYLISTS = ['media', 'master'] as const;
@@ -117,7 +117,7 @@ function fillPlaceholders(system: DrmSystem, signals: SystemSignals, children: r
     system.smoothStreamingProtectionHeaderData.trim() === '' &&
     signals.playReadyObject
   ) {
-    // xs:string that already is the base64 of the PRO (docs/cpix.md P13): encoded here, once.
+    // xs:string that already is the base64 of the PRO (the XSD types it `xs:string`): encoded here, once.
     out.smoothStreamingProtectionHeaderData = buildSmoothStreamingProtectionHeader(signals.playReadyObject());
   }
   if (system.speke !== undefined) out.speke = fillSpeke(system.speke, signals, fills);
@@ -128,11 +128,11 @@ function fillPlaceholders(system: DrmSystem, signals: SystemSignals, children: r
 function fillHls(item: HlsSignalingData, signals: SystemSignals | undefined): HlsSignalingData {
   if (!isPlaceholder(item.value) || signals?.hlsTag === undefined) return item;
   const tagName: HlsKeyTagName = item.playlist !== undefined && MULTIVARIANT_PLAYLISTS.has(item.playlist) ? 'EXT-X-SESSION-KEY' : 'EXT-X-KEY';
-  // The builder base64-encodes the UTF-8 line on one line, no trailing newline (docs/speke.md §5.2).
+  // The builder base64-encodes the UTF-8 line on one line, no trailing newline (single-line base64 is what every client reads).
   return { ...item, value: Buffer.from(signals.hlsTag(tagName), 'utf8') };
 }
 
-/** SPEKE v1 elements (base64 of the text, docs/speke.md V1-R4, V1-R5, V1-R7). */
+/** SPEKE v1 elements (base64 of the text, AWS SPEKE API v1). */
 function fillSpeke(speke: SpekeV1Signaling, signals: SystemSignals, fills: ReadonlySet<SignalChild>): SpekeV1Signaling {
   const out: MutableSpeke = { ...speke };
   let filled = false;

@@ -1,6 +1,6 @@
 /**
  * The signaling values one DRM system can be given for one content key, in a protocol's style, built
- * from the `drm/` builders (docs/drm-signaling.md; docs/speke.md §5.2; docs/pallycon.md §1.3, §4).
+ * from the `drm/` builders (DASH-IF CPIX 2.3 §5.2.7; AWS SPEKE API v2; docs/pallycon-api.md).
  * Which of them a `DRMSystem` actually receives is decided by `fill.ts`; values are computed on
  * first use, so an unrequested value never costs (or fails) anything.
  */
@@ -50,7 +50,7 @@ export interface SystemSignals {
   readonly hlsTag?: (tagName: HlsKeyTagName) => string;
   /** `URIExtXKey` bytes (before base64): the key URI, or PallyCon's NCG CEK. */
   readonly uriExtXKey?: () => Buffer;
-  /** SPEKE v1 `speke:KeyFormat` / `speke:KeyFormatVersions` (docs/speke.md V1-R4, V1-R5). */
+  /** SPEKE v1 `speke:KeyFormat` / `speke:KeyFormatVersions` (AWS SPEKE API v1). */
   readonly hlsKeyFormat?: { readonly keyFormat: string; readonly keyFormatVersions: string };
   /** The PlayReady Object: `SmoothStreamingProtectionHeaderData` and `speke:ProtectionHeader`. */
   readonly playReadyObject?: () => Buffer;
@@ -94,7 +94,7 @@ function keyLines(build: (tagName: HlsKeyTagName) => string): (tagName: HlsKeyTa
   };
 }
 
-/** The fragment as the bytes `ContentProtectionData` carries: UTF-8, no BOM (docs/cpix.md §3). */
+/** The fragment as the bytes `ContentProtectionData` carries: UTF-8, no BOM (DASH-IF CPIX 2.3 §5.2.7). */
 const fragmentBytes = (fragment: string): Buffer => Buffer.from(fragment, 'utf8');
 
 /** HLS has METHODs only for `cbcs` (SAMPLE-AES) and `cenc` (SAMPLE-AES-CTR); see `hlsMethodForScheme`. */
@@ -165,7 +165,7 @@ function widevinePsshData(ctx: SignalContext): WidevinePsshData {
   };
 }
 
-/** `ContentProtectionData` of a system signalled by one `pssh` box: its data, or the `<cenc:pssh>` fragment (V2-R8). */
+/** `ContentProtectionData` of a system signalled by one `pssh` box: its data, or the `<cenc:pssh>` fragment (same box as `PSSH`). */
 function psshContentProtectionData(ctx: SignalContext, pssh: () => Buffer, payload: () => Buffer): () => Buffer {
   return ctx.style.contentProtectionData === 'pssh-payload' ? payload : lazy(() => fragmentBytes(buildPsshContentProtectionFragment(pssh())));
 }
@@ -186,9 +186,9 @@ function widevineSignals(ctx: SignalContext): SystemSignals {
 }
 
 /**
- * AESCTR for `cenc`, AESCBC for `cbcs` (docs/drm-signaling.md §4); PlayReady has no `cens`/`cbc1`.
- * AESCBC gets WRMHEADER 4.3.0.0 without CHECKSUM (docs/pallycon.md §5: the AESCBC checksum rule is
- * unverified, Shaka omits it).
+ * AESCTR for `cenc`, AESCBC for `cbcs` (Microsoft PlayReady Header Specification); PlayReady has no `cens`/`cbc1`.
+ * AESCBC gets WRMHEADER 4.3.0.0 without CHECKSUM (Shaka omits it; we have not checked an AESCBC
+ * checksum rule against the Microsoft specification).
  */
 function wrmHeaderFor(ctx: SignalContext): string {
   const { key, options, scheme, style } = ctx;
@@ -237,7 +237,7 @@ function wisePlaySignals(ctx: SignalContext): SystemSignals {
 
 /**
  * The `pssh` of an HLS-only system, for encryptors that ask for one (MediaPackage sends `<cpix:PSSH/>`
- * for FairPlay, and SPEKE v2 requires every requested element to carry a value, V2-R7): a version 1
+ * for FairPlay, and SPEKE v2 requires every requested element to carry a value: AWS SPEKE API v2, Customizations and constraints): a version 1
  * box with the DRMSystem's own system ID and the KID, no data (as Shaka's FairPlay `pssh`). Its
  * payload-only `ContentProtectionData` would be empty: nothing to say there.
  */
@@ -253,7 +253,7 @@ function hlsOnlyPsshSignals(ctx: SignalContext): Pick<SystemSignals, 'pssh' | 'c
 
 const utf8Bytes = (uri: () => string) => (): Buffer => Buffer.from(uri(), 'utf8');
 
-/** FairPlay: `skd://` URI from the site template, no IV attribute (the IV travels with the key, §5.3). */
+/** FairPlay: `skd://` URI from the site template, no IV attribute (the IV travels with the key). */
 function fairPlaySignals(ctx: SignalContext): SystemSignals {
   const uri = lazy(() => expandSkdUriTemplate(ctx.options.fairPlaySkdTemplate, { keyId: ctx.kidBytes, contentId: ctx.key.contentId }));
   return {
@@ -297,7 +297,7 @@ function ncgSignals(ctx: SignalContext): SystemSignals {
   return { uriExtXKey: cek, hlsSignalable: false };
 }
 
-/** W3C Common PSSH: v1 box listing the KID (docs/speke.md V1-R8); DASH only, no HLS. */
+/** W3C Common PSSH: v1 box listing the KID (W3C "cenc" Initialization Data Format); DASH only, no HLS. */
 function commonSignals(ctx: SignalContext): SystemSignals {
   const pssh = lazy(() => buildCommonPsshBox([ctx.kidBytes]));
   return {

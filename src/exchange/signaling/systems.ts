@@ -1,6 +1,6 @@
 /**
  * The DRM systems the key exchange can signal, by kind, and the content-key properties they need
- * (docs/speke.md §5.1; docs/drm-signaling.md §1; docs/pallycon-api.md). System IDs are compared
+ * (DASH-IF content protection identifier registry; docs/pallycon-api.md). System IDs are compared
  * case-insensitively and never rewritten: PallyCon sends them upper-case and matches the response by
  * string equality. Which kinds a protocol answers is the protocol's choice (`SignalingRules.fills`).
  */
@@ -35,7 +35,7 @@ export type { SystemKind } from './types';
  *   SAMPLE-AES (`be58615b-…`) and NCG-HLS SAMPLE-AES (`48582a1d-…`);
  * - `ncg`: PallyCon NCG file DRM (`d9e4411a-…`), whose only signal is the 32-byte NCG CEK.
  *
- * Deliberately absent: Irdeto (signaling not public, docs/speke.md §14) and the in-`pssh` FairPlay ID
+ * Deliberately absent: Irdeto (its signaling format is not public) and the in-`pssh` FairPlay ID
  * `29701fe4-…`, which no key-exchange client sends as a `DRMSystem`.
  */
 const SYSTEM_KINDS: readonly (readonly [string, SystemKind])[] = [
@@ -56,14 +56,14 @@ const HLS_KINDS: ReadonlySet<SystemKind> = new Set(['widevine', 'playready', 'fa
 
 /**
  * Systems that need the key's IV whatever the scheme: FairPlay (the license server and packager share
- * it, the playlist does not carry it, docs/speke.md §5.3), the key-URL HLS methods (the IV otherwise
+ * it, the playlist does not carry it), the key-URL HLS methods (the IV otherwise
  * defaults to the media sequence number, RFC 8216 §5.2, which a packager given an IV would not use)
  * and NCG, whose CEK is the key followed by its IV.
  */
 const IV_KINDS: ReadonlySet<SystemKind> = new Set(['fairplay', 'aes128', 'sample-aes', 'ncg']);
 
 const PROTECTION_SCHEMES: readonly ProtectionScheme[] = ['cenc', 'cbc1', 'cens', 'cbcs'];
-/** CPIX 2.3 §5.3.3: a ContentKey without `@commonEncryptionScheme` is `cenc`. */
+/** A ContentKey without `@commonEncryptionScheme` may use any scheme (DASH-IF CPIX 2.3 §5.2.5); we signal it as `cenc`. */
 export const DEFAULT_PROTECTION_SCHEME: ProtectionScheme = 'cenc';
 
 /** `SYSTEM_KINDS` by lower-case ID: looked up for every DRMSystem, several times per request. */

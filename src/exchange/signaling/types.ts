@@ -57,13 +57,13 @@ export interface SignalingStyle {
  */
 export interface SignalingRules {
   readonly style: SignalingStyle;
-  /** The children filled when the request has them empty (docs/cpix.md P22: a placeholder asks for a value). */
+  /** The children filled when the request has them empty (a placeholder asks for a value). */
   readonly fills: Readonly<Partial<Record<SystemKind, readonly SignalChild[]>>>;
   /** The children added when the request does not have them (PallyCon answers with its own element set). */
   readonly adds?: Readonly<Partial<Record<SystemKind, readonly SignalChild[]>>>;
   /**
    * A placeholder that is still empty after filling: `drop` it from the answer, or `refuse` the
-   * request (SPEKE v2: "all elements … shall carry a valid value", docs/speke.md V2-R7).
+   * request (SPEKE v2: "all elements … shall carry a valid value", AWS SPEKE API v2, Customizations and constraints).
    */
   readonly unfilled: 'drop' | 'refuse';
 }
@@ -74,7 +74,7 @@ export interface SignalingKey {
   readonly kid: KeyId;
   /** 16-byte content key; read by the PlayReady CHECKSUM and the NCG CEK (and never put in a message). */
   readonly key: Buffer;
-  /** `ContentKey@commonEncryptionScheme` (`cenc|cbc1|cens|cbcs`); absent means `cenc` (CPIX 2.3 §5.3.3). */
+  /** `ContentKey@commonEncryptionScheme` (`cenc|cbc1|cens|cbcs`); absent is signalled as `cenc` (DASH-IF CPIX 2.3 §5.2.5 leaves it open). */
   readonly scheme?: string;
   /** The key's IV (16 bytes): the one the request sent, else the stored one. */
   readonly iv?: Buffer;

@@ -1,7 +1,7 @@
 /**
  * The SPEKE v2 encryption contract: the `ContentKeyUsageRuleList` that says which key encrypts which
- * tracks (docs/speke.md §4.4, §4.2 element table). The encryptor defines it and we must never modify it
- * (V2-R10), so all we do is refuse contracts that are absent, malformed or that we cannot honour.
+ * tracks (AWS SPEKE API v2, Encryption contract and Standard payload components). The encryptor defines it and we
+ * must never modify it, so all we do is refuse contracts that are absent, malformed or that we cannot honour.
  *
  * Every key request is parsed with `references: 'skip'` and `checkReferences` runs only after these
  * checks, so a broken reference that belongs to the contract (a DRMSystem or rule naming no
@@ -16,7 +16,7 @@ export const MISSING_CONTRACT = 'Missing CPIX encryption contract';
 export const MALFORMED_CONTRACT = 'Malformed encryption contract';
 export const CONTRACT_NOT_SUPPORTED = 'Requested CPIX encryption contract not supported';
 
-/** `intendedTrackType` of the SHARED preset: one key for every audio and video track (§4.4). */
+/** `intendedTrackType` of the SHARED preset: one key for every audio and video track (AWS SPEKE v2 presets). */
 const SHARED_TRACK_TYPE = 'ALL';
 
 /**
@@ -27,7 +27,7 @@ const SHARED_TRACK_TYPE = 'ALL';
  */
 export function checkEncryptionContract(document: CpixDocument): void {
   const rules = document.contentKeyUsageRuleList?.items ?? [];
-  // "No VideoFilter/AudioFilter anywhere" (§4.3) also covers an absent or empty rule list: the
+  // "No VideoFilter/AudioFilter anywhere" (`Missing CPIX encryption contract`) also covers an absent or empty rule list: the
   // suite's "remove ContentKeyUsageRuleList / every ContentKeyUsageRule" negatives land here.
   if (!rules.some((rule) => rule.videoFilters.length + rule.audioFilters.length > 0)) {
     throw new SpekeRejected(MISSING_CONTRACT, { detail: 'no ContentKeyUsageRule carries a VideoFilter or AudioFilter' });
@@ -42,7 +42,7 @@ function malformed(detail: string): SpekeRejected {
 }
 
 /**
- * Cardinalities of the v2.0 payload table (§4.2): each list present with ≥ 1 item, every reference
+ * Cardinalities of the v2.0 payload table (AWS SPEKE API v2, Standard payload components): each list present with ≥ 1 item, every reference
  * resolved, one rule per key.
  */
 function checkStructure(document: CpixDocument, rules: readonly ContentKeyUsageRule[]): void {
@@ -65,7 +65,7 @@ function checkStructure(document: CpixDocument, rules: readonly ContentKeyUsageR
       throw malformed(`ContentKeyUsageRule[kid=${rule.kid}]/KeyPeriodFilter@periodId references no ContentKeyPeriod`);
     }
   }
-  // "Every ContentKey has one ContentKeyUsageRule" (§4.4): a second rule would make the key's use
+  // "Every ContentKey has one ContentKeyUsageRule" (AWS SPEKE API v2, Encryption contract): a second rule would make the key's use
   // depend on the encryptor's "last matching rule wins" order, and a key without one would encrypt nothing.
   for (const key of keys) {
     const count = rulesPerKid.get(key.kid.toLowerCase()) ?? 0;
@@ -73,7 +73,7 @@ function checkStructure(document: CpixDocument, rules: readonly ContentKeyUsageR
   }
 }
 
-/** Per-rule shape (§4.2 ContentKeyUsageRule row, §4.4 `ALL` and uniqueness rules). */
+/** Per-rule shape (AWS SPEKE API v2: the ContentKeyUsageRule row of Standard payload components; Encryption contract for `ALL` and uniqueness). */
 function checkRules(rules: readonly ContentKeyUsageRule[]): void {
   const trackTypes = new Set<string>();
   for (const rule of rules) {
@@ -83,8 +83,8 @@ function checkRules(rules: readonly ContentKeyUsageRule[]): void {
     // Track types are opaque labels (PallyCon, Norsk use their own), so compared exactly.
     if (trackTypes.has(trackType)) throw malformed(`${path}@intendedTrackType duplicates another rule`);
     trackTypes.add(trackType);
-    // Only KeyPeriodFilter, VideoFilter and AudioFilter are SPEKE filters (§4.2; V2-R12: "LabelFilter
-    // is not a supported SPEKE filter"). BitrateFilter is not in the table either; refusing it beats
+    // Only KeyPeriodFilter, VideoFilter and AudioFilter are SPEKE filters (AWS SPEKE API v2, Standard payload components;
+    // LabelFilter is not among them). BitrateFilter is not in the table either; refusing it beats
     // applying a key to tracks the encryptor meant to exclude.
     if (rule.labelFilters.length > 0) throw malformed(`${path} uses a LabelFilter`);
     if (rule.bitrateFilters.length > 0) throw malformed(`${path} uses a BitrateFilter`);
@@ -93,9 +93,9 @@ function checkRules(rules: readonly ContentKeyUsageRule[]): void {
 
   const shared = rules.find((rule) => rule.intendedTrackType === SHARED_TRACK_TYPE);
   if (shared === undefined) return;
-  // The suite's shared-video/shared-audio negatives (§4.4): `ALL` is the whole contract or nothing.
+  // The suite's shared-video/shared-audio negatives (awslabs/speke-reference-server, SPEKE v2 verification suite): `ALL` is the whole contract or nothing.
   if (rules.length > 1) throw malformed('intendedTrackType ALL is combined with other rules');
-  // §4.4: the ALL rule "must contain exactly a bare <AudioFilter/> and a bare <VideoFilter/>".
+  // AWS SPEKE API v2, Encryption contract: the ALL rule "must contain exactly a bare <AudioFilter/> and a bare <VideoFilter/>".
   const bare = (filter: object): boolean => Object.values(filter).every((value) => value === undefined);
   const exact =
     shared.videoFilters.length === 1 &&
@@ -106,7 +106,7 @@ function checkRules(rules: readonly ContentKeyUsageRule[]): void {
 }
 
 /**
- * DRM security levels (§4.3 "e.g. one key for audio+UHD"): outside the SHARED preset a key covers
+ * DRM security levels (`Requested CPIX encryption contract not supported`, e.g. one key for audio+UHD): outside the SHARED preset a key covers
  * either audio or video tracks, never both, so a weakly protected audio licence cannot unlock video.
  */
 function checkSecurityLevels(rules: readonly ContentKeyUsageRule[]): void {

@@ -1,5 +1,5 @@
 /**
- * `ContentKey@commonEncryptionScheme` rules of SPEKE v2 (docs/speke.md §1, §4.3): which values exist
+ * `ContentKey@commonEncryptionScheme` rules of SPEKE v2 (AWS SPEKE API v2 and v2.1, Standard payload components and error messages): which values exist
  * in each SPEKE version and which DRM systems can use them.
  */
 
@@ -18,14 +18,14 @@ import type { SpekeV2Version } from './version';
 const CENC_SCHEMES: readonly string[] = ['cenc', 'cbc1', 'cens', 'cbcs'];
 
 /**
- * SPEKE v2.1 (CPIX 2.3.1+) also lets the encryptor state an HLS `METHOD` (§1 "e.g. SAMPLE-AES,
- * AES-128"; docs/cpix.md 2.3.1). SAMPLE-AES-CTR is the HLS name of `cenc` content (docs/drm-signaling.md
- * §HLS). `NONE` is left out: it asks for no key at all.
+ * SPEKE v2.1 (CPIX 2.3.1+) also lets the encryptor state an HLS `METHOD` (AWS SPEKE API v2.1, Changes
+ * from SPEKE v2.0; DASH-IF CPIX 2.3.1 frees the attribute). SAMPLE-AES-CTR is the HLS name of `cenc` content (as
+ * Shaka Packager writes it). `NONE` is left out: it asks for no key at all.
  */
 const HLS_METHODS: readonly string[] = ['SAMPLE-AES', 'SAMPLE-AES-CTR', 'AES-128'];
 
 /**
- * Schemes each DRM system can decrypt, per MediaPackage's matrix (§4.3 "Scheme ↔ DRM compatibility"),
+ * Schemes each DRM system can decrypt, per MediaPackage's matrix (Implementing SPEKE v2.0 with AWS Elemental MediaPackage),
  * with the HLS methods that denote the same encryption in v2.1. Systems not listed accept any known
  * scheme: we have no evidence to refuse them with.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEKE v2.0 / v2.1 request validation (docs/speke.md §4.3, order of §12 item 2) on a parsed CPIX
+ * SPEKE v2.0 / v2.1 request validation (the checks and error messages of AWS SPEKE API v2, in the order docs/key-exchange.md gives) on a parsed CPIX
  * document. The parser has already refused syntax errors (`CpixInvalid`, 400); what is left are the
  * protocol rules whose failures SPEKE v2 reports as a 4xx with one exact plain-text body, which
  * encryptors and the AWS verification suite compare literally. Each failure is a `SpekeRejected`
@@ -35,11 +35,11 @@ export const incompatibleSchemeMessage = (systemId: string): string =>
  * supported, see validate-contract.ts). An empty attribute counts as missing.
  *
  * A scheme value the SPEKE version does not define (e.g. `aes1`, or `SAMPLE-AES` under 2.0) is
- * reported as `Non compliant ContentKey@commonEncryptionScheme combination`: §4.3 has no string of
+ * reported as `Non compliant ContentKey@commonEncryptionScheme combination`: AWS lists no message of
  * its own for it, the spec's scheme list defines what a compliant value is, and the client needs a
  * SPEKE-level answer rather than a generic CPIX one.
  *
- * @throws SpekeRejected whose `message` is exactly one of the §4.3 strings.
+ * @throws SpekeRejected whose `message` is exactly one of the SPEKE v2 error messages.
  */
 export function validateSpekeV2(document: CpixDocument, version: SpekeV2Version): void {
   if (isBlank(document.version)) throw new SpekeRejected(MISSING_CPIX_VERSION);
@@ -61,12 +61,12 @@ function checkSchemes(document: CpixDocument, version: SpekeV2Version): void {
   const schemes = new Set<string>();
   for (const key of keys) {
     const scheme = key.commonEncryptionScheme;
-    // Mandatory per ContentKey in v2 (§1), and "cannot be overriden" by us (V2-R5).
+    // Mandatory per ContentKey in v2, and "cannot be overriden" by us (AWS SPEKE API v2, Standard payload components).
     if (isBlank(scheme)) throw new SpekeRejected(missingSchemeMessage(key.kid));
     schemes.add(scheme);
   }
 
-  // One scheme per document (§4.3; docs/cpix.md P16): the packager encrypts the whole presentation
+  // One scheme per document (AWS SPEKE API v2): the packager encrypts the whole presentation
   // one way, so mixed schemes would leave some keys unusable.
   const [scheme, ...others] = schemes;
   if (others.length > 0) throw new SpekeRejected(NON_COMPLIANT_SCHEME_COMBINATION, { detail: 'more than one scheme' });

@@ -99,7 +99,7 @@ export function keyExchangeRoutes(deps: KeyExchangeRouteDeps): Router {
     router.post([...paths], headers, requireKmsToken(deps.sites, deps.authFailures), ...readCpixBody(deps.limits.bodyBytes), exchange);
     router.use([...paths], errorHandler(deps.logger, protocol.errorFormat === 'text' ? writePlainText : writeJson));
   }
-  // SPEKE v1 heartbeat (V1-R11): answers without touching dependencies, like /healthz.
+  // SPEKE v1 heartbeat (AWS SPEKE API v1): answers without touching dependencies, like /healthz.
   router.get(['/speke/heartbeat', '/speke/:spekePath/heartbeat'], answerHeaders(SPEKE, deps.userAgent), (_req, res) => {
     res.type('text/plain').send('OK');
   });

@@ -31,7 +31,7 @@ describeWithVectors('verifyCpixSignatures on the DASH-IF vectors', () => {
     ]);
   });
 
-  it('verifies all 6 signatures of EvenMoreComplex.xml (UTF-16, odd prefixes, comments; signed by Cert1/Cert2 per PROVENANCE.md)', () => {
+  it('verifies all 6 signatures of EvenMoreComplex.xml (UTF-16, odd prefixes, comments; signed by Cert1/Cert2, not the Cert3/Cert4 its Readme names)', () => {
     const { signatures } = verifyCpixSignatures(readXmlText(dir('EvenMoreComplex.xml')), [cert1, cert2]);
     expect(signatures).toHaveLength(6);
     expect(signatures[5]?.reference).toBe('');

@@ -25,7 +25,7 @@ function parseFragment(fragment: string): Element[] {
   return children;
 }
 
-describe('DASH ContentProtectionData fragments (docs/speke.md §5.2; docs/cpix.md §3)', () => {
+describe('DASH ContentProtectionData fragments (DASH-IF CPIX 2.3 §5.2.7)', () => {
   const wvBox = buildWidevinePsshBox(encodeWidevinePsshData({ keyIds: [Buffer.alloc(16, 1)], provider: 'p' }));
   const pro = buildPlayReadyObject(buildWrmHeader({ version: '4.3.0.0', keys: [{ keyId: Buffer.alloc(16, 1), contentKey: Buffer.alloc(16, 2) }] }));
   const prBox = buildPlayReadyPsshBox(pro);

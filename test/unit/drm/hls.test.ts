@@ -14,7 +14,7 @@ import { codeSpan, pallyConResponseUriExtXKeys, signalingVector, uuidBytes } fro
 
 const KID = uuidBytes('cbbc38b6-b50d-ab53-f826-3e06b7382aa3');
 
-describeWithVectors('FairPlay skd:// URIs (docs/drm-signaling.md §5)', () => {
+describeWithVectors('FairPlay skd:// URIs from the site template', () => {
   it.each([
     ['cbbc38b6-b50d-ab53-f826-3e06b7382aa3', 1],
     ['12ea753c-23e7-bc02-4474-b2b976c43beb', 2],
@@ -52,7 +52,7 @@ describe('skd:// template', () => {
   });
 });
 
-describe('HLS key lines (docs/drm-signaling.md §5; docs/speke.md §5.2)', () => {
+describe('HLS key lines (RFC 8216 §4.3.2.4 EXT-X-KEY, §4.3.4.5 EXT-X-SESSION-KEY)', () => {
   it('FairPlay: SAMPLE-AES, skd URI, Apple KEYFORMAT, no IV', () => {
     expect(buildFairPlayKeyTag('EXT-X-KEY', 'skd://y7w4trUNq1P4Jj4Gtzgqow==')).toBe(
       '#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://y7w4trUNq1P4Jj4Gtzgqow==",KEYFORMAT="com.apple.streamingkeydelivery",KEYFORMATVERSIONS="1"',

@@ -25,8 +25,8 @@ const pssh = (options: WrmHeaderOptions): string => b64(buildPlayReadyPsshBox(bu
 /** The WRMHEADER text inside a PRO. */
 const headerOf = (pro: Buffer): string => pro.subarray(10).toString('utf16le');
 
-describeWithVectors('PlayReady (docs/drm-signaling.md §4, §6)', () => {
-  it('converts a KID to GUID byte order (§4 example; V15 VALUE)', () => {
+describeWithVectors('PlayReady (Microsoft PlayReady Header Specification)', () => {
+  it('converts a KID to GUID byte order (first three groups reversed; V15 VALUE)', () => {
     expect(b64(toPlayReadyGuidBytes(kid('12ea753c-23e7-bc02-4474-b2b976c43beb')))).toBe('PHXqEucjArxEdLK5dsQ76w==');
     expect(b64(toPlayReadyGuidBytes(kid('cbbc38b6-b50d-ab53-f826-3e06b7382aa3')))).toBe('tji8yw21U6v4Jj4Gtzgqow==');
     const k = kid('cbbc38b6-b50d-ab53-f826-3e06b7382aa3');

@@ -3,7 +3,7 @@ import { buildSmoothStreamingProtectionHeader } from '../../../src/drm/smooth-st
 import { describeWithVectors } from '../../support/shared-vectors';
 import { doveRunnerCapture } from './signaling-vectors';
 
-describeWithVectors('Smooth Streaming protection header (docs/drm-signaling.md §4)', () => {
+describeWithVectors('Smooth Streaming protection header (base64 of the PlayReady Object)', () => {
   it('is base64 of the PRO once: V15b (doverunner/cpix-api-client README) PRO-only payload', () => {
     const key = doveRunnerCapture('doverunner-cpix-client-v1.5-readme-sample.json').content_key_list[0]!;
     const pro = buildPlayReadyObject(

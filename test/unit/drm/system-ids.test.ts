@@ -11,7 +11,7 @@ import { describeWithVectors, sharedPath } from '../../support/shared-vectors';
 import { FAIRPLAY_PSSH_SYSTEM_ID } from '../../support/system-ids';
 import { readFileSync } from 'node:fs';
 
-describeWithVectors('system IDs (docs/drm-signaling.md §1, docs/speke.md §5.1)', () => {
+describeWithVectors('system IDs (each one listed by the signaling vector documents)', () => {
   const uuidsIn = (path: string, from: string, to: string): Set<string> => {
     const doc = readFileSync(sharedPath('docs', path), 'utf8');
     const section = doc.slice(doc.indexOf(from), doc.indexOf(to));

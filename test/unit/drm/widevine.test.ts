@@ -45,7 +45,7 @@ function widevineRow(id: string): { data: WidevinePsshData; expected: string } {
   };
 }
 
-describeWithVectors('Widevine pssh (docs/drm-signaling.md §3, §6)', () => {
+describeWithVectors('Widevine pssh (WidevinePsshData protobuf in a version 0 box)', () => {
   it.each(['V1', 'V2', 'V3', 'V4', 'V5', 'V6'])('%s: reproduces the cpix:PSSH of the row byte for byte', (id) => {
     const { data, expected } = widevineRow(id);
     expect(b64(buildWidevinePsshBox(encodeWidevinePsshData(data)))).toBe(expected);
@@ -142,7 +142,7 @@ describeWithVectors('Widevine pssh (docs/drm-signaling.md §3, §6)', () => {
 });
 
 describe('WidevinePsshData encoding', () => {
-  it('writes the FourCCs of docs/drm-signaling.md §3 as integers', () => {
+  it('writes the protection_scheme FourCCs as their big-endian integer values', () => {
     expect(protectionSchemeFourCc('cenc')).toBe(1667591779);
     expect(protectionSchemeFourCc('cbcs')).toBe(1667392371);
     expect(protectionSchemeFourCc('cbc1')).toBe(1667392305);

@@ -89,7 +89,7 @@ const V2_REQUESTS = [
   ['aws-speke-v2-docs', 'kid_override_v2_request.xml'],
 ];
 
-describeWithVectors('SPEKE v2 signaling is self-consistent on the AWS suite requests (V2-R7…R9, §5.2)', () => {
+describeWithVectors('SPEKE v2 signaling is self-consistent on the AWS suite requests: placeholders filled, PSSH and ContentProtectionData agree, HLS media and master lines match', () => {
   const cases = V2_REQUESTS.flatMap((parts) => {
     const doc = load('speke', ...parts);
     return (doc.drmSystemList?.items ?? []).map((system, i) => {
@@ -177,7 +177,7 @@ describeWithVectors('SPEKE v2 signaling is self-consistent on the AWS suite requ
     }
   });
 
-  it('fills the SmoothStreamingProtectionHeaderData placeholder with base64 of the PRO (P13)', () => {
+  it('fills the SmoothStreamingProtectionHeaderData placeholder with base64 of the PRO, encoded once', () => {
     const kid = parseKeyId('11111111-1111-1111-1111-111111111111');
     const system: DrmSystem = { systemId: PLAYREADY_SYSTEM_ID, kid, pssh: Buffer.alloc(0), smoothStreamingProtectionHeaderData: '', hlsSignalingData: [], extensions: [] };
     const filled = fillDrmSystem(system, { kid, key: keyFor(kid), scheme: 'cenc', contentId: 'abc123' }, SPEKE_V2_0.signaling, OPTIONS);
@@ -206,7 +206,7 @@ describe('SPEKE v2: ClearKey AES-128 and W3C Common', () => {
     expect(filled.hlsSignalingData.map((item) => item.value.toString('utf8'))).toEqual([`#EXT-X-KEY:${attributes}`, `#EXT-X-SESSION-KEY:${attributes}`]);
   });
 
-  it('W3C Common (1077efec-…): v1 pssh with the KID, CPD = its fragment; HLS placeholders are refused (no HLS form, V2-R7)', () => {
+  it('W3C Common (1077efec-…): v1 pssh with the KID, CPD = its fragment; HLS placeholders are refused (no HLS form, and SPEKE v2 refuses an unfilled placeholder)', () => {
     const filled = fillDrmSystem({ ...placeholders(COMMON_PSSH_SYSTEM_ID), hlsSignalingData: [] }, { ...key, scheme: 'cenc' }, SPEKE_V2_0.signaling, OPTIONS);
     expect(parsePsshBox(filled.pssh!)).toEqual({ version: 1, systemId: COMMON_PSSH_SYSTEM_ID, keyIds: [kid], data: Buffer.alloc(0) });
     expect(filled.contentProtectionData?.toString('utf8')).toBe(`<cenc:pssh xmlns:cenc="urn:mpeg:cenc:2013">${filled.pssh!.toString('base64')}</cenc:pssh>`);
@@ -216,7 +216,7 @@ describe('SPEKE v2: ClearKey AES-128 and W3C Common', () => {
   });
 });
 
-describeWithVectors('SPEKE v1: AWS documentation requests (V1-R4…R9)', () => {
+describeWithVectors('SPEKE v1: AWS documentation requests (HLS key URIs and formats, PSSH, ProtectionHeader)', () => {
   it.each([
     [['aws-speke-v1-docs', 'live_request_clear.xml']],
     [['aws-speke-v1-docs', 'vod_request_clear.xml']],
@@ -261,7 +261,7 @@ describeWithVectors('SPEKE v1: AWS documentation requests (V1-R4…R9)', () => {
     }
   });
 
-  it('a v1 Widevine DRMSystem with six placeholders: PSSH (V1-R6) and ContentProtectionData (its CPIX meaning) filled, the rest left out', () => {
+  it('a v1 Widevine DRMSystem with six placeholders: PSSH and ContentProtectionData (its CPIX meaning) filled, the rest left out', () => {
     const kid = parseKeyId('98ee5596-cd3e-a20d-163a-e382420c6eff');
     const empty = Buffer.alloc(0);
     const system: DrmSystem = {

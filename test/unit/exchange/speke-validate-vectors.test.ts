@@ -49,7 +49,7 @@ describeWithVectors('SPEKE v2 validation of the AWS reference-server and suite r
   const cases = files.map((file) => ({ file, expected: NEGATIVES[file] ?? accepted }));
   const positives = cases.filter((entry) => entry.expected.kind === 'accepted').map((entry) => entry.file);
 
-  it('finds every file PROVENANCE.md lists (84 generated, 43 history, 10 fixed, 2 tests)', () => {
+  it('finds every request file of the vector folder (84 generated, 43 history, 10 fixed, 2 tests)', () => {
     const count = (prefix: string): number => files.filter((file) => file.startsWith(prefix)).length;
     expect([count('generated/'), count('history-5a395cc/'), count('spekev2_requests/'), count('tests/')]).toEqual([84, 43, 10, 2]);
     expect(files).toHaveLength(139);

@@ -113,7 +113,7 @@ describe('parseSpekeVersionHeader', () => {
   });
 });
 
-describe('validateSpekeV2: one failure per §4.3 string', () => {
+describe('validateSpekeV2: one failure per SPEKE v2 error message', () => {
   const cases: readonly Case[] = [
     { name: 'accepts the base request', parts: {}, expected: accepted },
     { name: 'accepts the base request as v2.1 with CPIX 2.4', parts: { root: CPIX_2_4 }, version: '2.1', expected: accepted },
@@ -267,7 +267,7 @@ describe('validateSpekeV2: one failure per §4.3 string', () => {
   });
 });
 
-describe('validateSpekeV2: the first failure in §12 order wins', () => {
+describe('validateSpekeV2: the first failure in check order wins (version, contentId, schemes, contract)', () => {
   const mixedWithFairPlay: Parts = { keys: key(VIDEO_KID, 'cbcs') + key(AUDIO_KID, 'cenc') };
   const cases: readonly Case[] = [
     { name: 'missing version before missing contentId', parts: { root: '' }, expected: MISSING_VERSION },
