@@ -4,7 +4,7 @@
 // Without src/ (the Dockerfile's dependency layer, before the sources are copied) there is nothing
 // to build; without TypeScript (a production install) an existing dist/ is what there is.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,5 +36,11 @@ try {
   process.exit(1);
 }
 const { status } = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
-if (status === 0) writeFileSync(STAMP, `${new Date().toISOString()}\n`);
+if (status === 0) {
+  // The package's bins (`npx cpix-kms`) must be executable: tsc writes plain files, and npm sets the
+  // bit only on bins that exist when it links them, which in a fresh clone is before this build.
+  const { bin = {} } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  for (const file of Object.values(bin)) chmodSync(join(ROOT, file), 0o755);
+  writeFileSync(STAMP, `${new Date().toISOString()}\n`);
+}
 process.exit(status ?? 1);
