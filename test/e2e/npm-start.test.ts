@@ -81,6 +81,14 @@ describe('npm start on a fresh machine', () => {
     expect(first.stdout()).toContain('"msg":"cpix-kms listening"');
   }, 60_000);
 
+  it("npm run config-table prints the README's configuration table", async () => {
+    const root = resolve(__dirname, '../..');
+    const { stdout } = await run('npm', ['run', '--silent', 'config-table'], { cwd: root, env: bareEnv() });
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const start = readme.indexOf('| Variable | Default | Meaning |');
+    expect(stdout.trimEnd()).toBe(readme.slice(start, readme.indexOf('\n\n', start)));
+  });
+
   it('npm start: starts the current build without rebuilding it, and SIGTERM to npm stops the service (no orphan)', async () => {
     const root = resolve(__dirname, '../..');
     const stamp = join(root, 'dist', '.built');
