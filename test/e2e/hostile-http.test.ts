@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,18 +30,19 @@ const PASSES = 15;
 /** Passes after which the service counts as warmed up: memory growth is measured from there to the end. */
 const WARM_PASSES = 5;
 /**
- * Memory bounds on the service's RSS. The first passes grow it (45 to 57 MiB after the first, measured,
- * the higher figure under parallel load: V8 and malloc sizing themselves for 1 MiB bodies and
- * 10,000-element trees), and V8 goes on resizing its heap by up to ~40 MiB over the next few passes
- * however much is live (measured: after pass 5, +6 to +40 MiB over pass 1; after pass 15, +21). So the
- * steady state is measured over the ~750 requests of passes 6 to 15: a leak of about 64 KiB per request
- * fails that bound, and a body held whole past the 1 MiB limit (the gzip bomb inflates to 64 MiB) fails
- * the peak bound.
+ * Memory bounds on the service's RSS. The first passes grow it while V8 and malloc size themselves for
+ * 1 MiB bodies and 10,000-element trees: measured +45 to +57 MiB after the first pass, then up to ~40
+ * MiB more by pass 5 on Node 20, and about 130 MiB in all on Node 24, whatever is live. So the bounds
+ * that find faults are taken from the end of pass 5 on, over the ~750 requests of passes 6 to 15: the
+ * RSS may not grow by more than 48 MiB (a leak of about 64 KiB a request fails), and its peak since
+ * then (the high-water mark is reset at that point) may not pass the warm RSS by 64 MiB (a body held
+ * whole past the 1 MiB limit fails: the gzip bomb inflates to 64 MiB). The growth before is only
+ * capped, generously, so a service that balloons at once still fails.
  */
 const MIB = 1024 * 1024;
-const RSS_GROWTH_BOUND_BYTES = 96 * MIB;
+const RSS_GROWTH_BOUND_BYTES = 192 * MIB;
 const RSS_STEADY_GROWTH_BOUND_BYTES = 48 * MIB;
-const RSS_PEAK_BOUND_BYTES = 128 * MIB;
+const RSS_PEAK_BOUND_BYTES = 64 * MIB;
 
 interface Answer {
   /** HTTP status, `closed` when the connection ended without one, `none` when nothing came in time. */
@@ -334,6 +335,11 @@ const UNAUTHENTICATED_ROWS: readonly Row[] = ROUTES.flatMap((route) => [
 
 const ALL_ROWS = [...BODY_ROWS, ...TYPE_ROWS, ...UNAUTHENTICATED_ROWS];
 
+/** Resets the process's RSS high-water mark (VmHWM) to its current RSS (proc(5), clear_refs "5"). */
+function resetPeak(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
 /** VmRSS and VmHWM (peak) of a process, in bytes (Linux). */
 function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -486,7 +492,10 @@ describe('hostile input over HTTP (built service)', () => {
     const afterFirstPass = memoryOf(pid);
     let warm = afterFirstPass;
     for (let pass = 1; pass < PASSES; pass += 1) {
-      if (pass === WARM_PASSES) warm = memoryOf(pid);
+      if (pass === WARM_PASSES) {
+        resetPeak(pid);
+        warm = memoryOf(pid);
+      }
       for (const row of ALL_ROWS) {
         const answer = await send(row);
         record(row, answer);
@@ -499,7 +508,7 @@ describe('hostile input over HTTP (built service)', () => {
     );
     expect(atEnd.rss - memoryAtStart.rss).toBeLessThan(RSS_GROWTH_BOUND_BYTES);
     expect(atEnd.rss - warm.rss).toBeLessThan(RSS_STEADY_GROWTH_BOUND_BYTES);
-    expect(atEnd.peak - memoryAtStart.rss).toBeLessThan(RSS_PEAK_BOUND_BYTES);
+    expect(atEnd.peak - warm.rss).toBeLessThan(RSS_PEAK_BOUND_BYTES);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect(service.child.exitCode).toBeNull();
     expect(service.stdout() + service.stderr()).not.toMatch(/"level":50.*unexpected error/);
