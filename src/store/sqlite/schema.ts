@@ -178,23 +178,14 @@ export const ADDED_COLUMNS: readonly { readonly table: string; readonly column: 
  * change: key requests cache a content's policy by the site's revision (`SiteRecord.revision`). Run
  * after `ADDED_COLUMNS`, which gives older files the column.
  */
-export const TRIGGERS_SQL = `
-CREATE TRIGGER IF NOT EXISTS policies_count_insert AFTER INSERT ON policies
-  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
-CREATE TRIGGER IF NOT EXISTS policies_count_update AFTER UPDATE ON policies
-  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
-CREATE TRIGGER IF NOT EXISTS policies_count_delete AFTER DELETE ON policies
-  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = OLD.site_id; END;
-CREATE TRIGGER IF NOT EXISTS policy_rules_count_insert AFTER INSERT ON policy_rules
-  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
-CREATE TRIGGER IF NOT EXISTS policy_rules_count_update AFTER UPDATE ON policy_rules
-  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
-CREATE TRIGGER IF NOT EXISTS policy_rules_count_delete AFTER DELETE ON policy_rules
-  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = OLD.site_id; END;
-CREATE TRIGGER IF NOT EXISTS content_policies_count_insert AFTER INSERT ON content_policies
-  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
-CREATE TRIGGER IF NOT EXISTS content_policies_count_update AFTER UPDATE ON content_policies
-  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = NEW.site_id; END;
-CREATE TRIGGER IF NOT EXISTS content_policies_count_delete AFTER DELETE ON content_policies
-  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = OLD.site_id; END;
-`;
+/** The tables that hold a site's content policies, and the row each write event leaves behind. */
+const POLICY_TABLES = ['policies', 'policy_rules', 'content_policies'] as const;
+const ROW_OF_EVENT = { insert: 'NEW', update: 'NEW', delete: 'OLD' } as const;
+
+export const TRIGGERS_SQL = POLICY_TABLES.flatMap((table) =>
+  Object.entries(ROW_OF_EVENT).map(
+    ([event, row]) =>
+      `CREATE TRIGGER IF NOT EXISTS ${table}_count_${event} AFTER ${event.toUpperCase()} ON ${table}
+  BEGIN UPDATE sites SET revision = revision + 1 WHERE id = ${row}.site_id; END;`,
+  ),
+).join('\n');
