@@ -4,6 +4,7 @@
  * the document uses, so the root declares exactly those (decision 14).
  */
 
+import { type Base64Encoded, base64Of } from '../encoding/base64';
 import { CpixUnsupported } from '../errors';
 import type { XmlAttribute, XmlElement, XmlNode } from '../xml/tree';
 import { NS } from './constants';
@@ -108,9 +109,9 @@ export function isBuildPrefix(prefix: string): prefix is BuildPrefix {
   return isTableKey(NS, prefix);
 }
 
-/** `xs:base64Binary` as we emit it: standard alphabet, padded, on one line. */
-export function base64(bytes: Buffer): string {
-  return bytes.toString('base64');
+/** `xs:base64Binary` as we emit it: standard alphabet, padded, on one line (a value made as base64 is written as it is). */
+export function base64(value: Buffer | Base64Encoded): string {
+  return base64Of(value);
 }
 
 /** `xs:integer`; a non-integer in the model is a programmer error, not client input. */

@@ -9,6 +9,7 @@
  * as received. List order is the order of the request.
  */
 
+import type { Base64Encoded } from '../encoding/base64';
 import type { XmlElement } from '../xml/tree';
 
 /** CPIX versions the builder can emit. '2.0' is SPEKE v1's dialect (2.x layout plus `speke:` elements). */
@@ -21,10 +22,12 @@ export interface Identified {
 }
 
 /**
- * A signaling value. `undefined` = element absent; an empty buffer = element present but empty,
- * i.e. a placeholder the key server is asked to fill (an empty base64Binary is valid CPIX).
+ * A signaling value: received bytes, or a value the key server made, carried as its base64 (see
+ * `encoding/base64.ts`: made once, never decoded again). `undefined` = element absent; an empty
+ * buffer = element present but empty, i.e. a placeholder the key server is asked to fill (an empty
+ * base64Binary is valid CPIX).
  */
-export type SignalBytes = Buffer;
+export type SignalBytes = Buffer | Base64Encoded;
 
 /** `cpix:Data/pskc:Secret` of a content key. */
 export type ContentKeyData =

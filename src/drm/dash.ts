@@ -5,6 +5,7 @@
  * `cenc:` prefix is rejected (speke-reference-server issue #102).
  */
 
+import { type EncodedBytes, base64Of } from '../encoding/base64';
 import { XmlFragmentWriter } from './xml-writer';
 
 /** `cenc:` namespace of ISO/IEC 23001-7 (`pssh`, `default_KID`). */
@@ -17,9 +18,9 @@ export const MSPR_NAMESPACE = 'urn:microsoft:playready';
  * `ContentProtectionData` fragment. Its text must equal `cpix:PSSH` (AWS SPEKE API v2: both must be identical), so pass the
  * same box.
  */
-export function buildPsshContentProtectionFragment(psshBox: Uint8Array): string {
+export function buildPsshContentProtectionFragment(psshBox: Uint8Array | EncodedBytes): string {
   return new XmlFragmentWriter()
-    .element('cenc:pssh', Buffer.from(psshBox).toString('base64'), {}, [{ prefix: 'cenc', uri: CENC_NAMESPACE }])
+    .element('cenc:pssh', base64Of(psshBox), {}, [{ prefix: 'cenc', uri: CENC_NAMESPACE }])
     .toString();
 }
 
@@ -27,11 +28,11 @@ export function buildPsshContentProtectionFragment(psshBox: Uint8Array): string 
  * The PlayReady fragment: the full `pssh` box and the PRO, as two sibling elements, each declaring its
  * namespace (AWS MediaPackage: "must contain BOTH").
  */
-export function buildPlayReadyContentProtectionFragment(psshBox: Uint8Array, playReadyObject: Uint8Array): string {
+export function buildPlayReadyContentProtectionFragment(psshBox: Uint8Array | EncodedBytes, playReadyObject: Uint8Array | EncodedBytes): string {
   return (
     buildPsshContentProtectionFragment(psshBox) +
     new XmlFragmentWriter()
-      .element('mspr:pro', Buffer.from(playReadyObject).toString('base64'), {}, [{ prefix: 'mspr', uri: MSPR_NAMESPACE }])
+      .element('mspr:pro', base64Of(playReadyObject), {}, [{ prefix: 'mspr', uri: MSPR_NAMESPACE }])
       .toString()
   );
 }

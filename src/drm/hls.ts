@@ -8,6 +8,7 @@
  * request, so they are programmer/configuration errors.
  */
 
+import { type EncodedBytes, base64Of } from '../encoding/base64';
 import { keyIdFromBytes } from '../keys/key-id';
 import { assertKeyIdBytes } from './pssh';
 import { WIDEVINE_SYSTEM_ID } from './system-ids';
@@ -77,7 +78,7 @@ export class HlsTag {
   /** `NAME=0x…`, upper-case digits (RFC 8216 §4.2 hexadecimal-sequence). */
   hex(name: string, bytes: Uint8Array): this {
     if (bytes.length === 0) throw new RangeError(`${name} must not be empty`);
-    return this.add(name, `0x${Buffer.from(bytes).toString('hex').toUpperCase()}`);
+    return this.add(name, `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').toUpperCase()}`);
   }
 
   toString(): string {
@@ -225,11 +226,11 @@ export function buildFairPlayKeyTag(tagName: HlsKeyTagName, skdUri: string): str
  */
 export function buildWidevineKeyTag(
   tagName: HlsKeyTagName,
-  input: { readonly psshBox: Uint8Array; readonly keyId: Uint8Array; readonly scheme: ProtectionScheme },
+  input: { readonly psshBox: Uint8Array | EncodedBytes; readonly keyId: Uint8Array; readonly scheme: ProtectionScheme },
 ): string {
   return buildHlsKeyTag(tagName, {
     method: hlsMethodForScheme(input.scheme),
-    uri: WIDEVINE_DATA_URI_PREFIX + Buffer.from(input.psshBox).toString('base64'),
+    uri: WIDEVINE_DATA_URI_PREFIX + base64Of(input.psshBox),
     keyId: input.keyId,
     keyFormat: WIDEVINE_KEY_FORMAT,
     keyFormatVersions: KEY_FORMAT_VERSION_1,
@@ -242,11 +243,11 @@ export function buildWidevineKeyTag(
  */
 export function buildPlayReadyKeyTag(
   tagName: HlsKeyTagName,
-  input: { readonly playReadyObject: Uint8Array; readonly scheme: ProtectionScheme },
+  input: { readonly playReadyObject: Uint8Array | EncodedBytes; readonly scheme: ProtectionScheme },
 ): string {
   return buildHlsKeyTag(tagName, {
     method: hlsMethodForScheme(input.scheme),
-    uri: PLAYREADY_DATA_URI_PREFIX + Buffer.from(input.playReadyObject).toString('base64'),
+    uri: PLAYREADY_DATA_URI_PREFIX + base64Of(input.playReadyObject),
     keyFormat: PLAYREADY_KEY_FORMAT,
     keyFormatVersions: KEY_FORMAT_VERSION_1,
   });

@@ -6,16 +6,19 @@
  * never the `pssh` box.
  */
 
+import { type EncodedBytes, base64Of } from '../encoding/base64';
+
 const PRO_HEADER_BYTES = 10;
 
 /**
  * Base64 of a PlayReady Object. Throws `RangeError` if the bytes are not a PRO whose little-endian length
  * field matches its size (a `pssh` box or an already-encoded string would be a bug upstream).
  */
-export function buildSmoothStreamingProtectionHeader(playReadyObject: Uint8Array): string {
-  const pro = Buffer.from(playReadyObject);
+export function buildSmoothStreamingProtectionHeader(playReadyObject: Uint8Array | EncodedBytes): string {
+  const bytes = playReadyObject instanceof Uint8Array ? playReadyObject : playReadyObject.bytes;
+  const pro = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (pro.length < PRO_HEADER_BYTES || pro.readUInt32LE(0) !== pro.length) {
     throw new RangeError('Smooth Streaming protection header data must be a PlayReady Object');
   }
-  return pro.toString('base64');
+  return base64Of(playReadyObject);
 }

@@ -8,6 +8,7 @@
 import type { DrmSystem, HlsSignalingData, SignalBytes, SpekeV1Signaling } from '../../cpix/model';
 import type { HlsKeyTagName } from '../../drm/hls';
 import { buildSmoothStreamingProtectionHeader } from '../../drm/smooth-streaming';
+import { encodedText } from '../../encoding/base64';
 import { CpixUnsupported } from '../../errors';
 import { type SystemSignals, signalsFor } from './signals';
 import { supportedSystemKind } from './systems';
@@ -20,7 +21,7 @@ const ADDED_PLAYLISTS = ['media', 'master'] as const;
 
 const EMPTY: SignalBytes = Buffer.alloc(0);
 const NONE: readonly SignalChild[] = [];
-const isPlaceholder = (value: SignalBytes | undefined): value is SignalBytes => value !== undefined && value.length === 0;
+const isPlaceholder = (value: SignalBytes | undefined): value is Buffer => Buffer.isBuffer(value) && value.length === 0;
 
 type MutableDrmSystem = { -readonly [K in keyof DrmSystem]: DrmSystem[K] };
 type MutableSpeke = { -readonly [K in keyof SpekeV1Signaling]: SpekeV1Signaling[K] };
@@ -129,7 +130,7 @@ function fillHls(item: HlsSignalingData, signals: SystemSignals | undefined): Hl
   if (!isPlaceholder(item.value) || signals?.hlsTag === undefined) return item;
   const tagName: HlsKeyTagName = item.playlist !== undefined && MULTIVARIANT_PLAYLISTS.has(item.playlist) ? 'EXT-X-SESSION-KEY' : 'EXT-X-KEY';
   // The builder base64-encodes the UTF-8 line on one line, no trailing newline (single-line base64 is what every client reads).
-  return { ...item, value: Buffer.from(signals.hlsTag(tagName), 'utf8') };
+  return { ...item, value: encodedText(signals.hlsTag(tagName)) };
 }
 
 /** SPEKE v1 elements (base64 of the text, AWS SPEKE API v1). */
@@ -138,11 +139,11 @@ function fillSpeke(speke: SpekeV1Signaling, signals: SystemSignals, fills: Reado
   let filled = false;
   const format = fills.has('spekeKeyFormat') ? signals.hlsKeyFormat : undefined;
   if (format !== undefined && isPlaceholder(speke.keyFormat)) {
-    out.keyFormat = Buffer.from(format.keyFormat, 'utf8');
+    out.keyFormat = encodedText(format.keyFormat);
     filled = true;
   }
   if (format !== undefined && isPlaceholder(speke.keyFormatVersions)) {
-    out.keyFormatVersions = Buffer.from(format.keyFormatVersions, 'utf8');
+    out.keyFormatVersions = encodedText(format.keyFormatVersions);
     filled = true;
   }
   if (fills.has('spekeProtectionHeader') && isPlaceholder(speke.protectionHeader) && signals.playReadyObject) {

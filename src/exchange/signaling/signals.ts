@@ -5,6 +5,8 @@
  * first use, so an unrequested value never costs (or fails) anything.
  */
 
+import type { SignalBytes } from '../../cpix/model';
+import { type Base64Encoded, EncodedBytes, encodedText } from '../../encoding/base64';
 import { CpixUnsupported } from '../../errors';
 import { buildPlayReadyContentProtectionFragment, buildPsshContentProtectionFragment } from '../../drm/dash';
 import {
@@ -40,20 +42,23 @@ import { keyIdToBytes } from '../../keys/key-id';
 import { protectionSchemeOf } from './systems';
 import type { SignalingKey, SignalingOptions, SignalingStyle, SystemKind } from './types';
 
-/** What a system can put in each `DRMSystem` child; an absent member = nothing to say there. */
+/**
+ * What a system can put in each `DRMSystem` child; an absent member = nothing to say there. A value
+ * several children share (a `pssh` box, the PlayReady Object) is made and base64-encoded once.
+ */
 export interface SystemSignals {
   /** `cpix:PSSH`: the whole box. */
-  readonly pssh?: () => Buffer;
+  readonly pssh?: () => SignalBytes;
   /** `cpix:ContentProtectionData` bytes (before base64), in the style's meaning. */
-  readonly contentProtectionData?: () => Buffer;
+  readonly contentProtectionData?: () => SignalBytes;
   /** One `HLSSignalingData` line; throws `CpixUnsupported` when the key's scheme has no HLS method (`cens`, `cbc1`). */
   readonly hlsTag?: (tagName: HlsKeyTagName) => string;
   /** `URIExtXKey` bytes (before base64): the key URI, or PallyCon's NCG CEK. */
-  readonly uriExtXKey?: () => Buffer;
+  readonly uriExtXKey?: () => SignalBytes;
   /** SPEKE v1 `speke:KeyFormat` / `speke:KeyFormatVersions` (AWS SPEKE API v1). */
   readonly hlsKeyFormat?: { readonly keyFormat: string; readonly keyFormatVersions: string };
   /** The PlayReady Object: `SmoothStreamingProtectionHeaderData` and `speke:ProtectionHeader`. */
-  readonly playReadyObject?: () => Buffer;
+  readonly playReadyObject?: () => EncodedBytes;
   /** Whether HLS signaling exists for this key at all (false for Widevine/PlayReady under `cens`/`cbc1`). */
   readonly hlsSignalable: boolean;
 }
@@ -81,6 +86,9 @@ function lazy<T>(build: () => T): () => T {
   };
 }
 
+/** Bytes built on first use, their base64 made once for every child that writes them. */
+const encodedOnce = (build: () => Buffer): (() => EncodedBytes) => lazy(() => new EncodedBytes(build()));
+
 /**
  * A system's `hlsTag`: the first line asked for is built, the other playlist's is that line renamed
  * (`renameHlsKeyTag`), so the attributes (a `pssh` box or PRO in base64, a key URI) are built once
@@ -94,8 +102,8 @@ function keyLines(build: (tagName: HlsKeyTagName) => string): (tagName: HlsKeyTa
   };
 }
 
-/** The fragment as the bytes `ContentProtectionData` carries: UTF-8, no BOM (DASH-IF CPIX 2.3 §5.2.7). */
-const fragmentBytes = (fragment: string): Buffer => Buffer.from(fragment, 'utf8');
+/** The fragment as `ContentProtectionData` carries it: base64 of its UTF-8, no BOM (DASH-IF CPIX 2.3 §5.2.7). */
+const fragmentSignal = (fragment: string): Base64Encoded => encodedText(fragment);
 
 /** HLS has METHODs only for `cbcs` (SAMPLE-AES) and `cenc` (SAMPLE-AES-CTR); see `hlsMethodForScheme`. */
 const isHlsScheme = (scheme: ProtectionScheme): scheme is 'cenc' | 'cbcs' => scheme === 'cenc' || scheme === 'cbcs';
@@ -166,13 +174,13 @@ function widevinePsshData(ctx: SignalContext): WidevinePsshData {
 }
 
 /** `ContentProtectionData` of a system signalled by one `pssh` box: its data, or the `<cenc:pssh>` fragment (same box as `PSSH`). */
-function psshContentProtectionData(ctx: SignalContext, pssh: () => Buffer, payload: () => Buffer): () => Buffer {
-  return ctx.style.contentProtectionData === 'pssh-payload' ? payload : lazy(() => fragmentBytes(buildPsshContentProtectionFragment(pssh())));
+function psshContentProtectionData(ctx: SignalContext, pssh: () => EncodedBytes, payload: () => Buffer): () => SignalBytes {
+  return ctx.style.contentProtectionData === 'pssh-payload' ? payload : lazy(() => fragmentSignal(buildPsshContentProtectionFragment(pssh())));
 }
 
 function widevineSignals(ctx: SignalContext): SystemSignals {
   const data = lazy(() => encodeWidevinePsshData(widevinePsshData(ctx)));
-  const pssh = lazy(() => buildWidevinePsshBox(data()));
+  const pssh = encodedOnce(() => buildWidevinePsshBox(data()));
   const { scheme } = ctx;
   return {
     pssh,
@@ -209,8 +217,8 @@ function wrmHeaderFor(ctx: SignalContext): string {
 }
 
 function playReadySignals(ctx: SignalContext): SystemSignals {
-  const pro = lazy(() => buildPlayReadyObject(wrmHeaderFor(ctx)));
-  const pssh = lazy(() => buildPlayReadyPsshBox(pro()));
+  const pro = encodedOnce(() => buildPlayReadyObject(wrmHeaderFor(ctx)));
+  const pssh = encodedOnce(() => buildPlayReadyPsshBox(pro().bytes));
   const { scheme } = ctx;
   return {
     pssh,
@@ -218,7 +226,7 @@ function playReadySignals(ctx: SignalContext): SystemSignals {
     contentProtectionData:
       ctx.style.contentProtectionData === 'pssh-payload'
         ? pro
-        : lazy(() => fragmentBytes(buildPlayReadyContentProtectionFragment(pssh(), pro()))),
+        : lazy(() => fragmentSignal(buildPlayReadyContentProtectionFragment(pssh(), pro()))),
     hlsTag: keyLines((tagName) => {
       if (!isHlsScheme(scheme)) throw unsupportedHlsScheme(ctx);
       return buildPlayReadyKeyTag(tagName, { playReadyObject: pro(), scheme });
@@ -231,7 +239,7 @@ function playReadySignals(ctx: SignalContext): SystemSignals {
 /** WisePlay: a `pssh` box whose data is the WisePlay JSON header (see `drm/wiseplay.ts`); DASH only. */
 function wisePlaySignals(ctx: SignalContext): SystemSignals {
   const data = lazy(() => encodeWisePlayPsshData({ keyIds: [ctx.kidBytes], contentId: signalledContentId(ctx), scheme: ctx.scheme }));
-  const pssh = lazy(() => buildWisePlayPsshBox(data()));
+  const pssh = encodedOnce(() => buildWisePlayPsshBox(data()));
   return { pssh, contentProtectionData: psshContentProtectionData(ctx, pssh, data), hlsSignalable: false };
 }
 
@@ -242,23 +250,23 @@ function wisePlaySignals(ctx: SignalContext): SystemSignals {
  * payload-only `ContentProtectionData` would be empty: nothing to say there.
  */
 function hlsOnlyPsshSignals(ctx: SignalContext): Pick<SystemSignals, 'pssh' | 'contentProtectionData'> {
-  const pssh = lazy(() => buildPsshBox(ctx.systemId, new Uint8Array(0), [ctx.kidBytes]));
+  const pssh = encodedOnce(() => buildPsshBox(ctx.systemId, new Uint8Array(0), [ctx.kidBytes]));
   return {
     pssh,
     ...(ctx.style.contentProtectionData === 'dash-fragment' && {
-      contentProtectionData: lazy(() => fragmentBytes(buildPsshContentProtectionFragment(pssh()))),
+      contentProtectionData: lazy(() => fragmentSignal(buildPsshContentProtectionFragment(pssh()))),
     }),
   };
 }
 
-const utf8Bytes = (uri: () => string) => (): Buffer => Buffer.from(uri(), 'utf8');
+const utf8Text = (uri: () => string) => (): Base64Encoded => encodedText(uri());
 
 /** FairPlay: `skd://` URI from the site template, no IV attribute (the IV travels with the key). */
 function fairPlaySignals(ctx: SignalContext): SystemSignals {
   const uri = lazy(() => expandSkdUriTemplate(ctx.options.fairPlaySkdTemplate, { keyId: ctx.kidBytes, contentId: ctx.key.contentId }));
   return {
     ...hlsOnlyPsshSignals(ctx),
-    uriExtXKey: utf8Bytes(uri),
+    uriExtXKey: utf8Text(uri),
     hlsTag: keyLines((tagName) => buildFairPlayKeyTag(tagName, uri())),
     hlsKeyFormat: { keyFormat: FAIRPLAY_KEY_FORMAT, keyFormatVersions: KEY_FORMAT_VERSION_1 },
     hlsSignalable: true,
@@ -277,7 +285,7 @@ function keyUrlSignals(ctx: SignalContext, method: 'AES-128' | 'SAMPLE-AES'): Sy
   const iv = ctx.style.hlsIdentityKeyIv ? ctx.key.iv : undefined;
   return {
     ...hlsOnlyPsshSignals(ctx),
-    uriExtXKey: utf8Bytes(uri),
+    uriExtXKey: utf8Text(uri),
     hlsTag: keyLines((tagName) => buildIdentityKeyTag(tagName, { method, uri: uri(), explicitIdentityKeyFormat: true, ...(iv === undefined ? {} : { iv }) })),
     hlsKeyFormat: { keyFormat: IDENTITY_KEY_FORMAT, keyFormatVersions: KEY_FORMAT_VERSION_1 },
     hlsSignalable: true,
@@ -299,11 +307,11 @@ function ncgSignals(ctx: SignalContext): SystemSignals {
 
 /** W3C Common PSSH: v1 box listing the KID (W3C "cenc" Initialization Data Format); DASH only, no HLS. */
 function commonSignals(ctx: SignalContext): SystemSignals {
-  const pssh = lazy(() => buildCommonPsshBox([ctx.kidBytes]));
+  const pssh = encodedOnce(() => buildCommonPsshBox([ctx.kidBytes]));
   return {
     pssh,
     ...(ctx.style.contentProtectionData === 'dash-fragment' && {
-      contentProtectionData: lazy(() => fragmentBytes(buildPsshContentProtectionFragment(pssh()))),
+      contentProtectionData: lazy(() => fragmentSignal(buildPsshContentProtectionFragment(pssh()))),
     }),
     hlsSignalable: false,
   };

@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import type { DrmSystem } from '../../../src/cpix/model';
 import { FAIRPLAY_SYSTEM_ID, HLS_AES_128_SYSTEM_ID, PLAYREADY_SYSTEM_ID, WIDEVINE_SYSTEM_ID } from '../../../src/drm/system-ids';
 import { PALLYCON_V2 } from '../../../src/exchange/dialects/pallycon';
-import { fillDrmSystem, type SignalingKey, type SignalingOptions } from '../../../src/exchange/signaling';
+import { type SignalingKey, type SignalingOptions } from '../../../src/exchange/signaling';
 import { parseKeyId } from '../../../src/keys/key-id';
 import { parsePlayReadyObject, parsePsshBox } from '../../support/pssh-parser';
 import { describeWithVectors, vectorPath } from '../../support/shared-vectors';
 import { doveRunnerCapture, pallyConResponsePssh, pallyConResponseUriExtXKeys } from '../drm/signaling-vectors';
+import { fillToBytes } from '../../support/filled-signals';
 
 /**
  * Byte-exact reproduction of published PallyCon/DoveRunner KMS output (../shared/vectors/pallycon,
@@ -52,13 +53,13 @@ describeWithVectors('PallyCon CPIX API signaling reproduces published KMS respon
     const upper = (id: string): string => id.toUpperCase();
 
     it('Widevine PSSH (content_id with %016x period and crypto_period_index under rotation)', () => {
-      const filled = fillDrmSystem(emptySystem(upper(WIDEVINE_SYSTEM_ID), inputs.kid), key, PALLYCON_V2.signaling, options);
+      const filled = fillToBytes(emptySystem(upper(WIDEVINE_SYSTEM_ID), inputs.kid), key, PALLYCON_V2.signaling, options);
       expect(b64(filled.pssh)).toBe(pallyConResponsePssh(file, WIDEVINE_SYSTEM_ID));
       expect(filled.systemId).toBe(upper(WIDEVINE_SYSTEM_ID));
     });
 
     it('PlayReady PSSH (CHECKSUM, GUID KID, LA_URL, PERIOD_INDEX under rotation); CPD, speke:ProtectionHeader and SSPHD are its PRO', () => {
-      const filled = fillDrmSystem(emptySystem(upper(PLAYREADY_SYSTEM_ID), inputs.kid), key, PALLYCON_V2.signaling, options);
+      const filled = fillToBytes(emptySystem(upper(PLAYREADY_SYSTEM_ID), inputs.kid), key, PALLYCON_V2.signaling, options);
       expect(b64(filled.pssh)).toBe(pallyConResponsePssh(file, PLAYREADY_SYSTEM_ID));
       const pro = parsePsshBox(filled.pssh!).data;
       expect(filled.contentProtectionData).toEqual(pro);
@@ -77,19 +78,19 @@ describeWithVectors('PallyCon CPIX API signaling reproduces published KMS respon
     const options: SignalingOptions = { ...PALLYCON_OPTIONS, playReadyLaUrl: 'https://license.pallycon.com/ri/licenseManager.do' };
 
     it('Widevine: PSSH = the box, ContentProtectionData = the payload only', () => {
-      const filled = fillDrmSystem(emptySystem(WIDEVINE_SYSTEM_ID, kid), key, PALLYCON_V2.signaling, options);
+      const filled = fillToBytes(emptySystem(WIDEVINE_SYSTEM_ID, kid), key, PALLYCON_V2.signaling, options);
       expect(b64(filled.pssh)).toBe(entry!.widevine.pssh);
       expect(b64(filled.contentProtectionData)).toBe(entry!.widevine.pssh_payload_only);
     });
 
     it('PlayReady: default WRMHEADER 4.3.0.0, PSSH = the box, ContentProtectionData = the PRO', () => {
-      const filled = fillDrmSystem(emptySystem(PLAYREADY_SYSTEM_ID, kid), key, PALLYCON_V2.signaling, options);
+      const filled = fillToBytes(emptySystem(PLAYREADY_SYSTEM_ID, kid), key, PALLYCON_V2.signaling, options);
       expect(b64(filled.pssh)).toBe(entry!.playready.pssh);
       expect(b64(filled.contentProtectionData)).toBe(entry!.playready.pssh_payload_only);
     });
 
     it('FairPlay: URIExtXKey = skd:// + base64(KID)', () => {
-      const filled = fillDrmSystem(emptySystem(FAIRPLAY_SYSTEM_ID, kid), key, PALLYCON_V2.signaling, options);
+      const filled = fillToBytes(emptySystem(FAIRPLAY_SYSTEM_ID, kid), key, PALLYCON_V2.signaling, options);
       expect(filled.uriExtXKey?.toString('utf8')).toBe(entry!.fairplay.key_uri);
     });
   });
@@ -100,10 +101,10 @@ describeWithVectors('PallyCon CPIX API signaling reproduces published KMS respon
     const [entry] = capture.content_key_list;
     const kid = parseKeyId(entry!.key_id_hex.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'));
     const key: SignalingKey = { kid, key: Buffer.from(entry!.key_hex, 'hex'), contentId: capture.content_id };
-    const widevine = fillDrmSystem(emptySystem(WIDEVINE_SYSTEM_ID, kid), key, PALLYCON_V2.signaling, PALLYCON_OPTIONS);
+    const widevine = fillToBytes(emptySystem(WIDEVINE_SYSTEM_ID, kid), key, PALLYCON_V2.signaling, PALLYCON_OPTIONS);
     expect(b64(widevine.pssh)).toBe(entry!.widevine.pssh);
     expect(b64(widevine.contentProtectionData)).toBe(entry!.widevine.pssh_payload_only);
-    const fairPlay = fillDrmSystem(emptySystem(FAIRPLAY_SYSTEM_ID, kid), key, PALLYCON_V2.signaling, PALLYCON_OPTIONS);
+    const fairPlay = fillToBytes(emptySystem(FAIRPLAY_SYSTEM_ID, kid), key, PALLYCON_V2.signaling, PALLYCON_OPTIONS);
     expect(fairPlay.uriExtXKey?.toString('utf8')).toBe(entry!.fairplay.key_uri);
   });
 
@@ -114,7 +115,7 @@ describeWithVectors('PallyCon CPIX API signaling reproduces published KMS respon
     const [fairPlayUri, ncgHlsUri] = pallyConResponseUriExtXKeys(file);
 
     it('FairPlay: URIExtXKey, and HLSSignalingData media + master whose published (elided) text starts like ours', () => {
-      const filled = fillDrmSystem(emptySystem('94CE86FB-07FF-4F43-ADB8-93D2FA968CA2', inputs.kid), key, PALLYCON_V2.signaling, PALLYCON_OPTIONS);
+      const filled = fillToBytes(emptySystem('94CE86FB-07FF-4F43-ADB8-93D2FA968CA2', inputs.kid), key, PALLYCON_V2.signaling, PALLYCON_OPTIONS);
       expect(filled.uriExtXKey?.toString('utf8')).toBe(fairPlayUri);
       const xml = readFileSync(vectorPath('pallycon', file), 'utf8');
       const published = [...xml.matchAll(/<cpix:HLSSignalingData[^>]*>([^<.]+)\.\.\./g)].map((m) => m[1] ?? '');
@@ -124,7 +125,7 @@ describeWithVectors('PallyCon CPIX API signaling reproduces published KMS respon
     });
 
     it('NCG-HLS AES-128 (81376844-…): URIExtXKey from the AES-128 key URI template', () => {
-      const filled = fillDrmSystem(emptySystem(HLS_AES_128_SYSTEM_ID, inputs.kid), key, PALLYCON_V2.signaling, PALLYCON_OPTIONS);
+      const filled = fillToBytes(emptySystem(HLS_AES_128_SYSTEM_ID, inputs.kid), key, PALLYCON_V2.signaling, PALLYCON_OPTIONS);
       expect(filled.uriExtXKey?.toString('utf8')).toBe(ncgHlsUri);
     });
   });

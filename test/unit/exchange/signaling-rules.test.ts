@@ -17,7 +17,6 @@ import { CpixUnsupported } from '../../../src/errors';
 import { PALLYCON_V2 } from '../../../src/exchange/dialects/pallycon';
 import { SPEKE_V1, SPEKE_V2_0 } from '../../../src/exchange/dialects/speke';
 import {
-  fillDrmSystem,
   type SignalingKey,
   type SignalingOptions,
   type SignalingRules,
@@ -28,6 +27,7 @@ import {
 import { parseKeyId } from '../../../src/keys/key-id';
 import { thrownBy } from '../../support/errors';
 import { parsePlayReadyObject, parsePsshBox, parseWidevinePsshData } from '../../support/pssh-parser';
+import { fillToBytes } from '../../support/filled-signals';
 
 /**
  * Placeholder rules of `fillDrmSystem` that hold for every protocol's rules, what each protocol does
@@ -50,7 +50,7 @@ const SUPPORTED = [WIDEVINE_SYSTEM_ID, PLAYREADY_SYSTEM_ID, FAIRPLAY_SYSTEM_ID, 
 /** Systems only the PallyCon CPIX API signals (its clients ask for them; SPEKE encryptors do not). */
 const PALLYCON_ONLY = [WISEPLAY_SYSTEM_ID, PALLYCON_NCG_SYSTEM_ID, PALLYCON_SAMPLE_AES_SYSTEM_ID, PALLYCON_NCG_HLS_SAMPLE_AES_SYSTEM_ID];
 const fill = (system: DrmSystem, key: SignalingKey, name: RulesName, options: SignalingOptions = OPTIONS) =>
-  fillDrmSystem(system, key, RULES[name], options);
+  fillToBytes(system, key, RULES[name], options);
 const EMPTY = Buffer.alloc(0);
 
 const bare = (systemId: string): DrmSystem => ({ systemId, kid: KID, hlsSignalingData: [], extensions: [] });

@@ -7,10 +7,11 @@ import type { CpixDocument, DrmSystem } from '../../../src/cpix/model';
 import { parseCpixDocument } from '../../../src/cpix/parse';
 import { CLEAR_AES_128_SYSTEM_ID, COMMON_PSSH_SYSTEM_ID, PLAYREADY_SYSTEM_ID, WIDEVINE_SYSTEM_ID } from '../../../src/drm/system-ids';
 import { SPEKE_V1, SPEKE_V2_0 } from '../../../src/exchange/dialects/speke';
-import { fillDrmSystem, type SignalingKey, type SignalingOptions } from '../../../src/exchange/signaling';
+import { type SignalingKey, type SignalingOptions } from '../../../src/exchange/signaling';
 import { type KeyId, parseKeyId } from '../../../src/keys/key-id';
 import { parsePlayReadyObject, parsePsshBox, parseWidevinePsshData, playReadyKidToUuid } from '../../support/pssh-parser';
 import { describeWithVectors, vectorPath } from '../../support/shared-vectors';
+import { fillToBytes } from '../../support/filled-signals';
 
 /**
  * SPEKE v1 / v2 placeholder filling (AWS SPEKE API v1 and v2; docs/key-exchange.md, SPEKE) on published
@@ -99,7 +100,7 @@ describeWithVectors('SPEKE v2 signaling is self-consistent on the AWS suite requ
   });
 
   it.each(cases)('$name', ({ system, key }) => {
-    const filled = fillDrmSystem(system, key, SPEKE_V2_0.signaling, OPTIONS);
+    const filled = fillToBytes(system, key, SPEKE_V2_0.signaling, OPTIONS);
     const kidHex = key.kid.replace(/-/g, '');
     const scheme = key.scheme ?? 'cenc';
 
@@ -180,7 +181,7 @@ describeWithVectors('SPEKE v2 signaling is self-consistent on the AWS suite requ
   it('fills the SmoothStreamingProtectionHeaderData placeholder with base64 of the PRO, encoded once', () => {
     const kid = parseKeyId('11111111-1111-1111-1111-111111111111');
     const system: DrmSystem = { systemId: PLAYREADY_SYSTEM_ID, kid, pssh: Buffer.alloc(0), smoothStreamingProtectionHeaderData: '', hlsSignalingData: [], extensions: [] };
-    const filled = fillDrmSystem(system, { kid, key: keyFor(kid), scheme: 'cenc', contentId: 'abc123' }, SPEKE_V2_0.signaling, OPTIONS);
+    const filled = fillToBytes(system, { kid, key: keyFor(kid), scheme: 'cenc', contentId: 'abc123' }, SPEKE_V2_0.signaling, OPTIONS);
     expect(filled.smoothStreamingProtectionHeaderData).toBe(parsePsshBox(filled.pssh!).data.toString('base64'));
   });
 });
@@ -201,16 +202,16 @@ describe('SPEKE v2: ClearKey AES-128 and W3C Common', () => {
   });
 
   it('ClearKey AES-128 (3ea8778f-…): METHOD=AES-128, key URL, KEYFORMAT="identity", no IV attribute', () => {
-    const filled = fillDrmSystem(placeholders(CLEAR_AES_128_SYSTEM_ID), key, SPEKE_V2_0.signaling, OPTIONS);
+    const filled = fillToBytes(placeholders(CLEAR_AES_128_SYSTEM_ID), key, SPEKE_V2_0.signaling, OPTIONS);
     const attributes = `METHOD=AES-128,URI="https://keys.example/abc123/${kid}",KEYFORMAT="identity",KEYFORMATVERSIONS="1"`;
     expect(filled.hlsSignalingData.map((item) => item.value.toString('utf8'))).toEqual([`#EXT-X-KEY:${attributes}`, `#EXT-X-SESSION-KEY:${attributes}`]);
   });
 
   it('W3C Common (1077efec-…): v1 pssh with the KID, CPD = its fragment; HLS placeholders are refused (no HLS form, and SPEKE v2 refuses an unfilled placeholder)', () => {
-    const filled = fillDrmSystem({ ...placeholders(COMMON_PSSH_SYSTEM_ID), hlsSignalingData: [] }, { ...key, scheme: 'cenc' }, SPEKE_V2_0.signaling, OPTIONS);
+    const filled = fillToBytes({ ...placeholders(COMMON_PSSH_SYSTEM_ID), hlsSignalingData: [] }, { ...key, scheme: 'cenc' }, SPEKE_V2_0.signaling, OPTIONS);
     expect(parsePsshBox(filled.pssh!)).toEqual({ version: 1, systemId: COMMON_PSSH_SYSTEM_ID, keyIds: [kid], data: Buffer.alloc(0) });
     expect(filled.contentProtectionData?.toString('utf8')).toBe(`<cenc:pssh xmlns:cenc="urn:mpeg:cenc:2013">${filled.pssh!.toString('base64')}</cenc:pssh>`);
-    expect(() => fillDrmSystem(placeholders(COMMON_PSSH_SYSTEM_ID), { ...key, scheme: 'cenc' }, SPEKE_V2_0.signaling, OPTIONS)).toThrow(
+    expect(() => fillToBytes(placeholders(COMMON_PSSH_SYSTEM_ID), { ...key, scheme: 'cenc' }, SPEKE_V2_0.signaling, OPTIONS)).toThrow(
       'DRMSystem[systemId=1077efec-c0b2-4d02-ace3-3c1e52e2fb4b]/HLSSignalingData: no value for this DRM system',
     );
   });
@@ -227,7 +228,7 @@ describeWithVectors('SPEKE v1: AWS documentation requests (HLS key URIs and form
     expect(systems.length).toBeGreaterThan(0);
     for (const system of systems) {
       const key = signalingKey(doc, system, doc.id ?? '');
-      const filled = fillDrmSystem(system, key, SPEKE_V1.signaling, OPTIONS);
+      const filled = fillToBytes(system, key, SPEKE_V1.signaling, OPTIONS);
       const id = system.systemId.toLowerCase();
       const text = (bytes: Buffer | undefined): string | undefined => bytes?.toString('utf8');
 
@@ -274,7 +275,7 @@ describeWithVectors('SPEKE v1: AWS documentation requests (HLS key URIs and form
       hlsSignalingData: [],
       extensions: [],
     };
-    const filled = fillDrmSystem(system, { kid, key: keyFor(kid), contentId: 'abc123' }, SPEKE_V1.signaling, OPTIONS);
+    const filled = fillToBytes(system, { kid, key: keyFor(kid), contentId: 'abc123' }, SPEKE_V1.signaling, OPTIONS);
     expect(filled.pssh!.length).toBeGreaterThan(0);
     expect(filled.contentProtectionData?.toString('utf8')).toBe(`<cenc:pssh xmlns:cenc="urn:mpeg:cenc:2013">${filled.pssh!.toString('base64')}</cenc:pssh>`);
     const { uriExtXKey: _uri, speke: _speke, ...kept } = system;
