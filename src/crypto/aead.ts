@@ -20,11 +20,14 @@ export function seal(key: Buffer, plaintext: Buffer, associatedData: Buffer, ran
   const nonce = random(NONCE_LENGTH_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LENGTH_BYTES });
   cipher.setAAD(associatedData);
-  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  const sealed = Buffer.concat([Buffer.from([FORMAT_AES_256_GCM]), nonce, body, cipher.getAuthTag()]);
-  if (sealed.length !== HEADER_LENGTH_BYTES + plaintext.length + TAG_LENGTH_BYTES) {
-    throw new RangeError('sealed blob has an unexpected length');
-  }
+  // Written in place into the one blob: a content key is sealed for every key a request asks for.
+  const sealed = Buffer.allocUnsafe(HEADER_LENGTH_BYTES + plaintext.length + TAG_LENGTH_BYTES);
+  sealed[0] = FORMAT_AES_256_GCM;
+  let offset = 1 + nonce.copy(sealed, 1);
+  offset += cipher.update(plaintext).copy(sealed, offset);
+  offset += cipher.final().copy(sealed, offset);
+  offset += cipher.getAuthTag().copy(sealed, offset);
+  if (offset !== sealed.length || nonce.length !== NONCE_LENGTH_BYTES) throw new RangeError('sealed blob has an unexpected length');
   return sealed;
 }
 
@@ -59,12 +62,15 @@ export function open(key: Buffer, sealed: Buffer, associatedData: Buffer): Buffe
  * length followed by its UTF-8 bytes, so ("a|b","c") and ("a","b|c") never collide.
  */
 export function encodeContext(purpose: string, fields: readonly string[]): Buffer {
-  const parts: Buffer[] = [];
+  let size = 4 + Buffer.byteLength(purpose, 'utf8');
+  for (const field of fields) size += 4 + Buffer.byteLength(field, 'utf8');
+  // One buffer, written field by field: this runs for every content key sealed or opened.
+  const context = Buffer.alloc(size);
+  let offset = 0;
   for (const field of [purpose, ...fields]) {
-    const bytes = Buffer.from(field, 'utf8');
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(bytes.length);
-    parts.push(length, bytes);
+    const length = context.write(field, offset + 4, 'utf8');
+    context.writeUInt32BE(length, offset);
+    offset += 4 + length;
   }
-  return Buffer.concat(parts);
+  return context;
 }

@@ -19,7 +19,12 @@ export type HashFields = string[];
 type StoredHash = Readonly<Record<string, string | undefined>>;
 
 function pairs(record: Record<string, string | undefined>): HashFields {
-  return Object.entries(record).flatMap(([field, value]) => (value === undefined ? [] : [field, value]));
+  const fields: HashFields = [];
+  for (const field in record) {
+    const value = record[field];
+    if (value !== undefined) fields.push(field, value);
+  }
+  return fields;
 }
 
 /** A stored hash lacking a field the writer always sets: damaged data, not a store outage. */
