@@ -77,6 +77,16 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     next();
   });
+  const keyRoutes = {
+    logger: deps.logger,
+    sites: deps.sites,
+    authFailures: deps.authFailures,
+    keyExchange: deps.keyExchange,
+    limits: deps.keyRequestLimits,
+    userAgent: SERVICE_USER_AGENT,
+  };
+  // First: key requests are the hot path, and every router before them is one more match per request.
+  app.use(keyExchangeRoutes(keyRoutes));
   app.use(healthRoutes(deps.readiness));
   app.use(openApiRoutes());
   app.use(metricsRoutes(deps.metrics, deps.authFailures, deps.metricsToken));
@@ -104,15 +114,6 @@ export function createApp(deps: AppDeps): Express {
       schemas: deps.adminSchemas,
     }),
   );
-  const keyRoutes = {
-    logger: deps.logger,
-    sites: deps.sites,
-    authFailures: deps.authFailures,
-    keyExchange: deps.keyExchange,
-    limits: deps.keyRequestLimits,
-    userAgent: SERVICE_USER_AGENT,
-  };
-  app.use(keyExchangeRoutes(keyRoutes));
   app.use(clearKeyRoutes({ licences: deps.clearKey.licences, authFailures: deps.authFailures, anySiteAllows: deps.clearKey.anySiteAllows }));
   app.use(
     licenseRoutes({ licenseServers: deps.licenseServers, licenseExport: deps.licenseExport, revocations: deps.revocations, authFailures: deps.authFailures }),

@@ -27,6 +27,8 @@ export function requestContext(logger: Logger): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      // The line (and its redacted URL) is made only when it will be written.
+      if (!logger.isLevelEnabled(level)) return;
       logger[level](
         {
           requestId,
