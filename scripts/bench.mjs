@@ -36,6 +36,9 @@
 // request, the targets (ratios, including service CPU per request against a bare express request and
 // against one RSA-2048 signature, which do not depend on how many processes share the cores), and
 // writes JSON.
+// CPIX work in process: after the HTTP runs, the P5 workloads' requests read and answered in this process
+// (the service's own protocol and key-exchange code from dist/, keys handed over as created, no HTTP and no
+// store), CPU per request; against the service row and the store floor it splits where a request's CPU goes.
 // --keys N adds a long unsigned P5 run until N keys were created, sampling the service's RSS.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
@@ -499,6 +502,52 @@ async function startStoreFloor(dir, workers, responseBytes, redisPort, site) {
   return startReferenceServer(dir, 'store-floor', code, port);
 }
 
+// ------------------------------------------------------------------------------------------- CPIX work
+
+/** Requests answered in process per P5 workload (after as many unmeasured ones). */
+const CPIX_WORK_REQUESTS = 2000;
+
+/**
+ * CPU per request of the CPIX work alone: the workload's requests read by the service's protocol code
+ * and answered by its key exchange (signaling, building, signing where the site signs), in this
+ * process, one at a time. The key service hands the candidate keys back as created, so no store and
+ * no HTTP is in the figure: that is what the service row adds (and the store floor measures).
+ */
+async function cpixWorkCpuMs(workload, signed) {
+  const dist = (path) => require(join(ROOT, 'dist', path));
+  const { SPEKE } = dist('exchange/dialects/speke.js');
+  const { PALLYCON_API_V2 } = dist('exchange/dialects/pallycon.js');
+  const { createKeyExchange } = dist('exchange/key-exchange.js');
+  const { DEFAULT_SITE_OPTIONS } = dist('sites/site.js');
+  const { cryptoRandom } = dist('crypto/random.js');
+  const { createSelfSignedIdentityPem, signingConfigFromPem } = dist('dev-signing.js');
+  const keyExchange = createKeyExchange({
+    contentKeys: { issue: async (_siteId, _version, requests) => ({ kind: 'issued', keys: requests.map((request) => ({ ...request, created: true })) }) },
+    policies: { policyAt: async () => undefined },
+    signing: signingConfigFromPem(createSelfSignedIdentityPem('cpix-kms bench'), 'bench'),
+    random: cryptoRandom,
+    clock: () => new Date(),
+  });
+  const pallyCon = workload.protocol === 'pallycon';
+  const site = { id: 'BNCH', name: 'bench', status: 'active', options: { ...DEFAULT_SITE_OPTIONS, signSpekeResponses: signed }, siteKeyVersion: 1, createdAt: '', updatedAt: '' };
+  const answer = async (body) => {
+    const request = (pallyCon ? PALLYCON_API_V2 : SPEKE).read({
+      body: Buffer.from(body),
+      limits: { bodyBytes: 1 << 20, keys: SCALING_CAP },
+      requiredSigners: [],
+      header: (name) => (name.toLowerCase() === 'x-speke-version' && !pallyCon ? '2.0' : undefined),
+      query: () => undefined,
+    });
+    return keyExchange.exchange({ ...request, site, credentialId: 'bench', siteRevision: 0, clientAddress: '127.0.0.1', requestId: 'bench' });
+  };
+  const bodies = Array.from({ length: CPIX_WORK_REQUESTS }, () => workload.body());
+  for (const body of bodies) await answer(body);
+  const before = process.cpuUsage();
+  for (const body of Array.from({ length: CPIX_WORK_REQUESTS }, () => workload.body())) await answer(body);
+  const used = process.cpuUsage(before);
+  return Number(((used.user + used.system) / 1000 / CPIX_WORK_REQUESTS).toFixed(3));
+}
+
 // ------------------------------------------------------------------------------------------- the run
 
 async function main() {
@@ -591,6 +640,16 @@ async function main() {
     console.table(rows);
 
     const row = (name) => rows.find((r) => r.workload === name);
+    // Where a P5 request's service CPU goes: the store floor (HTTP, express and the key step), the CPIX
+    // work measured in process, and the rest (authentication, middleware, the answer's bytes, GC of a busy heap).
+    const cpixWork = [];
+    for (const [name, signed] of [['P5 unsigned', false], ['P5 signed', true], ['P5 PallyCon signed', true]]) {
+      const service = row(name)['CPU ms/req'];
+      const cpix = await cpixWorkCpuMs(WORKLOADS[name], signed);
+      cpixWork.push({ workload: name, 'service CPU ms/req': service, 'store floor': floorRow['CPU ms/req'], 'CPIX work (in process)': cpix, rest: Number((service - floorRow['CPU ms/req'] - cpix).toFixed(2)) });
+    }
+    console.log('where a request\'s CPU goes (ms; the CPIX work measured in this process, one request at a time):');
+    console.table(cpixWork);
     const ratio = (a, b) => Number((a / b).toFixed(3));
     const rsaCpuMs = 1000 / (rsa / options.workers);
     const commandsOf = (name) => commands.find((c) => c.workload === name)['commands/req'];
@@ -621,7 +680,7 @@ async function main() {
     if (memory) console.log('memory over the long run:', memory);
     const failedRequests = rows.filter((r) => r.errors > 0);
     if (failedRequests.length > 0) console.log('WARNING: non-2xx answers or errors in', failedRequests.map((r) => r.workload).join(', '));
-    writeFileSync(options.json, `${JSON.stringify({ at: new Date().toISOString(), options, responseBytes, rows, commands, targets, memory, scaling, recovery }, null, 2)}\n`);
+    writeFileSync(options.json, `${JSON.stringify({ at: new Date().toISOString(), options, responseBytes, rows, cpixWork, commands, targets, memory, scaling, recovery }, null, 2)}\n`);
     console.log(`figures written to ${options.json}`);
     process.exitCode = failedRequests.length > 0 ? 1 : 0;
   } finally {
