@@ -90,6 +90,18 @@ describeWithVectors('SPEKE v1: the AWS documentation requests', () => {
     { request: 'kid_override_request.xml', response: 'kid_override_response.xml' },
   ];
 
+  it('frames an answer with multi-byte characters by its UTF-8 length, as application/xml exactly', async () => {
+    // The content ID is echoed: 2-, 3- and 4-byte UTF-8 make the byte length differ from the string length.
+    const contentId = `${freshContentId('v1')}-café-鍵-🔑`;
+    const res = await postSpeke(t.app, { body: withContentId(V1_DOCS('vod_request_clear.xml'), contentId, 'id'), token });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/xml');
+    const body = bodyText(res);
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(body, 'utf8'));
+    expect(Buffer.byteLength(body, 'utf8')).toBeGreaterThan(body.length);
+    expect(parseDom(body).getAttribute('id')).toBe(contentId);
+  });
+
   it.each(CASES)('$request: 200 with the elements the AWS doc response fills, per DRM system', async ({ request, response }) => {
     const xml = withContentId(V1_DOCS(request), freshContentId('v1'), 'id');
     const res = await postSpeke(t.app, { body: xml, token });
