@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'ERR_RATE_LIMITED'
   | 'ERR_NOT_FOUND'
   | 'ERR_ALREADY_EXISTS'
+  | 'ERR_IN_USE'
+  | 'ERR_CONCURRENT_CHANGE'
   | 'ERR_KEY_CONFLICT'
   | 'ERR_CONTENT_REVOKED'
   | 'ERR_KEY_UNWRAP_FAILED'
@@ -172,6 +174,16 @@ export class NotFound extends ServiceError {
 /** Creating something whose identifier is already taken (a site ID given by the caller). */
 export class Conflict extends ServiceError {
   readonly code = 'ERR_ALREADY_EXISTS';
+}
+
+/** Deleting something that is still referenced (a content policy assigned to a content or named by a rule). */
+export class InUse extends ServiceError {
+  readonly code = 'ERR_IN_USE';
+}
+
+/** What the request acts on kept changing while it was answered (a site's settings, its key rotation); nothing was changed, retry. */
+export class ConcurrentChange extends ServiceError {
+  readonly code = 'ERR_CONCURRENT_CHANGE';
 }
 
 /** A request contradicts a stored key it cannot change (another IV for an existing key). */

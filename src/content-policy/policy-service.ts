@@ -1,4 +1,4 @@
-import { Conflict, NotFound, RequestInvalid } from '../errors';
+import { Conflict, InUse, NotFound, RequestInvalid } from '../errors';
 import type { ContentPolicy, PolicyRepository, PolicyRule, PolicySources } from './ports';
 
 /**
@@ -49,7 +49,7 @@ export function createPolicyService(deps: { readonly repository: PolicyRepositor
     async delete(siteId: string, name: string): Promise<void> {
       const outcome = await repository.delete(siteId, name);
       if (outcome === 'missing') throw new NotFound(`policy ${name} not found`);
-      if (outcome === 'in-use') throw new Conflict(`policy ${name} is assigned to a content or named by a rule`);
+      if (outcome === 'in-use') throw new InUse(`policy ${name} is assigned to a content or named by a rule`);
     },
 
     /** Replaces the site's prefix rules; two rules for one prefix are refused. */

@@ -1,7 +1,7 @@
 import type { MasterKeyProvider } from '../crypto/kms/master-key';
 import { createExpiringCache } from '../cache/expiring-cache';
 import type { Clock } from '../crypto/random';
-import { Conflict, NotFound } from '../errors';
+import { ConcurrentChange, NotFound } from '../errors';
 import type { SiteKeyProvider } from '../keys/ports';
 import type { SiteRepository } from './ports';
 import { currentSiteKey } from './site';
@@ -58,7 +58,7 @@ export function createSiteKeyRing(options: SiteKeyRingOptions): SiteKeyProvider 
         wrapped,
         createdAt: clock().toISOString(),
       });
-      if (!added) throw new Conflict(`site ${siteId} key was rotated concurrently; retry`);
+      if (!added) throw new ConcurrentChange(`site ${siteId} key was rotated concurrently; retry`);
       return version;
     },
     clear() {

@@ -183,6 +183,8 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   ERR_RATE_LIMITED: true,
   ERR_NOT_FOUND: true,
   ERR_ALREADY_EXISTS: true,
+  ERR_IN_USE: true,
+  ERR_CONCURRENT_CHANGE: true,
   ERR_KEY_CONFLICT: true,
   ERR_CONTENT_REVOKED: true,
   ERR_KEY_UNWRAP_FAILED: true,

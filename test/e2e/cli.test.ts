@@ -383,7 +383,7 @@ describeWithVectors('cpix-kms CLI: a full site lifecycle over the admin API', ()
     expect((await ok(['contents', 'policy', siteId, 'other'])).stdout).toBe('content "other" is under no policy\n');
     const inUse = await cli(['policies', 'delete', siteId, 'premium']);
     expect(inUse.code).toBe(1);
-    expect(inUse.stderr).toMatch(/^cpix-kms: 409 ERR_ALREADY_EXISTS/);
+    expect(inUse.stderr).toMatch(/^cpix-kms: 409 ERR_IN_USE/);
 
     const revoked = await ok(['contents', 'revoke', siteId, contentId, '--reason', 'leaked on a forum']);
     expect(revoked.stdout).toMatch(new RegExp(`^\\S+Z  content "${contentId}"  whole content  by admin  reason "leaked on a forum"$`, 'm'));

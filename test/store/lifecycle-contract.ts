@@ -275,8 +275,8 @@ export function describeLifecycleContract(context: () => LifecycleContext): void
       await policies.create(site.id, policy('ruled'));
       await policies.assign(site.id, 'movie', 'assigned');
       await policies.setRules(site.id, [{ contentIdPrefix: 'm', policy: 'ruled' }]);
-      await expect(policies.delete(site.id, 'assigned')).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS' });
-      await expect(policies.delete(site.id, 'ruled')).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS' });
+      await expect(policies.delete(site.id, 'assigned')).rejects.toMatchObject({ code: 'ERR_IN_USE' });
+      await expect(policies.delete(site.id, 'ruled')).rejects.toMatchObject({ code: 'ERR_IN_USE' });
       await expect(policies.assign(site.id, 'movie', 'nope')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
       await expect(policies.setRules(site.id, [{ contentIdPrefix: 'x', policy: 'nope' }])).rejects.toMatchObject({ code: 'ERR_REQUEST_INVALID' });
       await expect(
@@ -304,7 +304,7 @@ export function describeLifecycleContract(context: () => LifecycleContext): void
       const final = (await policies.policyOf(site.id, 'movie'))?.name;
       const deletable = ['a', 'b', 'c'].filter((name) => name !== final);
       for (const name of deletable) await policies.delete(site.id, name);
-      await expect(policies.delete(site.id, final ?? '')).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS' });
+      await expect(policies.delete(site.id, final ?? '')).rejects.toMatchObject({ code: 'ERR_IN_USE' });
     });
   });
 

@@ -5,7 +5,7 @@
  */
 
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { Conflict, StaleAuthentication } from '../../errors';
+import { ConcurrentChange, StaleAuthentication } from '../../errors';
 import type { KeyExchangeProtocol, KeyRequestInput, KeyRequestLimits } from '../../exchange/dialect';
 import { PALLYCON_API_V1, PALLYCON_API_V2 } from '../../exchange/dialects/pallycon';
 import { SPEKE } from '../../exchange/dialects/speke';
@@ -91,7 +91,7 @@ export function keyExchangeRoutes(deps: KeyExchangeRouteDeps): Router {
         } catch (error) {
           if (!(error instanceof StaleAuthentication)) throw error;
           // Read as it is now: a refusal (revoked, disabled), or the request again under the site's new settings.
-          if (attempt === STALE_AUTHENTICATION_ATTEMPTS) throw new Conflict('the site changed while the request was answered; retry');
+          if (attempt === STALE_AUTHENTICATION_ATTEMPTS) throw new ConcurrentChange('the site changed while the request was answered; retry');
           authenticated = await authenticateKmsRequest(req, deps.sites, deps.authFailures, true);
         }
       }
