@@ -18,7 +18,7 @@ body=$(with_content_id "$EXAMPLES_DIR/01-speke-v1.xml" "$content")
 send POST /speke/copyProtection "$body" "X-KMS-Token: $TOKEN" 'Content-Type: application/xml'
 expect_status 200
 kid=$(response_kids | head -n 1)
-[ -n "$(plain_value "$kid")" ] || fail "no PlainValue for KID $kid"
+expect_plain_values "$kid"
 expect_in_response '<cpix:PSSH>[A-Za-z0-9+/]' 'filled PSSH'
 expect_in_response '<speke:ProtectionHeader>[A-Za-z0-9+/]' 'filled speke:ProtectionHeader (PlayReady)'
 say "  content $content: key of KID $kid with PlainValue, $(count_in_response '<cpix:PSSH>') PSSH boxes (Widevine, PlayReady)"

@@ -15,7 +15,5 @@ send POST /speke/copyProtection "$body" "X-KMS-Token: $TOKEN" 'X-Speke-Version: 
 expect_status 200
 expect_header X-Speke-Version 2.0
 expect_in_response '<cpix:ContentProtectionData>[A-Za-z0-9+/]' 'filled ContentProtectionData'
-for kid in $(response_kids); do
-  [ -n "$(plain_value "$kid")" ] || fail "no PlainValue for KID $kid"
-done
+expect_plain_values $(response_kids)
 say "  content $content: $(response_kids | wc -l | tr -d ' ') keys with PlainValue (video, audio), PSSH and ContentProtectionData per system"

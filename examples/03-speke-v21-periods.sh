@@ -34,7 +34,7 @@ for index in $(( now / interval )) $(( now / interval + 1 )); do
   expect_in_response '<cpix:HLSSignalingData playlist="multiVariant">[A-Za-z0-9+/]' 'filled HLSSignalingData (multivariant playlist)'
   expect_in_response 'explicitIV="[A-Za-z0-9+/]{22}=="' 'explicitIV'
   kids=$(response_kids)
-  for kid in $kids; do [ -n "$(plain_value "$kid")" ] || fail "no PlainValue for KID $kid"; done
+  expect_plain_values $kids
   say "  period $index: $(printf '%s\n' $kids | wc -l | tr -d ' ') keys (SD, HD, AUDIO) with PlainValue and explicitIV"
   all_kids="$all_kids $kids"
 done

@@ -14,7 +14,7 @@ body=$(with_content_id "$EXAMPLES_DIR/04-pallycon-v1.xml" "$content")
 send POST "/v1/cpix/pallycon/getKey/$TOKEN" "$body" 'Content-Type: application/xml'
 expect_status 200
 kid=$(response_kids | head -n 1)
-[ -n "$(plain_value "$kid")" ] || fail "no PlainValue for KID $kid"
+expect_plain_values "$kid"
 expect_in_response 'explicitIV="[A-Za-z0-9+/]{22}=="' 'explicitIV'
 expect_in_response '<cpix:URIExtXKey>[A-Za-z0-9+/]' 'FairPlay URIExtXKey'
 expect_in_response '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#">' 'XML-DSig signature'

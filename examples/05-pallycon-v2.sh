@@ -14,7 +14,7 @@ send POST "/v2/cpix/pallycon/getKey/$TOKEN" "$body" 'Content-Type: application/x
 expect_status 200
 first=$(response_kids)
 [ "$(printf '%s\n' $first | sort -u | wc -l)" -eq 3 ] || fail "expected 3 different KIDs"
-for kid in $first; do [ -n "$(plain_value "$kid")" ] || fail "no PlainValue for KID $kid"; done
+expect_plain_values $first
 expect_in_response '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#">' 'XML-DSig signature'
 say "  3 keys (AUDIO, SD, HD) with PlainValue, explicitIV, and Widevine, PlayReady, FairPlay signaling"
 

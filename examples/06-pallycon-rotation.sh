@@ -15,7 +15,7 @@ send POST "/v2/cpix/doverunner/getKey/$TOKEN?key-rotation=true" "$body" 'Content
 expect_status 200
 period1=$(response_kids)
 [ "$(printf '%s\n' $period1 | wc -l)" -eq 2 ] || fail "expected 2 keys"
-for kid in $period1; do [ -n "$(plain_value "$kid")" ] || fail "no PlainValue for KID $kid"; done
+expect_plain_values $period1
 say "  period 1: KIDs" $period1
 
 sed 's/index="1"/index="2"/g' "$body" > "$WORK/period-2.xml"

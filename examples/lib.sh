@@ -141,6 +141,11 @@ response_kids() { xml_lines | sed -n 's/^<cpix:ContentKey [^>]*kid="\([^"]*\)".*
 plain_value() {
   xml_lines | sed -n "/^<cpix:ContentKey [^>]*kid=\"$1\"/,/^<\/cpix:ContentKey>/s/^<pskc:PlainValue>\([^<]*\)<.*/\1/p"
 }
+# Fails unless each KID given has a PlainValue in the answer.
+expect_plain_values() {
+  local kid
+  for kid in "$@"; do [ -n "$(plain_value "$kid")" ] || fail "no PlainValue for KID $kid"; done
+}
 count_in_response() { { grep -o -- "$1" "$WORK/response" || true; } | wc -l | tr -d ' '; }
 
 # The site of TOKEN: SITE_ID when set, else found through the admin API (the site listing, then each
