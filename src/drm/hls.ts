@@ -8,7 +8,7 @@
  * request, so they are programmer/configuration errors.
  */
 
-import { type EncodedBytes, base64Of } from '../encoding/base64';
+import { type EncodedBytes, base64Of, bufferView } from '../encoding/base64';
 import { keyIdFromBytes } from '../keys/key-id';
 import { assertKeyIdBytes } from './pssh';
 import { WIDEVINE_SYSTEM_ID } from './system-ids';
@@ -78,7 +78,7 @@ export class HlsTag {
   /** `NAME=0x…`, upper-case digits (RFC 8216 §4.2 hexadecimal-sequence). */
   hex(name: string, bytes: Uint8Array): this {
     if (bytes.length === 0) throw new RangeError(`${name} must not be empty`);
-    return this.add(name, `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').toUpperCase()}`);
+    return this.add(name, `0x${bufferView(bytes).toString('hex').toUpperCase()}`);
   }
 
   toString(): string {

@@ -6,7 +6,7 @@
  * never the `pssh` box.
  */
 
-import { type EncodedBytes, base64Of } from '../encoding/base64';
+import { type EncodedBytes, base64Of, bufferView } from '../encoding/base64';
 
 const PRO_HEADER_BYTES = 10;
 
@@ -15,8 +15,7 @@ const PRO_HEADER_BYTES = 10;
  * field matches its size (a `pssh` box or an already-encoded string would be a bug upstream).
  */
 export function buildSmoothStreamingProtectionHeader(playReadyObject: Uint8Array | EncodedBytes): string {
-  const bytes = playReadyObject instanceof Uint8Array ? playReadyObject : playReadyObject.bytes;
-  const pro = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const pro = playReadyObject instanceof Uint8Array ? bufferView(playReadyObject) : playReadyObject.bytes;
   if (pro.length < PRO_HEADER_BYTES || pro.readUInt32LE(0) !== pro.length) {
     throw new RangeError('Smooth Streaming protection header data must be a PlayReady Object');
   }

@@ -23,9 +23,14 @@ export class EncodedBytes implements Base64Encoded {
   }
 }
 
+/** `bytes` as a Buffer over the same memory (no copy), for Buffer's encoders and readers. */
+export function bufferView(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Base64 of bytes, or the base64 an `EncodedBytes` already holds; a Uint8Array is read in place, not copied. */
 export function base64Of(value: Uint8Array | Base64Encoded): string {
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (value instanceof Uint8Array) return bufferView(value).toString('base64');
   return value.base64;
 }
 
