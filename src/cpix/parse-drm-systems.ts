@@ -97,10 +97,11 @@ export function parseDrmSystem(element: XmlElement, position: number): DrmSystem
 }
 
 function parseHlsSignalingData(element: XmlElement, path: string): HlsSignalingData {
-  const playlist = attribute(element, 'playlist');
+  const given = attribute(element, 'playlist');
+  const playlist = given === undefined ? undefined : parseEnum(given, HLS_PLAYLIST_TYPES, `${path}@playlist`);
+  const value = decodeBase64(textContent(element), path);
   // Two literals rather than a conditional spread: this runs for every HLSSignalingData of a request.
-  if (playlist === undefined) return { value: decodeBase64(textContent(element), path) };
-  return { playlist: parseEnum(playlist, HLS_PLAYLIST_TYPES, `${path}@playlist`), value: decodeBase64(textContent(element), path) };
+  return playlist === undefined ? { value } : { playlist, value };
 }
 
 /** XSD `xs:unique` on `@playlist` (2.2+), at most two elements; an absent `@playlist` counts as one value. */
