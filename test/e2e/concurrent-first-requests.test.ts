@@ -8,7 +8,7 @@ import { closeRedisClient } from '../../src/store/redis/client';
 import { createKeyNames } from '../../src/store/redis/key-names';
 import { readCpix } from '../support/pallycon-cpix';
 import { keysWithPrefix, openAdminClient, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
+import { createSiteOverHttp, requireBuiltService, productionEnv, type ServiceProcess, spawnService } from '../support/service-process';
 import { describeWithVectors } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
@@ -67,13 +67,7 @@ describeWithVectors('concurrent first requests over two pods on one Redis', () =
   });
 
   it(`gives all ${REQUESTS} first requests the same one key per KID, and stores one record per KID`, async () => {
-    const created = await fetch(`${urls[0]}/admin/v1/sites`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'two pods' }),
-    });
-    expect(created.status).toBe(201);
-    const { site, token } = (await created.json()) as { site: { id: string }; token: { token: string } };
+    const { id: siteId, token } = await createSiteOverHttp(urls[0] ?? '', adminToken, 'two pods');
     const contentId = freshContentId('race');
     const body = withContentId(readAwslabs(FIVE_KEYS), contentId);
     const requestedKids = readCpix(body).contentKeys.map((key) => key.kid);
@@ -81,7 +75,7 @@ describeWithVectors('concurrent first requests over two pods on one Redis', () =
 
     const answers = await Promise.all(
       Array.from({ length: REQUESTS }, (_, i) =>
-        post(`${urls[i % 2]}/speke/copyProtection`, { authorization: `Bearer ${token.token}`, 'x-speke-version': '2.0', 'content-type': 'application/xml' }, body),
+        post(`${urls[i % 2]}/speke/copyProtection`, { authorization: `Bearer ${token}`, 'x-speke-version': '2.0', 'content-type': 'application/xml' }, body),
       ),
     );
     // Statuses only, so a failure never prints a body with keys in it.
@@ -100,7 +94,7 @@ describeWithVectors('concurrent first requests over two pods on one Redis', () =
     if (config.kind !== 'redis') throw new Error('not a Redis URL');
     const client = await openAdminClient(config);
     try {
-      const names = createKeyNames(KEY_PREFIX).site(site.id);
+      const names = createKeyNames(KEY_PREFIX).site(siteId);
       const stored = (await keysWithPrefix(client, KEY_PREFIX)).filter((key) => key.startsWith(`${names.tag}:ck:`));
       expect(stored.sort()).toEqual(requestedKids.map((kid) => names.contentKey(contentId, kid)).sort());
     } finally {

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { bareEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
+import { bareEnv, createSiteOverHttp, requireBuiltService, type ServiceProcess, spawnService } from '../support/service-process';
 
 /**
  * examples/: every example script runs against the built service, started fresh in the development
@@ -75,13 +75,7 @@ describeWithTools('examples/ against a freshly started service (development setu
     const [, port] = await service.waitFor(LISTENING, 30_000);
     url = `http://127.0.0.1:${port}`;
     adminToken = readFileSync(join(cwd, 'data', 'admin-token'), 'utf8').trim();
-    const created = await fetch(`${url}/admin/v1/sites`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ name: 'examples test' }),
-    });
-    expect(created.status).toBe(201);
-    token = ((await created.json()) as { token: { token: string } }).token.token;
+    token = (await createSiteOverHttp(url, adminToken, 'examples test')).token;
   }, 40_000);
 
   afterAll(async () => {

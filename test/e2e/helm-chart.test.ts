@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SETTINGS, type Setting } from '../../src/config/settings';
 import { createFakeKms, type FakeKms } from '../support/fake-kms';
 import { freePort, sendRaw, startRedisServer, stopAllRedisServers } from '../support/redis-server';
-import { requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
+import { createSiteOverHttp, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
 import { testExportSigningIdentity, testSigningIdentity } from '../support/services';
 import { asArray, asObject, CHART, describeWithHelm, helm, helmResult, parseRendered, yamlToJson, type JsonObject } from './helm';
 
@@ -214,14 +214,8 @@ describeWithHelm('the chart rendered by helm starts the service', () => {
     }
 
     // The mounted admin token works, and a key request is answered, signed with the mounted identity.
-    const created = await fetch(`${url}/admin/v1/sites`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: `chart ${example}` }),
-    });
-    expect(created.status).toBe(201);
-    const { token } = (await created.json()) as { token: { token: string } };
-    const keys = await fetch(`${url}/v2/cpix/pallycon/getKey/${token.token}`, {
+    const { token } = await createSiteOverHttp(url, adminToken, `chart ${example}`);
+    const keys = await fetch(`${url}/v2/cpix/pallycon/getKey/${token}`, {
       method: 'POST',
       headers: { 'content-type': 'application/xml' },
       body:

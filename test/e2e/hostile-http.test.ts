@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { maxElementsFor } from '../../src/exchange/dialect';
-import { productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
+import { createSiteOverHttp, requireBuiltService, productionEnv, type ServiceProcess, spawnService } from '../support/service-process';
 import { HOSTILE_CASES, type HostileCase } from '../unit/xml/hostile-cases';
 
 /**
@@ -404,13 +404,7 @@ describe('hostile input over HTTP (built service)', () => {
     );
     const [, url] = await service.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
     port = Number(new URL(url ?? '').port);
-    const created = await fetch(`${url}/admin/v1/sites`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'hostile input' }),
-    });
-    expect(created.status).toBe(201);
-    token = ((await created.json()) as { token: { token: string } }).token.token;
+    token = (await createSiteOverHttp(url ?? '', adminToken, 'hostile input')).token;
     memoryAtStart = memoryOf(service.child.pid ?? 0);
   }, 30_000);
 

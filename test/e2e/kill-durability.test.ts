@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCpix } from '../support/pallycon-cpix';
 import { startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { productionEnv, requireBuiltService, killServiceTree, spawnService, type ServiceProcess } from '../support/service-process';
+import { createSiteOverHttp, killServiceTree, requireBuiltService, productionEnv, type ServiceProcess, spawnService } from '../support/service-process';
 import { describeWithVectors } from '../support/shared-vectors';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
@@ -54,15 +54,7 @@ describeWithVectors('no answered key is lost to a SIGKILL', () => {
     return { service, url };
   };
 
-  const createSite = async (url: string): Promise<string> => {
-    const res = await fetch(`${url}/admin/v1/sites`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'killed' }),
-    });
-    expect(res.status).toBe(201);
-    return ((await res.json()) as { token: { token: string } }).token.token;
-  };
+  const createSite = async (url: string): Promise<string> => (await createSiteOverHttp(url, adminToken, 'killed')).token;
 
   const speke = async (url: string, token: string, contentId: string) => {
     const res = await fetch(`${url}/speke/copyProtection`, {

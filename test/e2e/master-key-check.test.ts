@@ -8,6 +8,8 @@ import { readCpix } from '../support/pallycon-cpix';
 import { freePort, sendRaw, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
 import {
   bareEnv,
+  type CreatedSite,
+  createSiteOverHttp,
   killServiceTree,
   productionEnv,
   requireBuiltService,
@@ -31,21 +33,7 @@ const SPEKE_REQUEST = readFileSync(join(__dirname, '../fixtures/cpix/valid/speke
 const newMasterKey = () => randomBytes(32).toString('base64');
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-interface Site {
-  readonly id: string;
-  readonly token: string;
-}
-
-async function createSite(url: string, adminToken: string): Promise<Site> {
-  const res = await fetch(`${url}/admin/v1/sites`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'master key check' }),
-  });
-  expect(res.status).toBe(201);
-  const body = (await res.json()) as { site: { id: string }; token: { token: string } };
-  return { id: body.site.id, token: body.token.token };
-}
+const createSite = (url: string, adminToken: string): Promise<CreatedSite> => createSiteOverHttp(url, adminToken, 'master key check');
 
 /** The key of the fixture's one KID, as base64; fails the test unless the answer is 200. */
 async function spekeKey(url: string, token: string): Promise<string> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readCpix } from '../support/pallycon-cpix';
 import { RECONNECT_DELAY_MAX_MS } from '../../src/store/redis/client';
 import { sendRaw, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
+import { createSiteOverHttp, requireBuiltService, productionEnv, type ServiceProcess, spawnService } from '../support/service-process';
 import { freshContentId, readAwslabs, withContentId } from '../support/speke-http';
 
 /**
@@ -342,13 +342,7 @@ describe('SPEKE on a failing Redis', () => {
       }),
     );
     [, url = ''] = await service.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
-    const res = await fetch(`${url}/admin/v1/sites`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'redis faults' }),
-    });
-    expect(res.status).toBe(201);
-    kmsToken = ((await res.json()) as { token: { token: string } }).token.token;
+    kmsToken = (await createSiteOverHttp(url, adminToken, 'redis faults')).token;
   }, 45_000);
   afterEach(async () => {
     await Promise.all([...runningLoads].map((load) => load.stop()));

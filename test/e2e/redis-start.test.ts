@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { bareEnv, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
+import { bareEnv, createSiteOverHttp, requireBuiltService, signingEnv, spawnService, type ServiceProcess } from '../support/service-process';
 
 /**
  * The built service in production mode on Redis: it reports Redis's durability settings at start,
@@ -67,17 +67,13 @@ describe('production start on Redis', () => {
     const first = start(env);
     const [, url] = await first.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
     expect(first.stdout()).not.toContain('REDIS DURABILITY WARNING');
-    const created = await fetch(`${url}/admin/v1/sites`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ name: 'on redis' }),
-    }).then((r) => r.json() as Promise<{ site: { id: string } }>);
+    const created = await createSiteOverHttp(url ?? '', adminToken, 'on redis');
     first.child.kill('SIGTERM');
     expect(await first.exit()).toBe(0);
 
     const second = start(env);
     const [, secondUrl] = await second.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
-    const site = await fetch(`${secondUrl}/admin/v1/sites/${created.site.id}`, { headers: { Authorization: `Bearer ${adminToken}` } });
+    const site = await fetch(`${secondUrl}/admin/v1/sites/${created.id}`, { headers: { Authorization: `Bearer ${adminToken}` } });
     expect(site.status).toBe(200);
     second.child.kill('SIGTERM');
     expect(await second.exit()).toBe(0);

@@ -121,3 +121,21 @@ export function killServiceTree(service: ServiceProcess): void {
   for (const pid of service.child.pid === undefined ? [] : childProcessesOf(service.child.pid)) process.kill(pid, 'SIGKILL');
   if (service.child.exitCode === null) service.child.kill('SIGKILL');
 }
+
+/** A site made through the admin API of a running service: its ID and first KMS token. */
+export interface CreatedSite {
+  readonly id: string;
+  readonly token: string;
+}
+
+/** Creates a site named `name` through the admin API at `url`; fails the test unless it is answered 201. */
+export async function createSiteOverHttp(url: string, adminToken: string, name: string): Promise<CreatedSite> {
+  const res = await fetch(`${url}/admin/v1/sites`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  expect(res.status).toBe(201);
+  const body = (await res.json()) as { site: { id: string }; token: { token: string } };
+  return { id: body.site.id, token: body.token.token };
+}
