@@ -102,8 +102,6 @@ function keyLines(build: (tagName: HlsKeyTagName) => string): (tagName: HlsKeyTa
   };
 }
 
-/** The fragment as `ContentProtectionData` carries it: base64 of its UTF-8, no BOM (DASH-IF CPIX 2.3 §5.2.7). */
-const fragmentSignal = (fragment: string): Base64Encoded => encodedText(fragment);
 
 /** HLS has METHODs only for `cbcs` (SAMPLE-AES) and `cenc` (SAMPLE-AES-CTR); see `hlsMethodForScheme`. */
 const isHlsScheme = (scheme: ProtectionScheme): scheme is 'cenc' | 'cbcs' => scheme === 'cenc' || scheme === 'cbcs';
@@ -173,9 +171,13 @@ function widevinePsshData(ctx: SignalContext): WidevinePsshData {
   };
 }
 
-/** `ContentProtectionData` of a system signalled by one `pssh` box: its data, or the `<cenc:pssh>` fragment (same box as `PSSH`). */
+/**
+ * `ContentProtectionData` of a system signalled by one `pssh` box: its data, or the `<cenc:pssh>`
+ * fragment (same box as `PSSH`). A fragment is carried as the base64 of its UTF-8, no BOM (DASH-IF
+ * CPIX 2.3 §5.2.7), as every fragment below.
+ */
 function psshContentProtectionData(ctx: SignalContext, pssh: () => EncodedBytes, payload: () => Buffer): () => SignalBytes {
-  return ctx.style.contentProtectionData === 'pssh-payload' ? payload : lazy(() => fragmentSignal(buildPsshContentProtectionFragment(pssh())));
+  return ctx.style.contentProtectionData === 'pssh-payload' ? payload : lazy(() => encodedText(buildPsshContentProtectionFragment(pssh())));
 }
 
 function widevineSignals(ctx: SignalContext): SystemSignals {
@@ -226,7 +228,7 @@ function playReadySignals(ctx: SignalContext): SystemSignals {
     contentProtectionData:
       ctx.style.contentProtectionData === 'pssh-payload'
         ? pro
-        : lazy(() => fragmentSignal(buildPlayReadyContentProtectionFragment(pssh(), pro()))),
+        : lazy(() => encodedText(buildPlayReadyContentProtectionFragment(pssh(), pro()))),
     hlsTag: keyLines((tagName) => {
       if (!isHlsScheme(scheme)) throw unsupportedHlsScheme(ctx);
       return buildPlayReadyKeyTag(tagName, { playReadyObject: pro(), scheme });
@@ -254,7 +256,7 @@ function hlsOnlyPsshSignals(ctx: SignalContext): Pick<SystemSignals, 'pssh' | 'c
   return {
     pssh,
     ...(ctx.style.contentProtectionData === 'dash-fragment' && {
-      contentProtectionData: lazy(() => fragmentSignal(buildPsshContentProtectionFragment(pssh()))),
+      contentProtectionData: lazy(() => encodedText(buildPsshContentProtectionFragment(pssh()))),
     }),
   };
 }
@@ -311,7 +313,7 @@ function commonSignals(ctx: SignalContext): SystemSignals {
   return {
     pssh,
     ...(ctx.style.contentProtectionData === 'dash-fragment' && {
-      contentProtectionData: lazy(() => fragmentSignal(buildPsshContentProtectionFragment(pssh()))),
+      contentProtectionData: lazy(() => encodedText(buildPsshContentProtectionFragment(pssh()))),
     }),
     hlsSignalable: false,
   };
