@@ -1,4 +1,5 @@
 import { createExpiringCache } from '../cache/expiring-cache';
+import { createSingleFlight } from '../cache/single-flight';
 import type { MasterKeyProvider } from '../crypto/kms/master-key';
 import type { Clock, RandomSource } from '../crypto/random';
 import { hashSecret, randomSecret, secretMatchesHash } from '../crypto/secrets';
@@ -81,6 +82,8 @@ export function createSiteService(deps: SiteServiceDeps) {
     ttlMs: deps.authenticationCacheTtlMs ?? AUTHENTICATION_CACHE_TTL_MS,
     maxEntries: AUTHENTICATION_CACHE_MAX_ENTRIES,
   });
+  const cachedRead = createSingleFlight<CredentialRecords>();
+  const recordUseOnce = createSingleFlight<void>();
 
   /**
    * `verify` applied to the records of a presented credential: those this process read within the
@@ -88,11 +91,13 @@ export function createSiteService(deps: SiteServiceDeps) {
    * verify. Unknown IDs and wrong secrets therefore never fill the cache, and a cached credential is
    * one that verified with an active site, so the only refusal the cache can give is for the secret
    * presented (a wrong token secret or access key), which no change of the records would turn.
+   * Requests that miss together share one read; each verifies its own secret against it. A `fresh`
+   * read shares nothing: it must see the store as it is after the change that made it necessary.
    */
   async function verified<T>(cacheKey: string, fresh: boolean, read: () => Promise<CredentialRecords>, verify: (records: CredentialRecords) => T): Promise<T> {
     const hit = fresh ? undefined : cache.get(cacheKey);
     if (hit) return verify(hit);
-    const records = await read();
+    const records = fresh ? await read() : await cachedRead(cacheKey, read);
     const result = verify(records);
     cache.set(cacheKey, records);
     return result;
@@ -252,11 +257,13 @@ export function createSiteService(deps: SiteServiceDeps) {
       await recordCredentialUse(
         token.lastUsedAt,
         clock(),
-        async (usedAt) => {
-          await repository.touchToken(token.id, usedAt);
-          // Until the token is read again, this process counts the use it just recorded.
-          cache.set(parsed.id, { token: { ...token, lastUsedAt: usedAt }, site });
-        },
+        // Once for the requests that find the use unrecorded together.
+        (usedAt) =>
+          recordUseOnce(token.id, async () => {
+            await repository.touchToken(token.id, usedAt);
+            // Until the token is read again, this process counts the use it just recorded.
+            cache.set(parsed.id, { token: { ...token, lastUsedAt: usedAt }, site });
+          }),
         (error) => onBestEffortError?.(error, 'recording token use'),
       );
       return { site: view, credentialId: token.id, siteRevision: site.revision };
