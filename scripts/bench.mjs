@@ -295,12 +295,25 @@ async function measure(name, service, pids, redisPid, spec) {
 }
 
 /**
+ * Whether a command MONITOR listed is one a process sends on its own schedule rather than for the
+ * request it serves: the authentication cache's read of a token and its site (`HGETALL` of the token,
+ * the site and the site's keys, at most once a second per process: src/sites/site-service.ts) and the token's last-use write (a one-key script
+ * on the token record, at most once a minute per process: src/sites/kms-token.ts).
+ */
+function isPerProcessRefresh(name, args) {
+  if (name === 'hgetall') return /:token:|\}:site(-keys)?$/.test(args[0] ?? '');
+  return name === 'evalsha' && args[1] === '1' && /:token:/.test(args[2] ?? '');
+}
+
+/**
  * The Redis commands the service sends per request of `spec`, counted with MONITOR over `amount`
  * requests at 4 connections (MONITOR slows Redis down, so this is a run of its own, after the timed
  * ones). Commands a script runs inside Redis are listed by MONITOR as `[0 lua]` and are not the
  * service's: each command the service sends is one round trip here, as the key route does not pipeline.
+ * Also counted apart: the per-process refreshes (`isPerProcessRefresh`), and the authentication
+ * cache's reads per process and started second of the run (its bound: 3, the token, site and site keys).
  */
-async function commandsPerRequest(redisPort, service, spec, amount) {
+async function commandsPerRequest(redisPort, service, spec, amount, processes) {
   const socket = connect(redisPort, '127.0.0.1');
   let text = '';
   socket.on('data', (chunk) => (text += chunk.toString('latin1')));
@@ -312,16 +325,32 @@ async function commandsPerRequest(redisPort, service, spec, amount) {
   await new Promise((done) => setTimeout(done, 200));
   socket.destroy();
   const byCommand = {};
+  let refreshes = 0;
+  let cacheReads = 0;
+  const times = [];
   for (const line of text.split('\r\n').slice(1)) {
-    const match = /^\+[\d.]+ \[(\d+) ([^\]]+)\] "([^"]+)"/.exec(line);
-    if (!match || match[2] === 'lua') continue;
-    const name = match[3].toLowerCase();
+    const match = /^\+([\d.]+) \[(\d+) ([^\]]+)\] "([^"]+)"(.*)$/.exec(line);
+    if (!match || match[3] === 'lua') continue;
+    const name = match[4].toLowerCase();
+    const args = [...match[5].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((arg) => arg[1]);
+    times.push(Number(match[1]));
     byCommand[name] = (byCommand[name] ?? 0) + 1;
+    if (isPerProcessRefresh(name, args)) {
+      refreshes += 1;
+      if (name === 'hgetall') cacheReads += 1;
+    }
   }
   const requests = result.requests.total;
   const perRequest = Object.fromEntries(Object.entries(byCommand).map(([name, n]) => [name, Number((n / requests).toFixed(3))]));
   const total = Object.values(byCommand).reduce((a, b) => a + b, 0);
-  return { requests, 'commands/req': Number((total / requests).toFixed(3)), ...perRequest };
+  const startedSeconds = Math.ceil(Math.max(...times) - Math.min(...times)) + 1;
+  return {
+    requests,
+    'commands/req': Number((total / requests).toFixed(3)),
+    ...perRequest,
+    'request\'s own/req': Number(((total - refreshes) / requests).toFixed(3)),
+    'cache reads/process/s': Number((cacheReads / (processes * startedSeconds)).toFixed(2)),
+  };
 }
 
 // ------------------------------------------------------------------------------------------- scaling
@@ -596,10 +625,10 @@ async function main() {
     // the first request of each connection creates keys (and fills the process's caches), the rest too.
     const commands = [];
     for (const name of ['P5 unsigned', 'P5 signed', 'P5 PallyCon signed', 'P1', 'live']) {
-      commands.push({ workload: name, ...(await commandsPerRequest(redis.port, service, spec(WORKLOADS[name]), COMMAND_COUNT_REQUESTS)) });
+      commands.push({ workload: name, ...(await commandsPerRequest(redis.port, service, spec(WORKLOADS[name]), COMMAND_COUNT_REQUESTS, options.workers)) });
     }
     const repeatBody = WORKLOADS['P5 unsigned'].body();
-    commands.push({ workload: 'P5 unsigned, repeat (keys exist)', ...(await commandsPerRequest(redis.port, service, spec(WORKLOADS['P5 unsigned'], { body: () => repeatBody }), COMMAND_COUNT_REQUESTS)) });
+    commands.push({ workload: 'P5 unsigned, repeat (keys exist)', ...(await commandsPerRequest(redis.port, service, spec(WORKLOADS['P5 unsigned'], { body: () => repeatBody }), COMMAND_COUNT_REQUESTS, options.workers)) });
     console.log('Redis commands the service sends per request (MONITOR; script-internal commands not counted):');
     console.table(commands);
 
@@ -657,11 +686,14 @@ async function main() {
     console.table(cpixWork);
     const ratio = (a, b) => Number((a / b).toFixed(3));
     const rsaCpuMs = 1000 / (rsa / options.workers);
-    const commandsOf = (name) => commands.find((c) => c.workload === name)['commands/req'];
+    const commandOf = (name, figure) => commands.find((c) => c.workload === name)[figure];
     const targets = [
-      { target: 'Redis commands per unsigned P5 request, keys created', value: commandsOf('P5 unsigned'), goal: 1, atMost: true },
-      { target: 'Redis commands per unsigned P5 request, keys exist', value: commandsOf('P5 unsigned, repeat (keys exist)'), goal: 1, atMost: true },
-      { target: 'Redis commands per signed PallyCon P5 request', value: commandsOf('P5 PallyCon signed'), goal: 1, atMost: true },
+      // The issue's goal is one command per key request; its cache clause allows the once-a-second
+      // reads of the authentication cache, counted apart (as the token's once-a-minute last-use write).
+      { target: 'Redis commands of the request itself per unsigned P5 request, keys created', value: commandOf('P5 unsigned', "request's own/req"), goal: 1, atMost: true },
+      { target: 'Redis commands of the request itself per unsigned P5 request, keys exist', value: commandOf('P5 unsigned, repeat (keys exist)', "request's own/req"), goal: 1, atMost: true },
+      { target: 'Redis commands of the request itself per signed PallyCon P5 request', value: commandOf('P5 PallyCon signed', "request's own/req"), goal: 1, atMost: true },
+      ...commands.map((c) => ({ target: `${c.workload}: authentication cache reads per process and started second ≤ 3 (token, site, site keys)`, value: c['cache reads/process/s'], goal: 3, atMost: true })),
       { target: 'service CPU per unsigned P5 request ≤ 3 × per bare express request', value: ratio(row('P5 unsigned')['CPU ms/req'], bareRow['CPU ms/req']), goal: 3, atMost: true },
       { target: 'service CPU per signed P5 request ≤ 3 × one RSA-2048 signature', value: ratio(row('P5 signed')['CPU ms/req'], rsaCpuMs), goal: 3, atMost: true },
       { target: 'service CPU per signed PallyCon P5 request ≤ 3 × one RSA-2048 signature', value: ratio(row('P5 PallyCon signed')['CPU ms/req'], rsaCpuMs), goal: 3, atMost: true },
