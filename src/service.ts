@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildService } from './compose';
+import { createAppServer } from './http/server';
 import type { Config } from './config/config';
 import { createAwsKmsMasterKey } from './crypto/kms/aws-kms-master-key';
 import { createLocalMasterKey } from './crypto/kms/local-master-key';
@@ -121,15 +122,12 @@ export async function startService(config: Config, logger: Logger, options: { re
   );
 
   // Timeouts are creation options: the connection checker's interval cannot be changed afterwards.
-  const server = createServer(
-    {
-      headersTimeout: config.http.headersTimeoutMs,
-      requestTimeout: config.http.requestTimeoutMs,
-      keepAliveTimeout: config.http.keepAliveTimeoutMs,
-      connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS,
-    },
-    app,
-  );
+  const server = createAppServer(app, {
+    headersTimeout: config.http.headersTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
