@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.trustProxyHops ?? 0);
   app.use(requestContext(deps.logger));
-  app.use(requestMetrics(deps.metrics));
+  app.use(requestMetrics(app, deps.metrics));
   app.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');

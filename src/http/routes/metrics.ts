@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type Express, type RequestHandler } from 'express';
 import type { AuthFailureLimiter } from '../../auth-limits/auth-failure-limiter';
 import type { Metrics } from '../../metrics/metrics';
 import { requireBearerSecret } from '../admin-auth';
@@ -22,29 +22,44 @@ function patternLabel(route: unknown, baseUrl: string, path: string): string {
   return UNMATCHED;
 }
 
+/** Where a request keeps the route express matched for it, and that route's label. */
+const MATCHED_ROUTE = Symbol('matched route');
+const ROUTE_LABEL = Symbol('route label');
+interface LabelledRequest {
+  readonly baseUrl: string;
+  readonly path: string;
+  [MATCHED_ROUTE]?: unknown;
+  [ROUTE_LABEL]?: string;
+}
+
 /**
  * Records every finished request: route pattern, dialect (set by the key routes), status, latency.
  * The pattern is read when express assigns `req.route`, because only then is `req.baseUrl` the
  * router's mount path: by the time the response finishes, an error handler mounted on the route's
  * paths has set it to the matched URL (token included), or leaving the router has reset it.
+ * `req.route` becomes an accessor of the app's request prototype, defined once: defined on each
+ * request, with closures of its own, it gave every request a hidden class of its own, which V8
+ * keeps in the old generation together with what it reaches (every request's objects were promoted
+ * at the next scavenge; docs/performance.md).
  */
-export function requestMetrics(metrics: Metrics): RequestHandler {
+export function requestMetrics(app: Express, metrics: Metrics): RequestHandler {
+  Object.defineProperty(app.request, 'route', {
+    configurable: true,
+    enumerable: true,
+    get(this: LabelledRequest): unknown {
+      return this[MATCHED_ROUTE];
+    },
+    set(this: LabelledRequest, value: unknown) {
+      this[MATCHED_ROUTE] = value;
+      this[ROUTE_LABEL] ??= patternLabel(value, this.baseUrl, this.path);
+    },
+  });
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    let route: unknown;
-    let label: string | undefined;
-    Object.defineProperty(req, 'route', {
-      configurable: true,
-      enumerable: true,
-      get: () => route,
-      set: (value: unknown) => {
-        route = value;
-        label ??= patternLabel(value, req.baseUrl, req.path);
-      },
-    });
     res.on('finish', () => {
       const dialect = typeof res.locals.dialect === 'string' ? res.locals.dialect : 'none';
-      metrics.observeRequest({ route: label ?? UNMATCHED, dialect, status: res.statusCode }, Number(process.hrtime.bigint() - started) / 1e9);
+      const label = (req as unknown as LabelledRequest)[ROUTE_LABEL] ?? UNMATCHED;
+      metrics.observeRequest({ route: label, dialect, status: res.statusCode }, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
   };
