@@ -23,10 +23,11 @@
 //   RSA-2048              raw signatures/s (crypto.sign, SHA-256) on as many threads as service workers
 //   bare express          an express route (same version) reading a body and answering with a body of
 //                         the signed P5 response's size, in as many processes as service workers
-//   store floor           the bare route plus the store traffic of one P5 request, made through the
-//                         service's own Redis repository on the same Redis: the key step (site and token
-//                         checks, five new keys, audit record, one script call). What the durability
-//                         rules cost before any CPIX work; no key route can be faster than this.
+//   store floor           the bare route on the service's HTTP server and express settings, plus the
+//                         store traffic of one P5 request, made through the service's own Redis
+//                         repository on the same Redis: the key step (site and token checks, five new
+//                         keys, audit record, one script call). What the durability rules cost before
+//                         any CPIX work; no key route can be faster than this.
 // Redis recovery: after the workloads Redis is SIGKILLed and restarted on its AOF; how long after it
 // answers PING again the service's /readyz and a P1 request first answer 200 (target: a second, README
 // "Performance"; the fault tests only check that it recovers by itself).
@@ -486,8 +487,9 @@ async function startReferenceServer(dir, name, code, port) {
 }
 
 /**
- * The store floor: the bare route, but before answering it makes the store call a P5 request makes,
- * through the service's own repository (dist/), on the bench's Redis: the key step, which checks the
+ * The store floor: the bare route, served by the service's HTTP server (src/http/server.ts) with the
+ * service's express settings (no ETag), but before answering it makes the store call a P5 request
+ * makes, through the service's own repository (dist/), on the bench's Redis: the key step, which checks the
  * site and token, gets or creates five new keys (random 44-byte blobs standing in for the AES-GCM
  * ones) and writes the audit record (the token and site are read from a cache, as the service does).
  */
@@ -501,9 +503,11 @@ async function startStoreFloor(dir, workers, responseBytes, redisPort, site) {
     const { parseStoreUrl } = require(${dist('config/store-url.js')});
     const { openRedisStore } = require(${dist('store/redis/redis-store.js')});
     const { parseKeyId } = require(${dist('keys/key-id.js')});
+    const { createAppServer } = require(${dist('http/server.js')});
     if (cluster.isPrimary && ${workers} > 1) { for (let i = 0; i < ${workers}; i += 1) cluster.fork(); }
     else openRedisStore(parseStoreUrl('redis://127.0.0.1:${redisPort}')).then((store) => {
       const app = express();
+      app.set('etag', false);
       const body = Buffer.alloc(${responseBytes}, 'a');
       const site = ${JSON.stringify(site)};
       app.get('/healthz', (_req, res) => res.send('ok'));
@@ -526,7 +530,7 @@ async function startStoreFloor(dir, workers, responseBytes, redisPort, site) {
         if (outcome.kind !== 'obtained') throw new Error('store floor: the key step answered ' + outcome.kind);
         res.type('application/xml').send(body);
       });
-      app.listen(${port}, '127.0.0.1');
+      createAppServer(app, {}).listen(${port}, '127.0.0.1');
     });`;
   return startReferenceServer(dir, 'store-floor', code, port);
 }
