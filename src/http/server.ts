@@ -10,9 +10,10 @@ import type { Express } from 'express';
  * makes V8 move each of them, and what they reach, out of the young generation: every object alive
  * at a scavenge is promoted at once, scavenges take milliseconds instead of a fraction of one, and
  * old space fills up and is marked and compacted every second or two. Measured on express 5.3 with a
- * route answering 39 KB: 0.13 ms of CPU per request, against 0.05 ms with this server (Node 20,
- * docs/performance.md). When an object already has the prototype, `setPrototypeOf` changes nothing,
- * and express's other behaviour is the same: the objects are what express makes, only made so earlier.
+ * route answering 39 KB on Node 20: 0.13–0.18 ms of CPU per request, against 0.05–0.07 ms with this
+ * server (docs/performance.md); Node 24 promotes nothing either way, and there it changes nothing
+ * measurable. When an object already has the prototype, `setPrototypeOf` changes nothing, and
+ * express's other behaviour is the same: the objects are what express makes, only made so earlier.
  */
 export function createAppServer(app: Express, options: ServerOptions): Server {
   // Node declares both constructors as plain functions (Node 20 and 24), so a function whose
