@@ -38,7 +38,8 @@ const WARM_WINDOW = { from: 11, to: 30 } as const;
  * up to about pass 60, and is flat between them (274 to 300 MiB at pass 70). So the bounds compare
  * windows of 20 passes of about 75 requests each, passes 11 to 30 against 31 to 50:
  * - the lowest end-of-pass RSS of the later window may not exceed that of the earlier one by more than
- *   48 MiB (a leak of 64 KiB a request adds about 94 MiB);
+ *   64 MiB (a leak of 64 KiB a request adds about 94 MiB; without one, the most seen was 43 MiB, on
+ *   Node 24 in a CI run, where the steps came late);
  * - the peak of the later window (the high-water mark is reset when it starts) may not pass the highest
  *   end-of-pass RSS of the earlier one by 64 MiB (a body held whole past the 1 MiB limit fails: the
  *   gzip bomb inflates to 64 MiB).
@@ -46,7 +47,7 @@ const WARM_WINDOW = { from: 11, to: 30 } as const;
  */
 const MIB = 1024 * 1024;
 const RSS_GROWTH_BOUND_BYTES = 256 * MIB;
-const RSS_STEADY_GROWTH_BOUND_BYTES = 48 * MIB;
+const RSS_STEADY_GROWTH_BOUND_BYTES = 64 * MIB;
 const RSS_PEAK_BOUND_BYTES = 64 * MIB;
 
 interface Answer {
