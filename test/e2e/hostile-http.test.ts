@@ -40,9 +40,10 @@ const WARM_WINDOW = { from: 11, to: 30 } as const;
  * - the lowest end-of-pass RSS of the later window may not exceed that of the earlier one by more than
  *   64 MiB (a leak of 64 KiB a request adds about 94 MiB; without one, the most seen was 43 MiB, on
  *   Node 24 in a CI run, where the steps came late);
- * - the peak of the later window (the high-water mark is reset when it starts) may not pass the highest
- *   end-of-pass RSS of the earlier one by 64 MiB (a body held whole past the 1 MiB limit fails: the
- *   gzip bomb inflates to 64 MiB).
+ * - the peak during the later window (the high-water mark is reset when it starts) may not pass the
+ *   highest end-of-pass RSS of both windows by 64 MiB (a body held whole past the 1 MiB limit fails:
+ *   the gzip bomb inflates to 64 MiB). Against the earlier window alone the sawtooth could put it up
+ *   to 52 MiB above (seen on Node 20 in CI) while nothing was wrong.
  * The growth before is only capped, generously, so a service that balloons at once still fails.
  */
 const MIB = 1024 * 1024;
@@ -504,15 +505,16 @@ describe('hostile input over HTTP (built service)', () => {
       if (pass === WARM_WINDOW.to) resetPeak(pid);
     }
     const atEnd = memoryOf(pid);
-    const [warmLow, warmHigh, laterLow] = [Math.min(...warmWindow), Math.max(...warmWindow), Math.min(...laterWindow)];
+    const [warmLow, laterLow] = [Math.min(...warmWindow), Math.min(...laterWindow)];
+    const highest = Math.max(...warmWindow, ...laterWindow);
     process.stdout.write(
       `hostile-http RSS: start ${mib(memoryAtStart.rss)}, after pass 1 ${mib(afterFirstPass.rss)} (peak ${mib(afterFirstPass.peak)}), ` +
-        `passes ${WARM_WINDOW.from}-${WARM_WINDOW.to} ${mib(warmLow)} to ${mib(warmHigh)}, passes ${WARM_WINDOW.to + 1}-${PASSES} lowest ${mib(laterLow)} ` +
-        `(peak ${mib(atEnd.peak)}), after pass ${PASSES} ${mib(atEnd.rss)}\n`,
+        `lowest after passes ${WARM_WINDOW.from}-${WARM_WINDOW.to} ${mib(warmLow)} and after ${WARM_WINDOW.to + 1}-${PASSES} ${mib(laterLow)}, ` +
+        `highest after a pass ${mib(highest)}, peak during ${WARM_WINDOW.to + 1}-${PASSES} ${mib(atEnd.peak)}, after pass ${PASSES} ${mib(atEnd.rss)}\n`,
     );
     expect(atEnd.rss - memoryAtStart.rss).toBeLessThan(RSS_GROWTH_BOUND_BYTES);
     expect(laterLow - warmLow).toBeLessThan(RSS_STEADY_GROWTH_BOUND_BYTES);
-    expect(atEnd.peak - warmHigh).toBeLessThan(RSS_PEAK_BOUND_BYTES);
+    expect(atEnd.peak - highest).toBeLessThan(RSS_PEAK_BOUND_BYTES);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect(service.child.exitCode).toBeNull();
     expect(service.stdout() + service.stderr()).not.toMatch(/"level":50.*unexpected error/);
