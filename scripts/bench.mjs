@@ -298,8 +298,9 @@ async function measure(name, service, pids, redisPid, spec) {
 /**
  * Whether a command MONITOR listed is one a process sends on its own schedule rather than for the
  * request it serves: the authentication cache's read of a token and its site (`HGETALL` of the token,
- * the site and the site's keys, at most once a second per process: src/sites/site-service.ts) and the token's last-use write (a one-key script
- * on the token record, at most once a minute per process: src/sites/kms-token.ts).
+ * the site and the site's keys, at most once a second per process: src/sites/site-service.ts) and the
+ * token's last-use write (a one-key script on the token record, at most once a minute per process:
+ * src/sites/kms-token.ts).
  */
 function isPerProcessRefresh(name, args) {
   if (name === 'hgetall') return /:token:|\}:site(-keys)?$/.test(args[0] ?? '');
@@ -489,9 +490,10 @@ async function startReferenceServer(dir, name, code, port) {
 /**
  * The store floor: the bare route, served by the service's HTTP server (src/http/server.ts) with the
  * service's express settings (no ETag), but before answering it makes the store call a P5 request
- * makes, through the service's own repository (dist/), on the bench's Redis: the key step, which checks the
- * site and token, gets or creates five new keys (random 44-byte blobs standing in for the AES-GCM
- * ones) and writes the audit record (the token and site are read from a cache, as the service does).
+ * makes, through the service's own repository (dist/), on the bench's Redis: the key step, which
+ * checks the site and token, gets or creates five new keys (random 44-byte blobs standing in for the
+ * AES-GCM ones) and writes the audit record (the token and site are read from a cache, as the
+ * service does).
  */
 async function startStoreFloor(dir, workers, responseBytes, redisPort, site) {
   const port = await freePort();

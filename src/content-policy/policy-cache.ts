@@ -1,5 +1,4 @@
 import { createExpiringCache } from '../cache/expiring-cache';
-import { createSingleFlight } from '../cache/single-flight';
 import type { Clock } from '../crypto/random';
 import type { PolicyService } from './policy-service';
 import type { ContentPolicy } from './ports';
@@ -22,17 +21,10 @@ export interface PoliciesByRevision {
  */
 export function createPolicyCache(policies: Pick<PolicyService, 'policyOf'>, clock: Clock): PoliciesByRevision {
   const cache = createExpiringCache<{ readonly policy: ContentPolicy | undefined }>({ clock, ttlMs: POLICY_CACHE_TTL_MS, maxEntries: POLICY_CACHE_MAX_ENTRIES });
-  const readOnce = createSingleFlight<ContentPolicy | undefined>();
   return {
     async policyAt(siteId, siteRevision, contentId) {
       const key = `${siteId}\n${siteRevision}\n${contentId}`;
-      const hit = cache.get(key);
-      if (hit) return hit.policy;
-      return readOnce(key, async () => {
-        const policy = await policies.policyOf(siteId, contentId);
-        cache.set(key, { policy });
-        return policy;
-      });
+      return (await cache.getOrLoad(key, async () => ({ policy: await policies.policyOf(siteId, contentId) }))).policy;
     },
   };
 }

@@ -1,6 +1,5 @@
 import type { MasterKeyProvider } from '../crypto/kms/master-key';
 import { createExpiringCache } from '../cache/expiring-cache';
-import { createSingleFlight } from '../cache/single-flight';
 import type { Clock } from '../crypto/random';
 import { ConcurrentChange, NotFound } from '../errors';
 import type { SiteKeyProvider } from '../keys/ports';
@@ -26,8 +25,6 @@ export function createSiteKeyRing(options: SiteKeyRingOptions): SiteKeyProvider 
   const { repository, masterKey, clock, cacheTtlMs, cacheMaxEntries } = options;
   // Evicted keys are not zeroed: a caller may still hold the buffer (e.g. a re-wrap loop in progress).
   const cache = createExpiringCache<Buffer>({ clock, ttlMs: cacheTtlMs, maxEntries: cacheMaxEntries });
-  // One master-key unwrap (a KMS call with AWS KMS) per site key and process when an entry expires.
-  const unwrapOnce = createSingleFlight<Buffer>();
 
   async function site(siteId: string) {
     const record = await repository.getSite(siteId);
@@ -36,15 +33,11 @@ export function createSiteKeyRing(options: SiteKeyRingOptions): SiteKeyProvider 
   }
 
   async function siteKey(siteId: string, version: number): Promise<Buffer> {
-    const cacheKey = `${siteId}/${version}`;
-    const hit = cache.get(cacheKey);
-    if (hit) return hit;
-    return unwrapOnce(cacheKey, async () => {
+    // One master-key unwrap (a KMS call with AWS KMS) per site key and process when an entry expires.
+    return cache.getOrLoad(`${siteId}/${version}`, async () => {
       const stored = (await site(siteId)).siteKeys.find((k) => k.version === version);
       if (!stored) throw new NotFound(`site ${siteId} has no site key version ${version}`);
-      const key = await masterKey.unwrapSiteKey(stored.wrapped, { siteId, version });
-      cache.set(cacheKey, key);
-      return key;
+      return masterKey.unwrapSiteKey(stored.wrapped, { siteId, version });
     });
   }
 

@@ -102,7 +102,6 @@ function keyLines(build: (tagName: HlsKeyTagName) => string): (tagName: HlsKeyTa
   };
 }
 
-
 /** HLS has METHODs only for `cbcs` (SAMPLE-AES) and `cenc` (SAMPLE-AES-CTR); see `hlsMethodForScheme`. */
 const isHlsScheme = (scheme: ProtectionScheme): scheme is 'cenc' | 'cbcs' => scheme === 'cenc' || scheme === 'cbcs';
 
