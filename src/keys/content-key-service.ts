@@ -26,11 +26,26 @@ export const ROTATION_BATCH_SIZE = 100;
  */
 export const MAX_KEY_LIST_PAGE_SIZE = 1000;
 
-/** @throws RequestInvalid for a content ID that is empty or longer than `MAX_CONTENT_ID_LENGTH`. */
+/**
+ * @throws RequestInvalid for a content ID that is empty, longer than `MAX_CONTENT_ID_LENGTH` or not
+ *   well-formed Unicode (`assertWellFormed`).
+ */
 export function assertContentId(contentId: string): void {
   if (contentId.length === 0 || contentId.length > MAX_CONTENT_ID_LENGTH) {
     throw new RequestInvalid(`content ID must be 1 to ${MAX_CONTENT_ID_LENGTH} characters`);
   }
+  assertWellFormed(contentId, 'content ID');
+}
+
+/**
+ * A stored text holds no lone surrogate. UTF-8 has no encoding for one, so a store keeps a
+ * replacement of its own, and the record read back need not be the text the key was sealed with as
+ * associated data: on SQLite such a key could not be unwrapped any more. No route lets one through
+ * (XML refuses it, a URL cannot carry it, the import schema's patterns exclude it); this is the rule
+ * behind them, where the keys are made.
+ */
+function assertWellFormed(text: string, what: string): void {
+  if (!text.isWellFormed()) throw new RequestInvalid(`${what} must be well-formed Unicode text`);
 }
 
 const CONTENT_KEY_PURPOSE = 'cpix-kms/content-key/v1';
@@ -129,6 +144,8 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
 
   function validate(request: ContentKeyRequest): void {
     assertContentId(request.contentId);
+    if (request.trackType !== undefined) assertWellFormed(request.trackType, 'track type');
+    if (request.scheme !== undefined) assertWellFormed(request.scheme, 'encryption scheme');
     if (request.iv !== undefined && request.iv.length !== IV_LENGTH_BYTES) {
       throw new RequestInvalid('IV must be 16 bytes');
     }

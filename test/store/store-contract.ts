@@ -116,6 +116,35 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
         expect((await services.contentKeys.listMatching(siteId, 'batch', () => true, 1000)).map((key) => key.kid)).toEqual([b, a]);
       });
 
+      // Content IDs and track types are the client's text: whatever each store escapes or encodes
+      // must come back as it was.
+      it.each([
+        ['quotes, backslashes and JSON escapes', 'a"b\\c\\u0041\\"/', 'tab\there'],
+        ['control characters and NUL', 'x\u0000y\u001fz\n', 'line\r\n'],
+        ['non-ASCII and astral characters', 'żółw-𝄞-\uFFFF', 'ÉCRAN'],
+      ])('stores a batch whose content ID and track type hold %s, and reads the same keys back', async (_name, contentId, trackType) => {
+        const kids = [newKid(), newKid()];
+        const created = await services.contentKeys.getOrCreateAll(siteId, 1, kids.map((kid) => ({ contentId, kid, trackType })));
+        expect(created.map((key) => key.created)).toEqual([true, true]);
+        const again = await services.contentKeys.getOrCreateAll(siteId, 1, kids.map((kid) => ({ contentId, kid, trackType })));
+        expect(again.map((key) => [key.created, key.contentId, key.trackType])).toEqual(kids.map(() => [false, contentId, trackType]));
+        again.forEach((key, i) => expect(key.key.equals(created[i]?.key ?? Buffer.alloc(0))).toBe(true));
+      });
+
+      // No route lets one through (XML refuses it, URLs and the import schema cannot carry it); the
+      // key service refuses it too: SQLite stored a replacement, and the key could not be unwrapped.
+      it.each([
+        ['content ID', { contentId: 'lone-\uD800-surrogate' }],
+        ['track type', { contentId: 'surrogate-track', trackType: 'half\uDC00' }],
+        ['encryption scheme', { contentId: 'surrogate-scheme', scheme: 'cb\uD800' }],
+      ])('refuses, creating nothing, a %s with a lone surrogate', async (what, request) => {
+        await expect(services.contentKeys.getOrCreateAll(siteId, 1, [{ kid: newKid(), ...request }])).rejects.toMatchObject({
+          code: 'ERR_REQUEST_INVALID',
+          message: `${what} must be well-formed Unicode text`,
+        });
+        expect(await store.contentKeys.listByContent(siteId, request.contentId)).toEqual([]);
+      });
+
       it('refuses, creating nothing, a request that insists on an IV an existing key does not have', async () => {
         const [stored, fresh] = [newKid(), newKid()];
         const iv = Buffer.alloc(16, 1);

@@ -102,18 +102,18 @@ function refuseUnfilled(system: DrmSystem): void {
   }
 }
 
-function fillPlaceholders(system: DrmSystem, signals: SystemSignals, children: readonly SignalChild[]): DrmSystem {
-  const fills = new Set(children);
+function fillPlaceholders(system: DrmSystem, signals: SystemSignals, fills: readonly SignalChild[]): DrmSystem {
+  // A handful of children per kind: looked up in the rules' own list, no set made per DRMSystem.
   const out: MutableDrmSystem = { ...system };
 
-  if (fills.has('pssh') && isPlaceholder(system.pssh) && signals.pssh) out.pssh = signals.pssh();
-  if (fills.has('contentProtectionData') && isPlaceholder(system.contentProtectionData) && signals.contentProtectionData) {
+  if (fills.includes('pssh') && isPlaceholder(system.pssh) && signals.pssh) out.pssh = signals.pssh();
+  if (fills.includes('contentProtectionData') && isPlaceholder(system.contentProtectionData) && signals.contentProtectionData) {
     out.contentProtectionData = signals.contentProtectionData();
   }
-  if (fills.has('uriExtXKey') && isPlaceholder(system.uriExtXKey) && signals.uriExtXKey) out.uriExtXKey = signals.uriExtXKey();
-  out.hlsSignalingData = system.hlsSignalingData.map((item) => fillHls(item, fills.has('hlsSignalingData') ? signals : undefined));
+  if (fills.includes('uriExtXKey') && isPlaceholder(system.uriExtXKey) && signals.uriExtXKey) out.uriExtXKey = signals.uriExtXKey();
+  out.hlsSignalingData = system.hlsSignalingData.map((item) => fillHls(item, fills.includes('hlsSignalingData') ? signals : undefined));
   if (
-    fills.has('smoothStreaming') &&
+    fills.includes('smoothStreaming') &&
     system.smoothStreamingProtectionHeaderData !== undefined &&
     system.smoothStreamingProtectionHeaderData.trim() === '' &&
     signals.playReadyObject
@@ -134,10 +134,10 @@ function fillHls(item: HlsSignalingData, signals: SystemSignals | undefined): Hl
 }
 
 /** SPEKE v1 elements (base64 of the text, AWS SPEKE API v1). */
-function fillSpeke(speke: SpekeV1Signaling, signals: SystemSignals, fills: ReadonlySet<SignalChild>): SpekeV1Signaling {
+function fillSpeke(speke: SpekeV1Signaling, signals: SystemSignals, fills: readonly SignalChild[]): SpekeV1Signaling {
   const out: MutableSpeke = { ...speke };
   let filled = false;
-  const format = fills.has('spekeKeyFormat') ? signals.hlsKeyFormat : undefined;
+  const format = fills.includes('spekeKeyFormat') ? signals.hlsKeyFormat : undefined;
   if (format !== undefined && isPlaceholder(speke.keyFormat)) {
     out.keyFormat = encodedText(format.keyFormat);
     filled = true;
@@ -146,7 +146,7 @@ function fillSpeke(speke: SpekeV1Signaling, signals: SystemSignals, fills: Reado
     out.keyFormatVersions = encodedText(format.keyFormatVersions);
     filled = true;
   }
-  if (fills.has('spekeProtectionHeader') && isPlaceholder(speke.protectionHeader) && signals.playReadyObject) {
+  if (fills.includes('spekeProtectionHeader') && isPlaceholder(speke.protectionHeader) && signals.playReadyObject) {
     out.protectionHeader = signals.playReadyObject();
     filled = true;
   }
