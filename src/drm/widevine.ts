@@ -82,26 +82,49 @@ export function pallyConRotationContentId(contentId: string, periodIndex: number
   return contentId + periodIndex.toString(16).padStart(PALLYCON_PERIOD_SUFFIX_HEX_DIGITS, '0');
 }
 
-function varint(value: number): Buffer {
+/** A protobuf field as written: tag, then a varint value or a length-delimited byte string. */
+type ProtobufField = readonly [field: number, value: number | Uint8Array];
+
+function assertUint32(value: number): void {
   if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) throw new RangeError(`${value} is not a uint32`);
-  const bytes: number[] = [];
-  let rest = value;
-  do {
-    let byte = rest & VARINT_PAYLOAD_MASK;
-    rest >>>= VARINT_PAYLOAD_BITS;
-    if (rest > 0) byte |= VARINT_CONTINUATION;
-    bytes.push(byte);
-  } while (rest > 0);
-  return Buffer.from(bytes);
 }
 
-const tag = (field: number, wireType: number): Buffer => varint((field << 3) | wireType);
-const varintField = (field: number, value: number): Buffer[] => [tag(field, WIRE_TYPE_VARINT), varint(value)];
-const bytesField = (field: number, value: Uint8Array): Buffer[] => [
-  tag(field, WIRE_TYPE_LENGTH_DELIMITED),
-  varint(value.length),
-  Buffer.from(value),
-];
+/** Bytes of `value` (a uint32) as a varint: 7 payload bits per byte. */
+function varintLength(value: number): number {
+  let length = 1;
+  for (let rest = value >>> VARINT_PAYLOAD_BITS; rest > 0; rest >>>= VARINT_PAYLOAD_BITS) length += 1;
+  return length;
+}
+
+function writeVarint(out: ByteWriter, value: number): ByteWriter {
+  let rest = value;
+  while (rest > VARINT_PAYLOAD_MASK) {
+    out.u8((rest & VARINT_PAYLOAD_MASK) | VARINT_CONTINUATION);
+    rest >>>= VARINT_PAYLOAD_BITS;
+  }
+  return out.u8(rest);
+}
+
+const tagOf = ([field, value]: ProtobufField): number => (field << 3) | (typeof value === 'number' ? WIRE_TYPE_VARINT : WIRE_TYPE_LENGTH_DELIMITED);
+
+/** The message of `fields`, in the order given, sized first and written into one buffer. */
+function encodeMessage(what: string, fields: readonly ProtobufField[]): Buffer {
+  let size = 0;
+  for (const field of fields) {
+    const value = field[1];
+    if (typeof value === 'number') assertUint32(value);
+    size += varintLength(tagOf(field)) + (typeof value === 'number' ? varintLength(value) : varintLength(value.length) + value.length);
+  }
+  const out = new ByteWriter(what, size);
+  for (const field of fields) {
+    const value = field[1];
+    writeVarint(out, tagOf(field));
+    if (typeof value === 'number') writeVarint(out, value);
+    else writeVarint(out, value.length).bytes(value);
+  }
+  return out.finish();
+}
+
 const utf8 = (value: string | Uint8Array): Uint8Array => (typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
 
 /**
@@ -114,26 +137,18 @@ export function encodeWidevinePsshData(data: WidevinePsshData): Buffer {
   const keyIds = data.keyIds ?? [];
   assertKeyIdBytes(keyIds);
 
-  const parts: Buffer[] = [];
-  if (data.algorithm !== undefined) parts.push(...varintField(FIELD.algorithm, ALGORITHM_VALUE[data.algorithm]));
-  for (const kid of keyIds) parts.push(...bytesField(FIELD.keyId, kid));
-  if (data.provider !== undefined) parts.push(...bytesField(FIELD.provider, utf8(data.provider)));
-  if (data.contentId !== undefined) parts.push(...bytesField(FIELD.contentId, utf8(data.contentId)));
-  if (data.trackType !== undefined) parts.push(...bytesField(FIELD.trackType, utf8(data.trackType)));
-  if (data.policy !== undefined) parts.push(...bytesField(FIELD.policy, utf8(data.policy)));
-  if (data.cryptoPeriodIndex !== undefined) parts.push(...varintField(FIELD.cryptoPeriodIndex, data.cryptoPeriodIndex));
-  if (data.groupedLicense !== undefined) parts.push(...bytesField(FIELD.groupedLicense, data.groupedLicense));
-  if (data.protectionScheme !== undefined) {
-    parts.push(...varintField(FIELD.protectionScheme, protectionSchemeFourCc(data.protectionScheme)));
-  }
-  if (data.cryptoPeriodSeconds !== undefined) {
-    parts.push(...varintField(FIELD.cryptoPeriodSeconds, data.cryptoPeriodSeconds));
-  }
-
-  const size = parts.reduce((total, part) => total + part.length, 0);
-  const out = new ByteWriter('WidevinePsshData', size);
-  for (const part of parts) out.bytes(part);
-  return out.finish();
+  const fields: ProtobufField[] = [];
+  if (data.algorithm !== undefined) fields.push([FIELD.algorithm, ALGORITHM_VALUE[data.algorithm]]);
+  for (const kid of keyIds) fields.push([FIELD.keyId, kid]);
+  if (data.provider !== undefined) fields.push([FIELD.provider, utf8(data.provider)]);
+  if (data.contentId !== undefined) fields.push([FIELD.contentId, utf8(data.contentId)]);
+  if (data.trackType !== undefined) fields.push([FIELD.trackType, utf8(data.trackType)]);
+  if (data.policy !== undefined) fields.push([FIELD.policy, utf8(data.policy)]);
+  if (data.cryptoPeriodIndex !== undefined) fields.push([FIELD.cryptoPeriodIndex, data.cryptoPeriodIndex]);
+  if (data.groupedLicense !== undefined) fields.push([FIELD.groupedLicense, data.groupedLicense]);
+  if (data.protectionScheme !== undefined) fields.push([FIELD.protectionScheme, protectionSchemeFourCc(data.protectionScheme)]);
+  if (data.cryptoPeriodSeconds !== undefined) fields.push([FIELD.cryptoPeriodSeconds, data.cryptoPeriodSeconds]);
+  return encodeMessage('WidevinePsshData', fields);
 }
 
 /**

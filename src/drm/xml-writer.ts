@@ -46,6 +46,17 @@ export function escapeXmlAttribute(value: string): string {
   );
 }
 
+/**
+ * Attribute names in code-unit order, so the output does not depend on how the caller listed them:
+ * sorted only when the caller's order is not that already (the builders list them in order, and
+ * `Array.prototype.sort` allocates on every call).
+ */
+function sortedNames(attributes: XmlAttributes): string[] {
+  const names = Object.keys(attributes);
+  for (let i = 1; i < names.length; i += 1) if ((names[i - 1] as string) > (names[i] as string)) return names.sort();
+  return names;
+}
+
 /** Builds one or more sibling elements; {@link XmlFragmentWriter.toString} asserts all were closed. */
 export class XmlFragmentWriter {
   private out = '';
@@ -58,7 +69,7 @@ export class XmlFragmentWriter {
       if (prefix !== '' && !NCNAME_PATTERN.test(prefix)) throw new RangeError(`not a namespace prefix: ${JSON.stringify(prefix)}`);
       tag += ` ${prefix === '' ? 'xmlns' : `xmlns:${prefix}`}="${escapeXmlAttribute(uri)}"`;
     }
-    for (const attribute of Object.keys(attributes).sort()) {
+    for (const attribute of sortedNames(attributes)) {
       tag += ` ${checkName(attribute)}="${escapeXmlAttribute(attributes[attribute] ?? '')}"`;
     }
     this.out += `${tag}>`;
