@@ -492,16 +492,18 @@ async function startReferenceServer(dir, name, code, port) {
  * service's express settings (no ETag), but before answering it makes the store call a P5 request
  * makes, through the service's own repository (dist/), on the bench's Redis: the key step, which
  * checks the site and token, gets or creates five new keys (random 44-byte blobs standing in for the
- * AES-GCM ones) and writes the audit record (the token and site are read from a cache, as the
- * service does).
+ * AES-GCM ones, drawn from the service's pooled random source as its keys are: a CSPRNG call of its
+ * own per value costs some 5 µs here, ten a request) and writes the audit record (the token and site
+ * are read from a cache, as the service does).
  */
 async function startStoreFloor(dir, workers, responseBytes, redisPort, site) {
   const port = await freePort();
   const dist = (path) => JSON.stringify(join(ROOT, 'dist', path));
   const code = `
     const cluster = require('node:cluster');
-    const { randomBytes, randomUUID } = require('node:crypto');
+    const { randomUUID } = require('node:crypto');
     const express = require(${JSON.stringify(require.resolve('express'))});
+    const { cryptoRandom } = require(${dist('crypto/random.js')});
     const { parseStoreUrl } = require(${dist('config/store-url.js')});
     const { openRedisStore } = require(${dist('store/redis/redis-store.js')});
     const { parseKeyId } = require(${dist('keys/key-id.js')});
@@ -518,7 +520,7 @@ async function startStoreFloor(dir, workers, responseBytes, redisPort, site) {
         const contentId = 'floor-' + randomUUID();
         const records = Array.from({ length: 5 }, () => ({
           siteId: site.siteId, contentId, kid: parseKeyId(randomUUID()), siteKeyVersion: 1,
-          wrappedKey: randomBytes(44), iv: randomBytes(16), scheme: 'cbcs', trackType: 'SD', createdAt: now.toISOString(),
+          wrappedKey: cryptoRandom(44), iv: cryptoRandom(16), scheme: 'cbcs', trackType: 'SD', createdAt: now.toISOString(),
         }));
         // The repository's request shape (src/keys/ports.ts), without a creation limit: the bench's
         // service runs with MAX_KEYS_CREATED_PER_MINUTE=0, so it passes none either.
