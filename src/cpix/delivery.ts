@@ -1,11 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { encryptContentKey } from '../crypto/cbc-hmac';
-import {
-  assertCertificatePolicy,
-  DEFAULT_CERTIFICATE_POLICY,
-  sameCertificate,
-  type CertificatePolicy,
-} from '../crypto/certificates';
+import { assertCertificatePolicy, DEFAULT_CERTIFICATE_POLICY, type CertificatePolicy } from '../crypto/certificates';
 import type { RandomSource } from '../crypto/random';
 import { wrapKeyRsaOaep } from '../crypto/rsa-oaep';
 import { ALGORITHM, DOCUMENT_KEY_LENGTH_BYTES, MAC_KEY_LENGTH_BYTES } from './constants';
@@ -94,12 +89,7 @@ function encryptOne(key: ContentKey, documentKey: Buffer, macKey: Buffer, random
   return { ...key, data: { kind: 'encrypted', algorithm: ALGORITHM.aes256Cbc, cipherValue, valueMac } };
 }
 
+/** Whether `item` carries `certificate`: identical DER, compared as bytes (no certificate parsed again per pair). */
 function hasCertificate(item: DeliveryData, certificate: X509Certificate): boolean {
-  return item.certificates.some((der) => {
-    try {
-      return sameCertificate(new X509Certificate(der), certificate);
-    } catch {
-      return false;
-    }
-  });
+  return item.certificates.some((der) => der.equals(certificate.raw));
 }

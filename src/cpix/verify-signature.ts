@@ -38,7 +38,8 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * entities, size and depth limits), because it is parsed again here by @xmldom/xmldom and xml-crypto.
  * It is the decoded text (no BOM).
  *
- * A signature is accepted only if: it is a child of the root (signatures elsewhere are refused); its
+ * At most `MAX_SIGNATURES`, none repeating a signer's signature of an element, and every signature's
+ * shape, reference and signer are checked before any is verified. A signature is accepted only if: it is a child of the root (signatures elsewhere are refused); its
  * shape is `SignedInfo, SignatureValue, KeyInfo` with exactly one `Reference`, `URI=""` with the
  * enveloped-signature transform or `URI="#id"` naming a list that is a child of the root and whose id
  * is unique; C14N 1.0 or 1.1 (aliased); RSA-SHA256/512 with SHA-256/512 digests; the certificate in
@@ -61,22 +62,40 @@ export function verifyCpixSignatures(
   const all = Array.from(doc.getElementsByTagNameNS(NS.ds, 'Signature'));
   const signatures = elementChildren(root).filter((child) => isDs(child, 'Signature'));
   if (all.length !== signatures.length) throw new CpixSignatureInvalid('a Signature is not a child of the CPIX root');
-  return {
-    signatures: signatures.map((signature, index) => verifyOne(xml, doc, root, signature, trusted, `Signature[${index}]`)),
+  // xml-crypto reads the whole document again for each signature it checks: the count is bounded
+  // before any is checked (hundreds of copies of one valid signature held the event loop for minutes).
+  if (signatures.length > MAX_SIGNATURES) throw new CpixSignatureInvalid(`at most ${MAX_SIGNATURES} signatures`);
+  // Shape, reference and pinned signer of every signature first, so that a refusal costs no verification.
+  const checked = signatures.map((signature, index) => checkShape(doc, root, signature, trusted, `Signature[${index}]`));
+  // A second signature of one signer over one element adds nothing, and would only multiply the work.
+  if (new Set(checked.map(({ reference, signer }) => `${reference} ${signer.fingerprint256}`)).size !== checked.length) {
+    throw new CpixSignatureInvalid('two signatures of one signer cover the same element');
+  }
+  return { signatures: checked.map((signature) => verifyOne(xml, signature)) };
+}
+
+/**
+ * Signatures a document may carry. Each signer signs an element once: the document itself and the
+ * six lists that are children of the root can be signed (DASH-IF CPIX 2.3 §6.2), by several parties
+ * each (the DASH-IF `Complex.xml` vector carries 9: four lists signed by two parties, and the
+ * document). 16 is room for that, and bounds a request's verifications whatever it sends.
+ */
+export const MAX_SIGNATURES = 16;
+
+/** A signature whose shape, reference and signer passed, before its value is verified. */
+interface CheckedSignature extends VerifiedCpixSignature {
+  readonly element: Element;
+  readonly path: string;
+}
+
+function failure(path: string): (reason: string, cause?: unknown) => never {
+  return (reason, cause) => {
+    throw new CpixSignatureInvalid(`${path}: ${reason}`, cause === undefined ? {} : { cause });
   };
 }
 
-function verifyOne(
-  xml: string,
-  doc: Document,
-  root: Element,
-  signature: Element,
-  trusted: readonly X509Certificate[],
-  path: string,
-): VerifiedCpixSignature {
-  const fail = (reason: string, cause?: unknown): never => {
-    throw new CpixSignatureInvalid(`${path}: ${reason}`, cause === undefined ? {} : { cause });
-  };
+function checkShape(doc: Document, root: Element, signature: Element, trusted: readonly X509Certificate[], path: string): CheckedSignature {
+  const fail = failure(path);
   const [signedInfo, signatureValue, keyInfo, ...extra] = elementChildren(signature);
   if (!isDs(signedInfo, 'SignedInfo') || !isDs(signatureValue, 'SignatureValue') || !isDs(keyInfo, 'KeyInfo') || extra.length > 0) {
     return fail('expected SignedInfo, SignatureValue and KeyInfo');
@@ -89,20 +108,22 @@ function verifyOne(
   if (!SIGNATURE_METHODS.includes(method.getAttribute('Algorithm') ?? '') || elementChildren(method).length > 0) {
     fail('unsupported signature algorithm');
   }
-  const uri = checkReference(doc, root, reference, fail);
+  return { reference: checkReference(doc, root, reference, fail), signer: pinnedSigner(keyInfo, trusted, fail), element: signature, path };
+}
 
-  const signer = pinnedSigner(keyInfo, trusted, fail);
+function verifyOne(xml: string, { element, reference, signer, path }: CheckedSignature): VerifiedCpixSignature {
+  const fail = failure(path);
   const verifier = new SignedXml({ publicCert: signer.toString(), getCertFromKeyInfo: () => null });
   verifier.CanonicalizationAlgorithms[ALGORITHM.c14n11] = C14n11AsC14n10;
   let valid = false;
   try {
-    verifier.loadSignature(signature);
+    verifier.loadSignature(element);
     valid = verifier.checkSignature(xml);
   } catch (error) {
     fail('signature does not verify', error);
   }
   if (!valid) fail('signature does not verify');
-  return { reference: uri, signer };
+  return { reference, signer };
 }
 
 function checkReference(doc: Document, root: Element, reference: Element, fail: (reason: string) => never): '' | `#${string}` {

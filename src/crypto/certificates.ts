@@ -18,6 +18,16 @@ export interface CertificatePolicy {
   readonly rejectSha1: boolean;
 }
 
+/**
+ * Bounds on what one RSA public-key operation may cost: a request names its recipients' keys, and
+ * each is used twice per answer (RSA-OAEP of the document and MAC keys), a request signer's to verify.
+ * A 16,384-bit modulus cost about 1 ms an encryption, a 3,072-bit one with a 3,071-bit exponent 5.8 ms
+ * (against 0.11 ms for 2,048 bits and 65537). 8,192 bits is twice the largest modulus DRM certificates
+ * use; RFC 8017 allows any odd exponent, and every certificate in practice has 65537 (2^16 + 1).
+ */
+export const MAX_RSA_KEY_SIZE_BITS = 8192;
+const MAX_RSA_PUBLIC_EXPONENT = 0xffff_ffffn;
+
 /** SPEKE-compatible minimum (2048); CPIX's recommended 3072 is `{ minRsaBits: 3072 }`. */
 export const MIN_RSA_KEY_SIZE_BITS = 2048;
 
@@ -51,7 +61,8 @@ export function parseCertificate(input: Buffer | string, path = 'X509Certificate
 /**
  * Enforces `policy` on a recipient or signer certificate. `path` names it in the error message
  * (e.g. `DeliveryData[1]`). Throws `WeakCertificate` for a small RSA key or a SHA-1 signature and
- * `CpixUnsupported` for a non-RSA key (CPIX key wrapping is RSA-OAEP only).
+ * `CpixUnsupported` for a non-RSA key (CPIX key wrapping is RSA-OAEP only) or one beyond the cost
+ * bounds (`MAX_RSA_KEY_SIZE_BITS`, an exponent above 2^32).
  */
 export function assertCertificatePolicy(
   certificate: X509Certificate,
@@ -66,6 +77,12 @@ export function assertCertificatePolicy(
   if (bits < policy.minRsaBits) {
     throw new WeakCertificate(`${path}: RSA key of ${bits} bits is below the minimum of ${policy.minRsaBits}`);
   }
+  if (bits > MAX_RSA_KEY_SIZE_BITS) {
+    throw new CpixUnsupported(`${path}: RSA key of ${bits} bits is above the maximum of ${MAX_RSA_KEY_SIZE_BITS}`);
+  }
+  if ((key.asymmetricKeyDetails?.publicExponent ?? 0n) > MAX_RSA_PUBLIC_EXPONENT) {
+    throw new CpixUnsupported(`${path}: RSA public exponents above 2^32 are not supported`);
+  }
   if (policy.rejectSha1 && isSignedWithSha1(certificate.raw)) {
     throw new WeakCertificate(`${path}: certificate is signed with SHA-1`);
   }
@@ -74,11 +91,6 @@ export function assertCertificatePolicy(
 /** SHA-256 of the DER encoding, lower-case hex: how recipients are matched (Axinom uses a thumbprint too). */
 export function certificateThumbprint(certificate: X509Certificate): string {
   return createHash('sha256').update(certificate.raw).digest('hex');
-}
-
-/** True when both are the same certificate (identical DER). */
-export function sameCertificate(a: X509Certificate, b: X509Certificate): boolean {
-  return a.raw.equals(b.raw);
 }
 
 // DER of the signature-algorithm OIDs that mean "SHA-1" (RFC 3279 §2.2, RFC 5758 is SHA-2 only).

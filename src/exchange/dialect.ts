@@ -118,8 +118,16 @@ export function maxElementsFor(maxKeys: number): number {
 }
 
 /**
+ * Recipient certificates one request may name (`DeliveryData`). Each costs two RSA-OAEP encryptions
+ * per answer built (twice when the keys exist), and nothing else bounds them but the body size: a
+ * megabyte of certificates held the event loop for a minute. SPEKE names one (its encryption
+ * contract); 16 leave room for a DRM server answering for several license servers.
+ */
+export const MAX_RECIPIENTS_PER_REQUEST = 16;
+
+/**
  * The parse → count → pick → validate → reference-check sequence every protocol shares: the body is
- * parsed without reference checks, a request for more keys than allowed is refused before anything
+ * parsed without reference checks, a request for more keys or recipients than allowed is refused before anything
  * else looks at them (so is one carrying the license export's own elements), the dialect (which may depend on the document) validates it in its own words,
  * and only then are cross-references checked, once, in the dialect's mode.
  */
@@ -129,6 +137,10 @@ export function readKeyRequest(input: KeyRequestInput, pick: (document: CpixDocu
   if (input.requiredSigners.length > 0) requireSignature(input, input.requiredSigners);
   const keys = document.contentKeyList?.items.length ?? 0;
   if (keys > input.limits.keys) throw new PayloadTooLarge(`ContentKeyList: ${keys} keys, at most ${input.limits.keys} per request`);
+  const recipients = document.deliveryDataList?.items.reduce((count, item) => count + item.certificates.length, 0) ?? 0;
+  if (recipients > MAX_RECIPIENTS_PER_REQUEST) {
+    throw new PayloadTooLarge(`DeliveryDataList: ${recipients} recipient certificates, at most ${MAX_RECIPIENTS_PER_REQUEST} per request`);
+  }
   refuseExportNamespace(document);
   const dialect = pick(document);
   dialect.validate?.(document);

@@ -239,9 +239,16 @@ export function distinctPeriodIndexes(keys: readonly { readonly periodIndex?: nu
   return [...new Set(keys.flatMap((key) => (key.periodIndex === undefined ? [] : [key.periodIndex])))];
 }
 
-/** The recipients' certificates, each checked against the policy (RSA ≥ 2048, no SHA-1). */
+/**
+ * The recipients' certificates (at most MAX_RECIPIENTS_PER_REQUEST, `readKeyRequest`), each checked
+ * against the policy (RSA of 2,048 to 8,192 bits, no SHA-1).
+ */
 function recipientsOf(document: CpixDocument): X509Certificate[] {
-  const recipients = (document.deliveryDataList?.items ?? []).flatMap((item) => item.certificates.map((der) => parseCertificate(der)));
+  // A certificate named twice is one recipient: the answer has one DeliveryData per recipient, and
+  // two would carry the id of the request's first one (the echo rule), an answer that cannot be written.
+  const distinct = new Map<string, Buffer>();
+  for (const item of document.deliveryDataList?.items ?? []) for (const der of item.certificates) distinct.set(der.toString('base64'), der);
+  const recipients = [...distinct.values()].map((der) => parseCertificate(der));
   recipients.forEach((certificate, index) => assertCertificatePolicy(certificate, DEFAULT_CERTIFICATE_POLICY, `DeliveryData[${index}]`));
   return recipients;
 }

@@ -17,6 +17,8 @@ import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs, encodingsOf } from '../support/log-capture';
 import { parsePlayReadyObject, parsePsshBox, parseWidevinePsshData, playReadyKidToUuid } from '../support/pssh-parser';
 import { testCertificate } from '../support/services';
+import { chosenKeyCertificate } from '../support/chosen-key-certificate';
+import { MAX_RECIPIENTS_PER_REQUEST } from '../../src/exchange/dialect';
 import { slowGetOrCreate } from '../support/speke-slow-store';
 import { describeWithVectors, vectorPath } from '../support/shared-vectors';
 import {
@@ -380,6 +382,10 @@ describeWithVectors('SPEKE v2 encrypted key delivery (DASH-IF CPIX 2.3 §6.1)', 
     ['an RSA-1024 certificate', () => testCertificate('rsa1024'), /^DeliveryData\[0\]: RSA key of 1024 bits is below the minimum of 2048$/],
     ['a SHA-1 signed certificate', () => testCertificate('rsa2048-sha1'), /^DeliveryData\[0\]: certificate is signed with SHA-1$/],
     ['the DASH-IF SHA-1 certificate (RSA-4096)', () => dashIf('WeakCert_Sha1.cert.pem'), /^DeliveryData\[0\]: certificate is signed with SHA-1$/],
+    // What makes each RSA operation dear (a 16,384-bit modulus about 1 ms an encryption, a 3,071-bit
+    // exponent 5.8 ms): the bounds, and one step beyond each.
+    ['an RSA modulus of 8,200 bits', () => chosenKeyCertificate(8200, 65537n), /^DeliveryData\[0\]: RSA key of 8200 bits is above the maximum of 8192$/],
+    ['an RSA exponent of 2^32 + 1', () => chosenKeyCertificate(2048, 2n ** 32n + 1n), /^DeliveryData\[0\]: RSA public exponents above 2\^32 are not supported$/],
   ])('refuses %s with 400 and the weak-certificate text, no keys', async (_name, pem, message) => {
     const contentId = freshContentId('weak');
     const body = withDeliveryData(withContentId(readAwslabs(V2.widevineCenc), contentId), pem());
@@ -389,5 +395,22 @@ describeWithVectors('SPEKE v2 encrypted key delivery (DASH-IF CPIX 2.3 §6.1)', 
     expect(bodyText(res)).toMatch(message);
     // Refused before any key is created: nothing stored, so nothing unaudited and nothing to leak.
     expect(await t.services.contentKeys.listMetadata(siteId, contentId)).toEqual([]);
+  });
+
+  it(`refuses more than ${MAX_RECIPIENTS_PER_REQUEST} recipient certificates with 413 before reading any, no keys`, async () => {
+    const contentId = freshContentId('recipients');
+    const one = withDeliveryData(withContentId(readAwslabs(V2.widevineCenc), contentId), dashIf('Cert1.cert.pem'));
+    const item = /<cpix:DeliveryData id="packager">.*?<\/cpix:DeliveryData>/.exec(one)?.[0] ?? '';
+    const many = (count: number) => one.replace(item, Array.from({ length: count }, (_, i) => item.replace('"packager"', `"r${i}"`)).join(''));
+    // Certificates that do not parse: the count refuses first, whatever they hold.
+    const res = await postSpeke(t.app, { body: many(MAX_RECIPIENTS_PER_REQUEST + 1).replaceAll(/<ds:X509Certificate>[^<]*</g, '<ds:X509Certificate>AAAA<'), version: '2.0', token });
+    expect(res.status).toBe(413);
+    expect(bodyText(res)).toContain(`DeliveryDataList: ${MAX_RECIPIENTS_PER_REQUEST + 1} recipient certificates, at most ${MAX_RECIPIENTS_PER_REQUEST} per request`);
+    expect(await t.services.contentKeys.listMetadata(siteId, contentId)).toEqual([]);
+    // At the cap it is answered; sixteen times the same certificate is one recipient (a 500 before:
+    // sixteen DeliveryData echoing the first one's id).
+    const atTheCap = await postSpeke(t.app, { body: many(MAX_RECIPIENTS_PER_REQUEST), version: '2.0', token });
+    expect(atTheCap.status).toBe(200);
+    expect(parseResponse(atTheCap).deliveryDataList?.items.map((item) => item.id)).toEqual(['r0']);
   });
 });

@@ -2,7 +2,8 @@ import { thrownBy } from '../../support/errors';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { signCpix } from '../../../src/cpix/signature';
-import { verifyCpixSignatures } from '../../../src/cpix/verify-signature';
+import { SignedXml } from 'xml-crypto';
+import { MAX_SIGNATURES, verifyCpixSignatures } from '../../../src/cpix/verify-signature';
 import { CpixSignatureInvalid } from '../../../src/errors';
 import { describeWithVectors, vectorPath } from '../../support/shared-vectors';
 import { readXmlText } from './delivery-vectors';
@@ -91,5 +92,31 @@ describeWithVectors('verifyCpixSignatures trust and shape rules', () => {
       good.replace('<cpix:ContentKeyList id="keys"></cpix:ContentKeyList>', `<cpix:ContentKeyList id="keys">${good.slice(good.indexOf('<Signature'), good.indexOf('</Signature>') + 12)}</cpix:ContentKeyList>`),
     ];
     for (const variant of variants) expectInvalid(() => verifyCpixSignatures(variant, [cert3]));
+  });
+
+  // xml-crypto reads the whole document again for each signature it verifies: copies of one valid
+  // signature (a megabyte of them held the event loop for two minutes) are refused before any is.
+  describe('the work a document can ask for', () => {
+    const listSignature = good.slice(good.indexOf('<Signature'), good.indexOf('</Signature>') + '</Signature>'.length);
+    const withSignatures = (extra: number, document = good) => document.replace('</cpix:CPIX>', `${listSignature.repeat(extra)}</cpix:CPIX>`);
+    let verifications: jest.SpyInstance;
+    beforeEach(() => {
+      verifications = jest.spyOn(SignedXml.prototype, 'checkSignature');
+    });
+    afterEach(() => verifications.mockRestore());
+
+    it.each([
+      ['one signer’s second signature of an element', withSignatures(1), /^two signatures of one signer cover the same element$/],
+      [`more than ${MAX_SIGNATURES} signatures`, withSignatures(MAX_SIGNATURES - 1), new RegExp(`^at most ${MAX_SIGNATURES} signatures$`)],
+      ['a malformed signature after valid ones', good.replace(/(<Signature(?:(?!<Signature).)*?)xmldsig-more#rsa-sha256((?:(?!<Signature).)*?URI="")/, '$1xmldsig#rsa-sha1$2'), /^Signature\[1\]: unsupported signature algorithm$/],
+    ])('refuses %s before verifying any', (_name, document, message) => {
+      expectInvalid(() => verifyCpixSignatures(document, [cert3]), message);
+      expect(verifications).not.toHaveBeenCalled();
+    });
+
+    it('verifies each of the signatures it allows once', () => {
+      expect(verifyCpixSignatures(good, [cert3]).signatures).toHaveLength(2);
+      expect(verifications).toHaveBeenCalledTimes(2);
+    });
   });
 });

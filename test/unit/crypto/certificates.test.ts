@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseCertificate } from '../../../src/crypto/certificates';
-import { CpixInvalid } from '../../../src/errors';
+import { assertCertificatePolicy, DEFAULT_CERTIFICATE_POLICY, MAX_RSA_KEY_SIZE_BITS, parseCertificate } from '../../../src/crypto/certificates';
+import { CpixInvalid, CpixUnsupported } from '../../../src/errors';
+import { chosenKeyCertificate } from '../../support/chosen-key-certificate';
 
 /** test/fixtures/certificates/license-server-rsa2048.pem as DER. */
 const DER = Buffer.from(
@@ -43,5 +44,27 @@ describe('parseCertificate', () => {
     const error = refusal(input);
     expect(error).toBeInstanceOf(CpixInvalid);
     expect(error).toMatchObject({ code: 'ERR_CPIX_INVALID', message });
+  });
+});
+
+describe('assertCertificatePolicy: what one RSA operation may cost', () => {
+  const check = (modulusBits: number, exponent: bigint) => () =>
+    assertCertificatePolicy(parseCertificate(chosenKeyCertificate(modulusBits, exponent)), DEFAULT_CERTIFICATE_POLICY, 'DeliveryData[0]');
+
+  it.each([
+    ['the usual 2,048 bits and 65537', 2048, 65537n],
+    [`${MAX_RSA_KEY_SIZE_BITS} bits`, MAX_RSA_KEY_SIZE_BITS, 65537n],
+    ['an exponent of 2^32 - 1', 2048, 2n ** 32n - 1n],
+  ])('accepts %s', (_name, bits, exponent) => {
+    expect(check(bits, exponent)).not.toThrow();
+  });
+
+  it.each([
+    [`${MAX_RSA_KEY_SIZE_BITS + 8} bits`, MAX_RSA_KEY_SIZE_BITS + 8, 65537n, `DeliveryData[0]: RSA key of ${MAX_RSA_KEY_SIZE_BITS + 8} bits is above the maximum of ${MAX_RSA_KEY_SIZE_BITS}`],
+    ['an exponent of 2^32 + 1', 2048, 2n ** 32n + 1n, 'DeliveryData[0]: RSA public exponents above 2^32 are not supported'],
+    ['an exponent of 3,071 bits', 3072, 2n ** 3070n + 1n, 'DeliveryData[0]: RSA public exponents above 2^32 are not supported'],
+  ])('refuses %s with CpixUnsupported', (_name, bits, exponent, message) => {
+    expect(check(bits, exponent)).toThrow(CpixUnsupported);
+    expect(check(bits, exponent)).toThrow(message);
   });
 });
