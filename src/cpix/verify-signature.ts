@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { verify, X509Certificate } from 'node:crypto';
 import { DOMParser, type Document, type Element, type Node } from '@xmldom/xmldom';
 import { C14nCanonicalization, SignedXml } from 'xml-crypto';
 import { CpixSignatureInvalid } from '../errors';
@@ -23,7 +23,10 @@ class C14n11AsC14n10 extends C14nCanonicalization {
 
 const CANONICALIZATIONS: readonly string[] = [ALGORITHM.c14n10, ALGORITHM.c14n11];
 /** RSA with SHA-2 only: no SHA-1, and no HMAC (key confusion, xml-crypto `enableHMAC` note). */
-const SIGNATURE_METHODS: readonly string[] = [ALGORITHM.rsaSha256, ALGORITHM.rsaSha512];
+const SIGNATURE_HASHES: ReadonlyMap<string, 'sha256' | 'sha512'> = new Map([
+  [ALGORITHM.rsaSha256, 'sha256'],
+  [ALGORITHM.rsaSha512, 'sha512'],
+]);
 const DIGEST_METHODS: readonly string[] = [ALGORITHM.sha256, ALGORITHM.sha512];
 const ID_ATTRIBUTES = ['id', 'Id', 'ID'] as const;
 const NCNAME = /^[A-Za-z_][A-Za-z0-9._-]*$/;
@@ -71,6 +74,10 @@ export function verifyCpixSignatures(
   if (new Set(checked.map(({ reference, signer }) => `${reference} ${signer.fingerprint256}`)).size !== checked.length) {
     throw new CpixSignatureInvalid('two signatures of one signer cover the same element');
   }
+  // The signature values next, over each SignedInfo: an RSA verification of a few hundred bytes. A
+  // forger who copied a pinned certificate into KeyInfo but holds no pinned key is refused here, before
+  // xml-crypto canonicalizes and digests what the references cover (up to the whole document, each).
+  for (const signature of checked) checkSignatureValue(doc, signature);
   return { signatures: checked.map((signature) => verifyOne(xml, signature)) };
 }
 
@@ -86,6 +93,32 @@ export const MAX_SIGNATURES = 16;
 interface CheckedSignature extends VerifiedCpixSignature {
   readonly element: Element;
   readonly path: string;
+  /** The digest of `SignatureMethod` (RSA PKCS #1 v1.5 with it). */
+  readonly hash: 'sha256' | 'sha512';
+  readonly signatureValue: Buffer;
+}
+
+/** xml-crypto's canonical form of a loaded signature's SignedInfo, the bytes its value signs. */
+interface SignedInfoCanonicalizer {
+  getCanonSignedInfoXml(doc: Document): string;
+}
+
+/**
+ * The signature value against the canonical SignedInfo, made by xml-crypto's own canonicalization of
+ * it (the one `checkSignature` signs) from the document already parsed, with the pinned key.
+ */
+function checkSignatureValue(doc: Document, { element, signer, hash, signatureValue, path }: CheckedSignature): void {
+  const fail = failure(path);
+  let signedInfo: string;
+  try {
+    const loaded = new SignedXml({ publicCert: signer.toString(), getCertFromKeyInfo: () => null });
+    loaded.CanonicalizationAlgorithms[ALGORITHM.c14n11] = C14n11AsC14n10;
+    loaded.loadSignature(element);
+    signedInfo = (loaded as unknown as SignedInfoCanonicalizer).getCanonSignedInfoXml(doc);
+  } catch (error) {
+    return fail('signature does not verify', error);
+  }
+  if (!verify(hash, Buffer.from(signedInfo, 'utf8'), signer.publicKey, signatureValue)) fail('signature does not verify');
 }
 
 function failure(path: string): (reason: string, cause?: unknown) => never {
@@ -105,10 +138,18 @@ function checkShape(doc: Document, root: Element, signature: Element, trusted: r
     return fail('expected exactly one Reference');
   }
   if (!CANONICALIZATIONS.includes(c14n.getAttribute('Algorithm') ?? '')) fail('unsupported canonicalization');
-  if (!SIGNATURE_METHODS.includes(method.getAttribute('Algorithm') ?? '') || elementChildren(method).length > 0) {
-    fail('unsupported signature algorithm');
-  }
-  return { reference: checkReference(doc, root, reference, fail), signer: pinnedSigner(keyInfo, trusted, fail), element: signature, path };
+  const hash = SIGNATURE_HASHES.get(method.getAttribute('Algorithm') ?? '');
+  if (hash === undefined || elementChildren(method).length > 0) return fail('unsupported signature algorithm');
+  const value = (signatureValue.textContent ?? '').replace(/\s+/g, '');
+  if (!BASE64.test(value)) fail('malformed SignatureValue');
+  return {
+    reference: checkReference(doc, root, reference, fail),
+    signer: pinnedSigner(keyInfo, trusted, fail),
+    element: signature,
+    path,
+    hash,
+    signatureValue: Buffer.from(value, 'base64'),
+  };
 }
 
 function verifyOne(xml: string, { element, reference, signer, path }: CheckedSignature): VerifiedCpixSignature {

@@ -105,7 +105,16 @@ describeWithVectors('verifyCpixSignatures trust and shape rules', () => {
     });
     afterEach(() => verifications.mockRestore());
 
+    /** `good` with the first character of its last (the document's) signature value changed. */
+    const forged = (() => {
+      const at = good.lastIndexOf('<SignatureValue>') + '<SignatureValue>'.length;
+      return `${good.slice(0, at)}${good[at] === 'A' ? 'B' : 'A'}${good.slice(at + 1)}`;
+    })();
+
     it.each([
+      // A pinned certificate is public: copied into KeyInfo, it passes every check but the value's.
+      ['a forged signature value after a valid signature', forged, /^Signature\[1\]: signature does not verify$/],
+      ['a SignatureMethod named like an object property', good.replace('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'constructor'), /^Signature\[0\]: unsupported signature algorithm$/],
       ['one signer’s second signature of an element', withSignatures(1), /^two signatures of one signer cover the same element$/],
       [`more than ${MAX_SIGNATURES} signatures`, withSignatures(MAX_SIGNATURES - 1), new RegExp(`^at most ${MAX_SIGNATURES} signatures$`)],
       ['a malformed signature after valid ones', good.replace(/(<Signature(?:(?!<Signature).)*?)xmldsig-more#rsa-sha256((?:(?!<Signature).)*?URI="")/, '$1xmldsig#rsa-sha1$2'), /^Signature\[1\]: unsupported signature algorithm$/],
