@@ -41,9 +41,11 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * entities, size and depth limits), because it is parsed again here by @xmldom/xmldom and xml-crypto.
  * It is the decoded text (no BOM).
  *
- * At most `MAX_SIGNATURES`, none repeating a signer's signature of an element, and every signature's
- * shape, reference and signer are checked before any is verified. A signature is accepted only if: it is a child of the root (signatures elsewhere are refused); its
- * shape is `SignedInfo, SignatureValue, KeyInfo` with exactly one `Reference`, `URI=""` with the
+ * At most `MAX_SIGNATURES`, none repeating a signer's signature of an element. Every signature's
+ * shape, reference and signer are checked first, then every value against its SignedInfo, and only
+ * then what the references cover: the dear steps come last. A signature is accepted only if: it is a
+ * child of the root (signatures elsewhere are refused); its shape is `SignedInfo, SignatureValue,
+ * KeyInfo` with exactly one `Reference`, `URI=""` with the
  * enveloped-signature transform or `URI="#id"` naming a list that is a child of the root and whose id
  * is unique; C14N 1.0 or 1.1 (aliased); RSA-SHA256/512 with SHA-256/512 digests; the certificate in
  * `KeyInfo` is byte-identical (DER) to one of `trusted` — KeyInfo alone is never trusted
@@ -111,10 +113,7 @@ function checkSignatureValue(doc: Document, { element, signer, hash, signatureVa
   const fail = failure(path);
   let signedInfo: string;
   try {
-    const loaded = new SignedXml({ publicCert: signer.toString(), getCertFromKeyInfo: () => null });
-    loaded.CanonicalizationAlgorithms[ALGORITHM.c14n11] = C14n11AsC14n10;
-    loaded.loadSignature(element);
-    signedInfo = (loaded as unknown as SignedInfoCanonicalizer).getCanonSignedInfoXml(doc);
+    signedInfo = (loadedSignature(element, signer) as unknown as SignedInfoCanonicalizer).getCanonSignedInfoXml(doc);
   } catch (error) {
     return fail('signature does not verify', error);
   }
@@ -152,14 +151,19 @@ function checkShape(doc: Document, root: Element, signature: Element, trusted: r
   };
 }
 
-function verifyOne(xml: string, { element, reference, signer, path }: CheckedSignature): VerifiedCpixSignature {
-  const fail = failure(path);
+/** xml-crypto with `signature` loaded, verifying with the pinned `signer` only (never KeyInfo's certificate). */
+function loadedSignature(signature: Element, signer: X509Certificate): SignedXml {
   const verifier = new SignedXml({ publicCert: signer.toString(), getCertFromKeyInfo: () => null });
   verifier.CanonicalizationAlgorithms[ALGORITHM.c14n11] = C14n11AsC14n10;
+  verifier.loadSignature(signature);
+  return verifier;
+}
+
+function verifyOne(xml: string, { element, reference, signer, path }: CheckedSignature): VerifiedCpixSignature {
+  const fail = failure(path);
   let valid = false;
   try {
-    verifier.loadSignature(element);
-    valid = verifier.checkSignature(xml);
+    valid = loadedSignature(element, signer).checkSignature(xml);
   } catch (error) {
     fail('signature does not verify', error);
   }
