@@ -21,6 +21,7 @@ import type { ContentPolicy } from '../content-policy/ports';
 import { periodBounds } from '../content-policy/rotation';
 import { ContentRevoked, NotFound } from '../errors';
 import type { ContentKey, ContentKeyMetadata, ContentKeyService } from '../keys/content-key-service';
+import type { KeyId } from '../keys/key-id';
 import { isRevoked, type RevocationService } from '../revocation/revocation-service';
 import { contentPolicyElement, exportGrantElement, type ExportGrant } from './export-extensions';
 import { distinctPeriodIndexes } from './key-exchange';
@@ -42,7 +43,7 @@ export interface LicenseExportDeps {
 
 /** Optional narrowing of the export; all given filters must match. */
 export interface LicenseExportFilter {
-  readonly kid?: string;
+  readonly kid?: KeyId;
   readonly trackType?: string;
   readonly periodIndex?: number;
 }
@@ -61,7 +62,7 @@ const EXPORT_CPIX_VERSION = '2.3';
 
 function matches(key: ContentKeyMetadata, filter: LicenseExportFilter): boolean {
   return (
-    (filter.kid === undefined || key.kid === filter.kid.toLowerCase()) &&
+    (filter.kid === undefined || key.kid === filter.kid) &&
     (filter.trackType === undefined || key.trackType === filter.trackType) &&
     (filter.periodIndex === undefined || key.periodIndex === filter.periodIndex)
   );
@@ -113,6 +114,14 @@ function exportDocument(contentId: string, keys: readonly ContentKey[], grant: E
 
 export function createLicenseExport(deps: LicenseExportDeps) {
   const { contentKeys, revocations, policies, audit, signing, random, clock, validityMs, maxKeys } = deps;
+
+  /** The content's keys the filter selects: one read for a KID, else a scan of the content. */
+  async function matchingKeys({ siteId, contentId, filter }: LicenseExportRequest): Promise<ContentKey[]> {
+    if (filter.kid === undefined) return contentKeys.listMatching(siteId, contentId, (key) => matches(key, filter), maxKeys);
+    const key = await contentKeys.get(siteId, contentId, filter.kid);
+    return key !== undefined && matches(key, filter) ? [key] : [];
+  }
+
   return {
     /**
      * The signed, encrypted CPIX document of the content's matching keys that are not revoked.
@@ -122,7 +131,7 @@ export function createLicenseExport(deps: LicenseExportDeps) {
     async export(request: LicenseExportRequest): Promise<string> {
       const [revoked, matching, policy] = await Promise.all([
         revocations.state(request.siteId, request.contentId),
-        contentKeys.listMatching(request.siteId, request.contentId, (key) => matches(key, request.filter), maxKeys),
+        matchingKeys(request),
         policies.policyOf(request.siteId, request.contentId),
       ]);
       if (revoked.content !== undefined) throw new ContentRevoked('this content is revoked');

@@ -299,6 +299,17 @@ describeWithVectors('license-server key export', () => {
       expect(kidsOf(keys)).toEqual(kidsOf(expected));
     });
 
+    it('reads one key for a KID, never the content page by page', async () => {
+      const pages = jest.spyOn(t.store.contentKeys, 'pageByContent');
+      try {
+        const { keys } = await exportOk(liveContent, { kid: liveIssued[3]?.kid ?? '' });
+        expect(kidsOf(keys)).toEqual([liveIssued[3]?.kid]);
+        expect(pages).not.toHaveBeenCalled();
+      } finally {
+        pages.mockRestore();
+      }
+    });
+
     it.each([
       ['a track type that has no key', { trackType: 'UHD2' }],
       ['a period that has no key', { period: '7' }],
@@ -318,6 +329,10 @@ describeWithVectors('license-server key export', () => {
       ['a fractional period', 'period=1.5'],
       ['a period that is not a number', 'period=five'],
       ['a period with a leading zero', 'period=05'],
+      // A misspelled filter would otherwise export the whole content.
+      ['a filter in another letter case', 'KID=00000000-0000-4000-8000-000000000000'],
+      ['a filter it does not know', 'kids=00000000-0000-4000-8000-000000000000'],
+      ['a filter in brackets', 'trackType%5B%5D=HD'],
     ])('refuses %s with a JSON 400', async (_name, query) => {
       const res = await exportKeys(siteId, liveContent, credential, query);
       expect(res.status).toBe(400);

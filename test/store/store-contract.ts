@@ -3,7 +3,7 @@ import type { AuditRecord, NewAuditRecord } from '../../src/audit/ports';
 import { KeyIntegrityError } from '../../src/errors';
 import { parseKeyId, type KeyId } from '../../src/keys/key-id';
 import type { Store } from '../../src/store/store';
-import { ROTATION_BATCH_SIZE } from '../../src/keys/content-key-service';
+import { MAX_KEY_LIST_PAGE_SIZE, ROTATION_BATCH_SIZE } from '../../src/keys/content-key-service';
 import { allSiteRecords, buildServices, testMasterKey } from '../support/services';
 import { describeAuditAndLicenseServerContract } from './audit-license-server-contract';
 import { describeAuthFailureContract } from './auth-failure-contract';
@@ -220,6 +220,21 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
         } finally {
           await second.close();
         }
+      });
+
+      // A license export with a filter scans the whole content: SQLite reads synchronously, so without
+      // a turn of the event loop between pages one scan held every other request of the process.
+      it('lets the event loop run between the pages of a scan, and reads the keys of every page', async () => {
+        const count = MAX_KEY_LIST_PAGE_SIZE + 1;
+        const created = await services.contentKeys.getOrCreateAll(siteId, 1, Array.from({ length: count }, () => ({ contentId: 'pages', kid: newKid() })));
+        let turned = false;
+        const turnedWhenRead: boolean[] = [];
+        const scan = services.contentKeys.listMatching(siteId, 'pages', (key) => (turnedWhenRead.push(turned), key.kid === created[count - 1]?.kid), 1);
+        setImmediate(() => (turned = true));
+        expect((await scan).map((key) => key.kid)).toEqual([created[count - 1]?.kid]);
+        expect(turnedWhenRead).toHaveLength(count);
+        // Redis's reads go through the network and let it run anyway; SQLite's alone would not.
+        expect(turnedWhenRead[MAX_KEY_LIST_PAGE_SIZE]).toBe(true);
       });
 
       it('looks keys up by (site, content) oldest first; one KID in two contents is two keys', async () => {

@@ -33,8 +33,15 @@ function singleQuery(value: unknown, name: string): string | undefined {
   return value;
 }
 
-/** `?kid=`, `?trackType=`, `?period=` narrow the export; malformed values are 400, not an empty result. */
+const EXPORT_FILTERS: readonly string[] = ['kid', 'trackType', 'period'];
+
+/**
+ * `?kid=`, `?trackType=`, `?period=` narrow the export; malformed values are 400, not an empty result,
+ * and so is any other parameter: a misspelled filter would otherwise export the whole content.
+ */
 function exportFilter(query: Record<string, unknown>): LicenseExportFilter {
+  const unknown = Object.keys(query).find((name) => !EXPORT_FILTERS.includes(name));
+  if (unknown !== undefined) throw new RequestInvalid('the query parameters are kid, trackType and period');
   const kid = singleQuery(query.kid, 'kid');
   const trackType = singleQuery(query.trackType, 'trackType');
   const period = singleQuery(query.period, 'period');
