@@ -79,8 +79,8 @@ export function verifyCpixSignatures(
   // The signature values next, over each SignedInfo: an RSA verification of a few hundred bytes. A
   // forger who copied a pinned certificate into KeyInfo but holds no pinned key is refused here, before
   // xml-crypto canonicalizes and digests what the references cover (up to the whole document, each).
-  for (const signature of checked) checkSignatureValue(doc, signature);
-  return { signatures: checked.map((signature) => verifyOne(xml, signature)) };
+  const loaded = checked.map((signature) => ({ signature, verifier: checkSignatureValue(doc, signature) }));
+  return { signatures: loaded.map(({ signature, verifier }) => verifyOne(xml, signature, verifier)) };
 }
 
 /**
@@ -107,17 +107,24 @@ interface SignedInfoCanonicalizer {
 
 /**
  * The signature value against the canonical SignedInfo, made by xml-crypto's own canonicalization of
- * it (the one `checkSignature` signs) from the document already parsed, with the pinned key.
+ * it (the one `checkSignature` signs) from the document already parsed, with the pinned key. Returns
+ * xml-crypto with the signature loaded, for the full verification.
  */
-function checkSignatureValue(doc: Document, { element, signer, hash, signatureValue, path }: CheckedSignature): void {
+function checkSignatureValue(doc: Document, { element, signer, hash, signatureValue, path }: CheckedSignature): SignedXml {
   const fail = failure(path);
+  let verifier: SignedXml;
   let signedInfo: string;
   try {
-    signedInfo = (loadedSignature(element, signer) as unknown as SignedInfoCanonicalizer).getCanonSignedInfoXml(doc);
+    // The pinned signer's certificate only, never KeyInfo's.
+    verifier = new SignedXml({ publicCert: signer.toString(), getCertFromKeyInfo: () => null });
+    verifier.CanonicalizationAlgorithms[ALGORITHM.c14n11] = C14n11AsC14n10;
+    verifier.loadSignature(element);
+    signedInfo = (verifier as unknown as SignedInfoCanonicalizer).getCanonSignedInfoXml(doc);
   } catch (error) {
     return fail('signature does not verify', error);
   }
   if (!verify(hash, Buffer.from(signedInfo, 'utf8'), signer.publicKey, signatureValue)) fail('signature does not verify');
+  return verifier;
 }
 
 function failure(path: string): (reason: string, cause?: unknown) => never {
@@ -151,19 +158,12 @@ function checkShape(doc: Document, root: Element, signature: Element, trusted: r
   };
 }
 
-/** xml-crypto with `signature` loaded, verifying with the pinned `signer` only (never KeyInfo's certificate). */
-function loadedSignature(signature: Element, signer: X509Certificate): SignedXml {
-  const verifier = new SignedXml({ publicCert: signer.toString(), getCertFromKeyInfo: () => null });
-  verifier.CanonicalizationAlgorithms[ALGORITHM.c14n11] = C14n11AsC14n10;
-  verifier.loadSignature(signature);
-  return verifier;
-}
-
-function verifyOne(xml: string, { element, reference, signer, path }: CheckedSignature): VerifiedCpixSignature {
+/** What the references cover, read again from `xml` by xml-crypto, and the value once more with them. */
+function verifyOne(xml: string, { reference, signer, path }: CheckedSignature, verifier: SignedXml): VerifiedCpixSignature {
   const fail = failure(path);
   let valid = false;
   try {
-    valid = loadedSignature(element, signer).checkSignature(xml);
+    valid = verifier.checkSignature(xml);
   } catch (error) {
     fail('signature does not verify', error);
   }
