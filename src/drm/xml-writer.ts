@@ -9,6 +9,8 @@
  * PlayReady Header spec requires ("Syntax Requirements") and which is harmless elsewhere.
  */
 
+import { inOrder } from '../objects';
+
 /** A namespace declaration; `prefix` '' declares the default namespace. */
 export interface XmlNamespaceDeclaration {
   readonly prefix: string;
@@ -46,16 +48,8 @@ export function escapeXmlAttribute(value: string): string {
   );
 }
 
-/**
- * Attribute names in code-unit order, so the output does not depend on how the caller listed them:
- * sorted only when the caller's order is not that already (the builders list them in order, and
- * `Array.prototype.sort` allocates on every call).
- */
-function sortedNames(attributes: XmlAttributes): string[] {
-  const names = Object.keys(attributes);
-  for (let i = 1; i < names.length; i += 1) if ((names[i - 1] as string) > (names[i] as string)) return names.sort();
-  return names;
-}
+/** UTF-16 code-unit order, `Array.prototype.sort`'s default for strings. */
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Builds one or more sibling elements; {@link XmlFragmentWriter.toString} asserts all were closed. */
 export class XmlFragmentWriter {
@@ -69,7 +63,8 @@ export class XmlFragmentWriter {
       if (prefix !== '' && !NCNAME_PATTERN.test(prefix)) throw new RangeError(`not a namespace prefix: ${JSON.stringify(prefix)}`);
       tag += ` ${prefix === '' ? 'xmlns' : `xmlns:${prefix}`}="${escapeXmlAttribute(uri)}"`;
     }
-    for (const attribute of sortedNames(attributes)) {
+    // Names in one order, however the caller listed them.
+    for (const attribute of inOrder(Object.keys(attributes), byCodeUnits)) {
       tag += ` ${checkName(attribute)}="${escapeXmlAttribute(attributes[attribute] ?? '')}"`;
     }
     this.out += `${tag}>`;

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { encodeContext, open, seal } from '../crypto/aead';
 import type { Clock, RandomSource } from '../crypto/random';
 import { ContentRevoked, KeyConflict, PayloadTooLarge, RequestInvalid, StaleAuthentication, TooManyRequests } from '../errors';
@@ -318,7 +319,7 @@ export function createContentKeyService(deps: ContentKeyServiceDeps) {
       const kept: ContentKeyRecord[] = [];
       let after: string | undefined;
       do {
-        if (after !== undefined) await new Promise((resume) => setImmediate(resume));
+        if (after !== undefined) await nextTurn();
         const page = await repository.pageByContent(siteId, contentId, { limit: MAX_KEY_LIST_PAGE_SIZE, ...(after !== undefined && { after }) });
         for (const record of page.records) {
           if (!matches(toMetadata(record))) continue;

@@ -10,6 +10,7 @@
  * fixed escaping of §2.3.
  */
 
+import { inOrder } from '../objects';
 import type { CanonicalDocument } from './canonical-document';
 import type { XmlAttribute, XmlElement, XmlNamespaceDeclaration } from './tree';
 
@@ -123,23 +124,9 @@ function assertBound(name: string, prefix: string, namespace: string, scope: Sco
 const compareAttributes = (a: XmlAttribute, b: XmlAttribute): number =>
   compareCodePoints(a.namespace, b.namespace) || compareCodePoints(a.localName, b.localName);
 
-/**
- * C14N attribute order: namespace URI first (unqualified = '' sorts first), then local name. The
- * input itself when it is in that order already, else a copy sorted by insertion: an element has a
- * handful of attributes, and `Array.prototype.sort` allocated some 2 KB per call (a sampling heap
- * profile of the 5-key answer, whose `ContentKey`s and usage rules are all out of order).
- */
+/** C14N attribute order: namespace URI first (unqualified = '' sorts first), then local name. */
 function sortAttributes(attributes: readonly XmlAttribute[]): readonly XmlAttribute[] {
-  let sorted: XmlAttribute[] | undefined;
-  for (let i = 1; i < attributes.length; i += 1) {
-    const attribute = attributes[i] as XmlAttribute;
-    if (compareAttributes((sorted ?? attributes)[i - 1] as XmlAttribute, attribute) <= 0) continue;
-    sorted ??= attributes.slice();
-    let j = i;
-    for (; j > 0 && compareAttributes(sorted[j - 1] as XmlAttribute, attribute) > 0; j -= 1) sorted[j] = sorted[j - 1] as XmlAttribute;
-    sorted[j] = attribute;
-  }
-  return sorted ?? attributes;
+  return inOrder(attributes, compareAttributes);
 }
 
 /**

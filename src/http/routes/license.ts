@@ -33,15 +33,17 @@ function singleQuery(value: unknown, name: string): string | undefined {
   return value;
 }
 
-const EXPORT_FILTERS: readonly string[] = ['kid', 'trackType', 'period'];
+/** Refuses a query parameter outside `known`: a misspelled one would otherwise be ignored in silence. */
+function onlyParameters(query: Record<string, unknown>, known: readonly string[], message: string): void {
+  if (Object.keys(query).some((name) => !known.includes(name))) throw new RequestInvalid(message);
+}
 
 /**
  * `?kid=`, `?trackType=`, `?period=` narrow the export; malformed values are 400, not an empty result,
  * and so is any other parameter: a misspelled filter would otherwise export the whole content.
  */
 function exportFilter(query: Record<string, unknown>): LicenseExportFilter {
-  const unknown = Object.keys(query).find((name) => !EXPORT_FILTERS.includes(name));
-  if (unknown !== undefined) throw new RequestInvalid('the query parameters are kid, trackType and period');
+  onlyParameters(query, ['kid', 'trackType', 'period'], 'the query parameters are kid, trackType and period');
   const kid = singleQuery(query.kid, 'kid');
   const trackType = singleQuery(query.trackType, 'trackType');
   const period = singleQuery(query.period, 'period');
@@ -89,8 +91,7 @@ export function licenseRoutes(deps: LicenseRouteDeps): Router {
     const { siteId } = req.params as Readonly<Record<'siteId', string>>;
     await authenticated(req, siteId);
     const query = req.query as Record<string, unknown>;
-    const unknown = Object.keys(query).find((name) => name !== 'since');
-    if (unknown !== undefined) throw new RequestInvalid('the only query parameter is since');
+    onlyParameters(query, ['since'], 'the only query parameter is since');
     res.json({ revocations: await deps.revocations.listSince(siteId, singleQuery(query.since, 'since')) });
   };
 
