@@ -12,6 +12,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics/metrics';
 import type { SiteService } from '../sites/site-service';
 import { errorHandler, notFoundHandler } from './error-mapping';
+import { pipelineLimit } from './pipelining';
 import type { AdminSchemas } from './json-schemas';
 import { requestContext } from './request-context';
 import { adminRoutes } from './routes/admin';
@@ -72,6 +73,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', deps.trustProxyHops ?? 0);
   app.use(requestContext(deps.logger));
   app.use(requestMetrics(app, deps.metrics));
+  app.use(pipelineLimit());
   app.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');

@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { maxElementsFor } from '../../src/exchange/dialect';
 import { createSiteOverHttp, requireBuiltService, productionEnv, type ServiceProcess, spawnService } from '../support/service-process';
 import { HOSTILE_CASES, type HostileCase } from '../unit/xml/hostile-cases';
+import { parseResponse, type ParsedResponse } from '../support/raw-http';
 
 /**
  * Hostile input through HTTP (docs/testing.md, Reliability and security suite): the parser-level table
@@ -60,30 +61,6 @@ interface Answer {
   readonly ms: number;
   /** Whether the server closed the connection before the client gave up. */
   readonly closedByServer: boolean;
-}
-
-interface ParsedResponse {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: Buffer;
-}
-
-/** A complete HTTP/1.1 response at the start of `data` (Content-Length framed, or ended by close). */
-function parseResponse(data: Buffer, ended: boolean): ParsedResponse | undefined {
-  const end = data.indexOf('\r\n\r\n');
-  if (end < 0) return undefined;
-  const [statusLine = '', ...lines] = data.subarray(0, end).toString('latin1').split('\r\n');
-  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  const rest = data.subarray(end + 4);
-  const length = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
-  if (length !== undefined && rest.length >= length) return { status, headers, body: rest.subarray(0, length) };
-  if (length === undefined && ended) return { status, headers, body: rest };
-  return undefined;
 }
 
 /**
