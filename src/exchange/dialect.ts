@@ -6,6 +6,7 @@
  * objects here, not branches there.
  */
 
+import { createHash } from 'node:crypto';
 import type { AuditDialect } from '../audit/ports';
 import { versionProfile, type VersionProfile } from '../cpix/build-context';
 import { parseCpixDocument } from '../cpix/parse';
@@ -90,6 +91,11 @@ export interface KeyRequest {
   readonly document: CpixDocument;
   /** PallyCon `?key-rotation=true`: keys per `ContentKeyPeriod@index`. */
   readonly keyRotation: boolean;
+  /**
+   * SHA-256 of the body, base64: with the dialect and `keyRotation`, everything of the request that
+   * decides its answer (the key exchange remembers which requests it could answer).
+   */
+  readonly fingerprint: string;
 }
 
 /** One URL family: its error format, the headers of every answer, and how a request picks its dialect. */
@@ -145,7 +151,12 @@ export function readKeyRequest(input: KeyRequestInput, pick: (document: CpixDocu
   const dialect = pick(document);
   dialect.validate?.(document);
   checkReferences(document, { allowUnboundDrmSystems: dialect.unreferencedSystemsUseSingleKey });
-  return { dialect, document, keyRotation: dialect.keyRotationParameter && input.query('key-rotation') === 'true' };
+  return {
+    dialect,
+    document,
+    keyRotation: dialect.keyRotationParameter && input.query('key-rotation') === 'true',
+    fingerprint: createHash('sha256').update(input.body).digest('base64'),
+  };
 }
 
 /**

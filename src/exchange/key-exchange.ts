@@ -16,10 +16,16 @@
  * 3. if every key was new, the answer of step 1 is the answer; otherwise it is built again with the
  *    stored keys. Signed when the dialect and site want it.
  *
+ * Whether step 1 refuses depends on the request's bytes, its dialect, PallyCon's rotation flag and
+ * the site's options, never on key bytes; a request that passed it once (same site revision) skips
+ * it when it comes again, and its answer is built once, with the stored keys. Live packagers ask for
+ * the same period's keys again and again, and a repeat otherwise cost two builds.
+ *
  * Work is linear in the request: every lookup by KID or period goes through a map built once.
  */
 
 import type { X509Certificate } from 'node:crypto';
+import { createExpiringCache } from '../cache/expiring-cache';
 import type { SigningConfig } from '../config/config';
 import { buildCpix, XML_DECLARATION, type BuiltCpix } from '../cpix/build';
 import type { VersionProfile } from '../cpix/build-context';
@@ -253,8 +259,16 @@ function recipientsOf(document: CpixDocument): X509Certificate[] {
   return recipients;
 }
 
+/**
+ * How long, and for how many requests, a process remembers that it could answer a request. A miss
+ * only costs the check build again; the bound keeps a tenant sending endless distinct requests from
+ * growing the process.
+ */
+const ANSWERABLE_REQUESTS = { ttlMs: 10 * 60_000, maxEntries: 4_096 } as const;
+
 export function createKeyExchange(deps: KeyExchangeDeps) {
   const { contentKeys, policies, signing, random, clock } = deps;
+  const answerable = createExpiringCache<true>({ clock, ...ANSWERABLE_REQUESTS });
 
   /**
    * The key bytes and IV each planned key gets if it is new. The IV is the request's, or a random
@@ -384,21 +398,29 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
       const recipients = recipientsOf(document);
       const profile = dialect.responseProfile(document);
       const sign = dialect.signs(site.options);
+      // The site revision stands for the site's options; the content ID and KIDs are in the body.
+      const answerableKey = `${site.id}\n${request.siteRevision}\n${dialect.name}\n${request.keyRotation}\n${request.fingerprint}`;
+      const knownAnswerable = answerable.get(answerableKey) === true;
       let imported: readonly (KeyId | undefined)[] = [];
       for (let attempt = 0; attempt < PLAN_ATTEMPTS; attempt += 1) {
         const planned = planKeys(request, index, systemKeys, slots, imported, site.id, contentId);
+        const candidates = candidatesFor(planned);
         // Built before any key exists: whatever would refuse the answer (signaling, what the version
         // can carry) refuses here. The answer's shape never depends on key bytes, and for new keys
         // these are the bytes they get.
-        const candidates = candidatesFor(planned);
-        const first = build(responseDocument(request, contentId, candidates, systemKeys), recipients, profile, sign);
+        let first: BuiltCpix | undefined;
+        if (!knownAnswerable) {
+          first = build(responseDocument(request, contentId, candidates, systemKeys), recipients, profile, sign);
+          answerable.set(answerableKey, true);
+        }
         const obtained = await obtain(request, contentId, candidates);
         if ('imported' in obtained) {
           imported = obtained.imported;
           continue;
         }
         const { issued, created } = obtained;
-        const built = created === issued.length ? first : build(responseDocument(request, contentId, issued, systemKeys), recipients, profile, sign);
+        const built =
+          first !== undefined && created === issued.length ? first : build(responseDocument(request, contentId, issued, systemKeys), recipients, profile, sign);
         return sign ? XML_DECLARATION + signCpix(built.canonical, signing) : built.xml;
       }
       throw new KeyConflict('keys of this content were imported while the request was answered; retry');
