@@ -93,11 +93,19 @@ describeWithVectors('GET /metrics', () => {
     await request(t.app).post(`/v2/cpix/pallycon/getKey/${token}`).set('Content-Type', 'application/xml').send(buildDoveRunnerRequest(contentId, ['HD']).xml).expect(200);
     const wrong = `kms1.${randomBytes(12).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
     await request(t.app).post(`/v2/cpix/pallycon/getKey/${wrong}`).set('Content-Type', 'application/xml').send('<x/>').expect(401);
+    // Routes that answer several URLs: each URL is its own label (the legacy PallyCon URL, DoveRunner's).
+    await request(t.app).post(`/cpix/pallycon/getKey/${token}`).set('Content-Type', 'application/xml').send(buildDoveRunnerRequest(`${contentId}-v1`, ['HD']).xml).expect(200);
+    await request(t.app).post(`/V2/CPIX/DoveRunner/getKey/${token}`).set('Content-Type', 'application/xml').send(buildDoveRunnerRequest(contentId, ['HD']).xml).expect(200);
+    await request(t.app).post('/speke/v2.0/copyProtection').send('<x/>').expect(401);
     await request(t.app).get(`/no/such/route/${token}`).expect(404);
     await request(t.app).get(`/admin/v1/sites/${encodeURIComponent(contentId)}`).set('Authorization', `Bearer ${t.adminToken}`).expect(404);
     const text = await scrape();
     expect(valueOf(text, 'cpix_kms_http_requests_total', { route: '/v2/cpix/pallycon/getKey/:token', dialect: 'cpix-api-v2', status: '200' })).toBe(1);
     expect(valueOf(text, 'cpix_kms_http_requests_total', { route: '/v2/cpix/pallycon/getKey/:token', dialect: 'none', status: '401' })).toBe(1);
+    expect(valueOf(text, 'cpix_kms_http_requests_total', { route: '/cpix/pallycon/getKey/:token', dialect: 'cpix-api-v1', status: '200' })).toBe(1);
+    expect(valueOf(text, 'cpix_kms_http_requests_total', { route: '/v1/cpix/pallycon/getKey/:token', dialect: 'cpix-api-v1', status: '200' })).toBe(0);
+    expect(valueOf(text, 'cpix_kms_http_requests_total', { route: '/v2/cpix/doverunner/getKey/:token', dialect: 'cpix-api-v2', status: '200' })).toBe(1);
+    expect(valueOf(text, 'cpix_kms_http_requests_total', { route: '/speke/:spekePath/copyProtection', dialect: 'none', status: '401' })).toBe(1);
     expect(valueOf(text, 'cpix_kms_http_requests_total', { route: '(unmatched)', status: '404' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(text, 'cpix_kms_http_requests_total', { route: '/admin/v1/sites/:siteId', status: '404' })).toBe(1);
     for (const secret of [token, wrong, t.adminToken]) for (const form of encodingsOf(secret)) expect(text).not.toContain(form);

@@ -9,14 +9,23 @@ const UNMATCHED = '(unmatched)';
 /**
  * The label of a matched route: its pattern under the router's mount path (`/admin/v1/sites/:siteId`),
  * never the URL, which carries tokens and unbounded IDs. A route registered for several paths is
- * labelled with the literal path it was called by, or else its first parameterised path.
+ * labelled with the path it was called by: the literal one, else the parameterised one whose text
+ * before its first parameter the path starts with (express matches paths regardless of case), else
+ * its first parameterised path. The legacy `/cpix/pallycon/getKey/:token` and DoveRunner's
+ * `/v2/cpix/doverunner/getKey/:token` share their routes with other URLs and are told apart so.
  */
 function patternLabel(route: unknown, baseUrl: string, path: string): string {
   const pattern: unknown = (route as { path?: unknown } | null)?.path;
   if (typeof pattern === 'string') return `${baseUrl}${pattern}`;
   if (Array.isArray(pattern)) {
     const patterns = pattern.filter((p): p is string => typeof p === 'string');
-    const chosen = patterns.find((p) => p === path) ?? patterns.find((p) => p.includes(':')) ?? patterns[0];
+    const called = path.toLowerCase();
+    const parameterised = patterns.filter((p) => p.includes(':'));
+    const chosen =
+      patterns.find((p) => p.toLowerCase() === called) ??
+      parameterised.find((p) => called.startsWith(p.slice(0, p.indexOf(':')).toLowerCase())) ??
+      parameterised[0] ??
+      patterns[0];
     if (chosen !== undefined) return `${baseUrl}${chosen}`;
   }
   return UNMATCHED;
