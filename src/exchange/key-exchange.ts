@@ -17,9 +17,10 @@
  *    stored keys. Signed when the dialect and site want it.
  *
  * Whether step 1 refuses depends on the request's bytes, its dialect, PallyCon's rotation flag and
- * the site's options, never on key bytes; a request that passed it once (same site revision) skips
- * it when it comes again, and its answer is built once, with the stored keys. Live packagers ask for
- * the same period's keys again and again, and a repeat otherwise cost two builds.
+ * the site's options, never on key bytes; a request answered once (same site revision) skips it
+ * when it comes again, and its answer is built once, with the stored keys. Live packagers ask for
+ * the same period's keys again and again, and a repeat otherwise cost two builds. Everything else
+ * (rotation policy, recipients, the plan, the store step's checks) runs on every request.
  *
  * Work is linear in the request: every lookup by KID or period goes through a map built once.
  */
@@ -408,16 +409,14 @@ export function createKeyExchange(deps: KeyExchangeDeps) {
         // Built before any key exists: whatever would refuse the answer (signaling, what the version
         // can carry) refuses here. The answer's shape never depends on key bytes, and for new keys
         // these are the bytes they get.
-        let first: BuiltCpix | undefined;
-        if (!knownAnswerable) {
-          first = build(responseDocument(request, contentId, candidates, systemKeys), recipients, profile, sign);
-          answerable.set(answerableKey, true);
-        }
+        const first = knownAnswerable ? undefined : build(responseDocument(request, contentId, candidates, systemKeys), recipients, profile, sign);
         const obtained = await obtain(request, contentId, candidates);
         if ('imported' in obtained) {
           imported = obtained.imported;
           continue;
         }
+        // Remembered once the store step, too, took the request: only what was answered.
+        answerable.set(answerableKey, true);
         const { issued, created } = obtained;
         const built =
           first !== undefined && created === issued.length ? first : build(responseDocument(request, contentId, issued, systemKeys), recipients, profile, sign);

@@ -14,8 +14,8 @@ export interface PipelineLimits {
  * (pipelining, RFC 9112 §9.3.2), and Node hands every one it has read to the application at once: one
  * connection with 8,000 key requests in a single write had them all in work together, and the rest of
  * the service's clients waited behind them (docs/decisions.md, decision 92). A connection is one client,
- * so it gets the share of a few connections: 8 in work, 56 more waiting in order. No real packager or
- * license server pipelines at all.
+ * so it gets the share of a few connections: 8 in work, 56 more waiting in order, and a 429 for each
+ * request beyond. No real packager or license server pipelines at all.
  */
 export const PIPELINE_LIMITS: PipelineLimits = { inFlight: 8, waiting: 56 };
 
@@ -29,11 +29,13 @@ interface ConnectionQueue {
 
 /**
  * Holds a connection's requests beyond `limits.inFlight` until one of its answers is complete, and
- * refuses (429, `Connection: close`) what arrives while `limits.waiting` already wait, before any
- * route has seen it. An answer counts until it is written, because Node keeps a pipelined answer in
- * memory until those before it are sent. The refusal is queued behind the earlier answers like any
- * other, so Node's own back-pressure (it stops reading a connection whose unsent answers pass the
- * socket's high-water mark) bounds what a client that keeps writing can make the service hold.
+ * refuses (429) what arrives while `limits.waiting` already wait, before any route has seen it. An
+ * answer counts until it is written, because Node keeps a pipelined answer in memory until those
+ * before it are sent. The refusal is queued behind the earlier answers like any other, so Node's own
+ * back-pressure (it stops reading a connection whose unsent answers pass the socket's high-water
+ * mark) bounds what a client that keeps writing can make the service hold. The connection stays
+ * open: closing it while the client's later requests are still unread makes the kernel reset it,
+ * and the client's kernel then drops the answers it has not read yet, work done included.
  */
 export function pipelineLimit(limits: PipelineLimits = PIPELINE_LIMITS): RequestHandler {
   const queues = new WeakMap<Socket, ConnectionQueue>();
@@ -62,7 +64,6 @@ export function pipelineLimit(limits: PipelineLimits = PIPELINE_LIMITS): Request
     } else if (queue.waiting.length < limits.waiting) {
       queue.waiting.push(start);
     } else {
-      res.setHeader('Connection', 'close');
       next(new TooManyRequests(RETRY_AFTER_SECONDS, {}, 'too many requests waiting on this connection; read the answers before sending more'));
     }
   };

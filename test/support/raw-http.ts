@@ -35,12 +35,14 @@ export function rawRequest(method: string, path: string, headers: Readonly<Recor
 }
 
 export interface PipelinedConnection {
-  /** Bytes written: the server has read every request once its socket's `bytesRead` reaches this. */
+  /** Bytes written so far: the server has read every request once its socket's `bytesRead` reaches this. */
   readonly bytesSent: number;
   /** The responses complete so far, in order. */
   readonly responses: readonly ParsedResponse[];
   /** Resolves with every response once the server has closed the connection. */
   readonly closed: Promise<readonly ParsedResponse[]>;
+  /** Writes more requests on the same connection. */
+  write(requests: readonly Buffer[]): void;
   /** Ends the connection from the client's side. */
   destroy(): void;
 }
@@ -63,7 +65,18 @@ export function pipelined(port: number, requests: readonly Buffer[]): Promise<Pi
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.write(payload);
-      resolve({ bytesSent: payload.length, responses, closed, destroy: () => socket.destroy() });
+      const connection = {
+        bytesSent: payload.length,
+        responses,
+        closed,
+        write(more: readonly Buffer[]) {
+          const bytes = Buffer.concat(more);
+          connection.bytesSent += bytes.length;
+          socket.write(bytes);
+        },
+        destroy: () => socket.destroy(),
+      };
+      resolve(connection);
     });
   });
 }
