@@ -189,13 +189,21 @@ function planKeys(
     const kid = imported[i] ?? assignPallyConKid(siteId, contentId, trackType ?? '', periodIndex);
     return { ...shared, kid, responseKid: kid };
   });
-  const seen = new Set<string>();
-  for (const key of planned) {
-    if (seen.has(key.kid)) {
+  const seen = new Map<string, number>();
+  planned.forEach((key, i) => {
+    const other = seen.get(key.kid);
+    if (other === undefined) {
+      seen.set(key.kid, i);
+    } else if (imported[i] !== undefined || imported[other] !== undefined) {
+      // The request is sound; the content's keys are not: an operator imported a key under the KID
+      // the site derives for another of the request's slots.
+      throw new KeyConflict(
+        `ContentKey[kid=${key.request.kid}]: the key imported for one of this request's track types and periods has the KID of another; import it under another KID`,
+      );
+    } else {
       throw new CpixInvalid(`ContentKey[kid=${key.request.kid}]: two keys of the request ask for the same track type and period`);
     }
-    seen.add(key.kid);
-  }
+  });
   return planned;
 }
 

@@ -9,6 +9,7 @@ import { parseKeyId } from '../../src/keys/key-id';
 import type { Store } from '../../src/store/store';
 import { createTestApp, type TestApp } from '../support/app';
 import { buildDoveRunnerRequest, DRM_TYPES, readAsPythonClient } from '../support/doverunner-clients';
+import { assignPallyConKid } from '../../src/exchange/pallycon-kid';
 import { captureLogs, encodingsOf } from '../support/log-capture';
 import { b64Kid, mintToken, registerTokenKey, seconds } from '../support/licence-tokens';
 import { redisAnswers, redisHarness, sharedRedisConfig } from '../support/redis-server';
@@ -257,6 +258,24 @@ describe.each(STORES)('key lifecycle over HTTP on %s', (_name, makeHarness) => {
       // A track type without an imported key gets the one the site assigns, not the imported one.
       const sd = readAsPythonClient((await pallycon(buildDoveRunnerRequest(contentId, ['SD'], { systemIds: [DRM_TYPES.NCG] }).xml).expect(200)).text);
       expect(sd.keys[0]?.key_id).not.toBe(kid);
+    });
+
+    it('refuses, with 409 and before any key is created, a PallyCon request whose imported key has the KID the site derives for another of its tracks', async () => {
+      const contentId = `clash-${randomUUID()}`;
+      const hdKid = assignPallyConKid(siteId, contentId, 'HD', undefined);
+      await importKeys(contentId, [{ kid: hdKid, key: keyAndIv().both, trackType: 'SD' }]).expect(201);
+      const res = await pallycon(buildDoveRunnerRequest(contentId, ['SD', 'HD'], { systemIds: [DRM_TYPES.NCG] }).xml);
+      expect({ status: res.status, body: res.body as unknown }).toEqual({
+        status: 409,
+        body: {
+          error: expect.objectContaining({
+            code: 'ERR_KEY_CONFLICT',
+            message: expect.stringContaining("the key imported for one of this request's track types and periods has the KID of another") as unknown,
+          }) as unknown,
+        },
+      });
+      const listed = (await listKeys(contentId).expect(200)).body as { keys: { kid: string }[] };
+      expect(listed.keys.map((key) => key.kid)).toEqual([hdKid]);
     });
   });
 
