@@ -1,14 +1,10 @@
-import { once } from 'node:events';
-import type { AddressInfo, Socket } from 'node:net';
-import type { Server } from 'node:http';
 import { WIDEVINE_SYSTEM_ID } from '../../src/drm/system-ids';
 import { PIPELINE_LIMITS } from '../../src/http/pipelining';
-import { createAppServer } from '../../src/http/server';
-import type { Store } from '../../src/store/store';
 import { createTestApp, type TestApp } from '../support/app';
 import { captureLogs } from '../support/log-capture';
-import { eventually, pipelined, rawRequest } from '../support/raw-http';
+import { eventually, pipelined, rawRequest, serveTracked, type TrackedServer } from '../support/raw-http';
 import { buildSpekeV2Request } from '../support/speke-request';
+import { beforeGetOrCreate } from '../support/speke-slow-store';
 
 /**
  * A tenant that pipelines key requests (decision 92): the app as main wires it, on a store whose
@@ -21,52 +17,34 @@ import { buildSpekeV2Request } from '../support/speke-request';
 interface Gate {
   /** getOrCreateAll calls that arrived, open or not. */
   calls: number;
+  readonly opened: Promise<void>;
   open(): void;
 }
 
-function gatedStore(gate: { calls: number; opened: Promise<void> }): (store: Store) => Store {
-  return (store) => ({
-    ...store,
-    contentKeys: {
-      ...store.contentKeys,
-      getOrCreateAll: async (records, options) => {
-        gate.calls += 1;
-        await gate.opened;
-        return store.contentKeys.getOrCreateAll(records, options);
-      },
-    },
-  });
+function createGate(): Gate {
+  let open = () => undefined as void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { calls: 0, opened, open: () => open() };
 }
 
 describe('key requests pipelined on one connection', () => {
   let t: TestApp;
-  let server: Server;
-  let port: number;
+  let server: TrackedServer;
   let gate: Gate;
-  const sockets: Socket[] = [];
 
   beforeEach(async () => {
-    let open = () => undefined as void;
-    const state = { calls: 0, opened: new Promise<void>((resolve) => (open = resolve)) };
-    gate = {
-      get calls() {
-        return state.calls;
-      },
-      open: () => open(),
-    };
-    t = createTestApp(captureLogs().logger, undefined, { wrapStore: gatedStore(state) });
-    server = createAppServer(t.app, {});
-    server.on('connection', (socket: Socket) => sockets.push(socket));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as AddressInfo).port;
+    gate = createGate();
+    t = createTestApp(captureLogs().logger, undefined, {
+      wrapStore: beforeGetOrCreate(() => {
+        gate.calls += 1;
+        return gate.opened;
+      }),
+    });
+    server = await serveTracked(t.app);
   });
 
   afterEach(async () => {
-    server.closeAllConnections();
-    server.close();
-    await once(server, 'close');
-    sockets.length = 0;
+    await server.close();
     await t.close();
   });
 
@@ -84,11 +62,10 @@ describe('key requests pipelined on one connection', () => {
     const other = (await t.services.sites.createSite({ name: 'another tenant' })).token.token;
     const sent = inFlight + waiting + 6;
     const contents = Array.from({ length: sent }, (_, i) => `pipelined-${i + 1}`);
-    const busy = await pipelined(port, contents.map((contentId) => keyRequest(tenant, contentId)));
-    const bytesRead = () => sockets.reduce((sum, socket) => sum + socket.bytesRead, 0);
-    await eventually(() => bytesRead() === busy.bytesSent && gate.calls === inFlight, 'every request read, the first ones at the store');
+    const busy = await pipelined(server.port, contents.map((contentId) => keyRequest(tenant, contentId)));
+    await eventually(() => server.bytesRead() === busy.bytesSent && gate.calls === inFlight, 'every request read, the first ones at the store');
 
-    const elsewhere = await pipelined(port, [keyRequest(other, 'elsewhere')]);
+    const elsewhere = await pipelined(server.port, [keyRequest(other, 'elsewhere')]);
     await eventually(() => gate.calls === inFlight + 1, 'the other tenant\'s request reached the store');
     expect(gate.calls).toBe(inFlight + 1);
 

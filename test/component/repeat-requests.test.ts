@@ -1,7 +1,7 @@
 import * as build from '../../src/cpix/build';
 import { FAIRPLAY_SYSTEM_ID, PLAYREADY_SYSTEM_ID, WIDEVINE_SYSTEM_ID } from '../../src/drm/system-ids';
-import type { Store } from '../../src/store/store';
 import { createTestApp, type TestApp } from '../support/app';
+import { beforeGetOrCreate } from '../support/speke-slow-store';
 import { captureLogs } from '../support/log-capture';
 import { bodyText, postSpeke } from '../support/speke-http';
 import { buildSpekeV2Request } from '../support/speke-request';
@@ -26,15 +26,8 @@ describe('repeated key requests', () => {
   beforeEach(() => {
     steps = [];
     t = createTestApp(captureLogs().logger, undefined, {
-      wrapStore: (store: Store): Store => ({
-        ...store,
-        contentKeys: {
-          ...store.contentKeys,
-          getOrCreateAll: (records, options) => {
-            steps.push('store');
-            return store.contentKeys.getOrCreateAll(records, options);
-          },
-        },
+      wrapStore: beforeGetOrCreate(() => {
+        steps.push('store');
       }),
     });
     const real = build.buildCpix;

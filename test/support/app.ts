@@ -44,7 +44,7 @@ export interface TestAppOptions {
   readonly authFailureLimits?: AuthFailureLimits;
   /** Runs the app on this store (e.g. a Redis one) instead of a new SQLite file; the caller closes it. */
   readonly store?: Store;
-  /** Wraps the SQLite store before anything is wired on it (e.g. `slowGetOrCreate`). */
+  /** Wraps the SQLite store before anything is wired on it (e.g. `slowGetOrCreate`, `beforeGetOrCreate`). */
   readonly wrapStore?: (store: Store) => Store;
   /** Process metrics (GC observers, event-loop monitor); off by default, the metrics test turns them on. */
   readonly processMetrics?: boolean;

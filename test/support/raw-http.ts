@@ -1,4 +1,7 @@
-import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { Express } from 'express';
+import { createAppServer } from '../../src/http/server';
 
 /** One HTTP/1.1 response as it came off the wire. */
 export interface ParsedResponse {
@@ -79,6 +82,31 @@ export function pipelined(port: number, requests: readonly Buffer[]): Promise<Pi
       resolve(connection);
     });
   });
+}
+
+/** An app on the service's HTTP server on a free port, with what it read from its connections. */
+export interface TrackedServer {
+  readonly port: number;
+  /** Bytes the server has read from all its connections: every request written is parsed once this reaches what was sent. */
+  bytesRead(): number;
+  close(): Promise<void>;
+}
+
+export async function serveTracked(app: Express): Promise<TrackedServer> {
+  const server = createAppServer(app, {});
+  const sockets: Socket[] = [];
+  server.on('connection', (socket: Socket) => sockets.push(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    bytesRead: () => sockets.reduce((sum, socket) => sum + socket.bytesRead, 0),
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
 }
 
 /**

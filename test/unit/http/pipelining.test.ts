@@ -1,11 +1,8 @@
-import { once } from 'node:events';
-import type { AddressInfo, Socket } from 'node:net';
 import express from 'express';
 import { errorHandler } from '../../../src/http/error-mapping';
 import { pipelineLimit } from '../../../src/http/pipelining';
-import { createAppServer } from '../../../src/http/server';
 import { captureLogs } from '../../support/log-capture';
-import { eventually, pipelined, rawRequest } from '../../support/raw-http';
+import { eventually, pipelined, rawRequest, serveTracked, type TrackedServer } from '../../support/raw-http';
 
 /**
  * `pipelineLimit` over real sockets, with small limits (2 in work, 3 waiting) and a route each test
@@ -15,15 +12,11 @@ import { eventually, pipelined, rawRequest } from '../../support/raw-http';
 
 const LIMITS = { inFlight: 2, waiting: 3 };
 
-interface Harness {
-  readonly port: number;
+interface Harness extends TrackedServer {
   /** Request numbers in the order the route started them. */
   readonly started: number[];
   /** Answers request `n` (200, body `n`). */
   answer(n: number): void;
-  /** Bytes the server has read from all its connections. */
-  bytesRead(): number;
-  close(): Promise<void>;
 }
 
 async function startHarness(): Promise<Harness> {
@@ -37,24 +30,14 @@ async function startHarness(): Promise<Harness> {
     answers.set(n, () => res.type('text/plain').send(String(n)));
   });
   app.use(errorHandler(captureLogs().logger));
-  const server = createAppServer(app, {});
-  const sockets: Socket[] = [];
-  server.on('connection', (socket: Socket) => sockets.push(socket));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const server = await serveTracked(app);
   return {
-    port: (server.address() as AddressInfo).port,
+    ...server,
     started,
     answer(n) {
       const send = answers.get(n);
       if (send === undefined) throw new Error(`request ${n} was not started`);
       send();
-    },
-    bytesRead: () => sockets.reduce((sum, socket) => sum + socket.bytesRead, 0),
-    async close() {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
     },
   };
 }
