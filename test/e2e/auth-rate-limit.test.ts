@@ -64,7 +64,7 @@ describe('authentication-failure limits shared across pods', () => {
     for (let i = 0; i < 2; i += 1) {
       const pod = spawnService(cwd, env);
       pods.push(pod);
-      const [, url] = await pod.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
+      const url = await pod.serving();
       urls.push(url ?? '');
     }
     const store = parseStoreUrl(`redis://127.0.0.1:${redis.port}`);

@@ -19,7 +19,6 @@ import { contentKeys, freshContentId, readAwslabs, withContentId } from '../supp
  */
 
 const CLI = resolve(__dirname, '../../dist/cli/main.js');
-const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 /** Five keys (3 video, 2 audio), Widevine + PlayReady + FairPlay. */
 const LIVE_V2 = 'generated/live/test_case_2_p_v_3_a_2/7_widevine_playready_fairplay.xml';
 const CERTIFICATE = resolve(__dirname, '../fixtures/certificates/license-server-rsa2048.pem');
@@ -93,7 +92,7 @@ describeWithVectors('cpix-kms CLI: a full site lifecycle over the admin API', ()
         AUTH_FAILURES_PER_CREDENTIAL: '1000',
       }),
     );
-    url = (await service.waitFor(LISTENING))[1] ?? '';
+    url = await service.serving();
   });
 
   afterAll(async () => {

@@ -21,7 +21,6 @@ import { freshContentId, readAwslabs, withContentId } from '../support/speke-htt
 const REQUESTS = 200;
 const KEY_PREFIX = 'pods';
 const FIVE_KEYS = 'generated/live/test_case_2_p_v_3_a_2/7_widevine_playready_fairplay.xml';
-const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 
 /** A POST on a connection of its own, so all requests are in flight at once (no pool queues them). */
 function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
@@ -57,7 +56,7 @@ describeWithVectors('concurrent first requests over two pods on one Redis', () =
     for (let i = 0; i < 2; i += 1) {
       const pod = spawnService(cwd, env);
       pods.push(pod);
-      urls.push((await pod.waitFor(LISTENING))[1] ?? '');
+      urls.push(await pod.serving());
     }
   }, 30_000);
   afterAll(async () => {

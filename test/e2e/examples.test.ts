@@ -15,7 +15,6 @@ import { bareEnv, createSiteOverHttp, requireBuiltService, type ServiceProcess, 
 
 const ROOT = resolve(__dirname, '../..');
 const EXAMPLES = join(ROOT, 'examples');
-const LISTENING = /"url":"http:\/\/[^":]+:(\d+)".*"msg":"cpix-kms listening"/;
 const TOOLS = ['bash', 'curl', 'openssl', 'xmlsec1', 'xxd'];
 
 const run = promisify(execFile);
@@ -72,8 +71,7 @@ describeWithTools('examples/ against a freshly started service (development setu
     requireBuiltService();
     cwd = mkdtempSync(join(tmpdir(), 'cpix-kms-examples-'));
     service = spawnService(cwd, bareEnv());
-    const [, port] = await service.waitFor(LISTENING, 30_000);
-    url = `http://127.0.0.1:${port}`;
+    url = `http://127.0.0.1:${new URL(await service.serving(30_000)).port}`;
     adminToken = readFileSync(join(cwd, 'data', 'admin-token'), 'utf8').trim();
     token = (await createSiteOverHttp(url, adminToken, 'examples test')).token;
   }, 40_000);

@@ -384,7 +384,7 @@ describe('hostile input over HTTP (built service)', () => {
         AUTH_FAILURES_PER_CREDENTIAL: '1000000',
       }),
     );
-    const [, url] = await service.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
+    const url = await service.serving();
     port = Number(new URL(url ?? '').port);
     token = (await createSiteOverHttp(url ?? '', adminToken, 'hostile input')).token;
     memoryAtStart = memoryOf(service.child.pid ?? 0);

@@ -22,7 +22,6 @@ import { describeWithXmlsec, xmlsecVerify } from '../support/xmlsec';
  * and the revocation is in the listings and the audit trail.
  */
 
-const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 const FAIRPLAY = '94ce86fb-07ff-4f43-adb8-93d2fa968ca2';
 
 describeWithXmlsec('key lifecycle end to end (built service, Redis)', () => {
@@ -49,7 +48,7 @@ describeWithXmlsec('key lifecycle end to end (built service, Redis)', () => {
     cwd = mkdtempSync(join(tmpdir(), 'cpix-kms-lifecycle-'));
     const redis = await startRedisServer({ appendonly: true, appendfsync: 'always' });
     service = spawnService(cwd, productionEnv(cwd, adminToken, { STORE: `redis://127.0.0.1:${redis.port}` }));
-    url = (await service.waitFor(LISTENING))[1] ?? '';
+    url = await service.serving();
   });
   afterAll(async () => {
     if (service.child.exitCode === null) {

@@ -19,7 +19,6 @@ import { freshContentId, readAwslabs, withContentId } from '../support/speke-htt
  * `appendonly no` this test fails.)
  */
 const FIVE_KEYS = 'generated/live/test_case_2_p_v_3_a_2/7_widevine_playready_fairplay.xml';
-const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 const IN_FLIGHT = 8;
 /** Enough answered requests before the kill that the check cannot pass on an empty record. */
 const MIN_ANSWERED = 20;
@@ -50,7 +49,7 @@ describeWithVectors('no answered key is lost to a SIGKILL', () => {
     // The same master key on every start: the restarted service must unwrap what the first one stored.
     const service = spawnService(cwd, productionEnv(cwd, adminToken, { MASTER_KEY: masterKey, ...env }));
     services.push(service);
-    const [, url = ''] = await service.waitFor(LISTENING);
+    const url = await service.serving();
     return { service, url };
   };
 

@@ -25,7 +25,6 @@ import {
  * service makes /readyz say so.
  */
 
-const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 const MISMATCH = 'MASTER_KEY does not match the key this store was created with (check value mismatch); refusing to start';
 /** A SPEKE v1 request for one key (our own fixture): the key request a refused service must never answer. */
 const SPEKE_REQUEST = readFileSync(join(__dirname, '../fixtures/cpix/valid/speke-v1-request-placeholders.xml'), 'utf8');
@@ -77,7 +76,7 @@ describe('the master key is checked against the store at every start', () => {
   };
   const start = async (env: NodeJS.ProcessEnv, dir = cwd) => {
     const service = spawn(env, dir);
-    const [, url = ''] = await service.waitFor(LISTENING);
+    const url = await service.serving();
     return { service, url };
   };
 

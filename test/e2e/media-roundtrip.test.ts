@@ -30,7 +30,6 @@ import { xmlsecVerify } from '../support/xmlsec';
  */
 const CPIX_NS = 'urn:dashif:org:cpix';
 const PSKC_NS = 'urn:ietf:params:xml:ns:keyprov:pskc';
-const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 /** A real SPEKE v2 request (AWS reference suite): Widevine, one video and one audio key, cenc. */
 const SPEKE_REQUEST = vectorPath('speke/awslabs-speke-reference-server/generated/vod/test_case_1_p_v_1_a_1/1_widevine.xml');
 /** CPIX lists that may carry an `id` an export signature could reference (xmlsec1 must be told each ID attribute). */
@@ -95,11 +94,11 @@ describeWithMediaTools('media round trip: SPEKE v2 keys → ffmpeg CENC → lice
     );
     // The clip and the license server's key pair are made while the service starts.
     const [listening, madeClip, identity] = await Promise.all([
-      service.waitFor(LISTENING),
+      service.serving(),
       makeTestClip(dir),
       createRecipientIdentity(dir, 'license-server'),
     ]);
-    url = listening[1] as string;
+    url = listening;
     clip = madeClip;
     recipient = identity;
     await videoFrameMd5(clip.file, join(dir, 'clear-v.md5'));

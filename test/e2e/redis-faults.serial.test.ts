@@ -341,7 +341,7 @@ describe('SPEKE on a failing Redis', () => {
         MAX_KEYS_CREATED_PER_MINUTE: String(KEYS_CREATED_PER_MINUTE),
       }),
     );
-    [, url = ''] = await service.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
+    url = await service.serving();
     kmsToken = (await createSiteOverHttp(url, adminToken, 'redis faults')).token;
   }, 45_000);
   afterEach(async () => {

@@ -48,7 +48,7 @@ describe('production start on Redis', () => {
 
   it('warns loudly when Redis could lose answered keys, and still serves', async () => {
     const service = start(productionEnv(volatile.port));
-    const [, url] = await service.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
+    const url = await service.serving();
     expect(service.stdout()).toMatch(/"level":40.*REDIS DURABILITY WARNING: .*AOF is off/);
     expect(service.stderr()).not.toContain('DEVELOPMENT SETUP');
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
@@ -65,14 +65,14 @@ describe('production start on Redis', () => {
   it('starts without warnings on AOF with appendfsync always, and keeps its sites across a restart', async () => {
     const env = productionEnv(durable.port, { REDIS_REQUIRE_DURABLE: 'true' });
     const first = start(env);
-    const [, url] = await first.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
+    const url = await first.serving();
     expect(first.stdout()).not.toContain('REDIS DURABILITY WARNING');
     const created = await createSiteOverHttp(url ?? '', adminToken, 'on redis');
     first.child.kill('SIGTERM');
     expect(await first.exit()).toBe(0);
 
     const second = start(env);
-    const [, secondUrl] = await second.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
+    const secondUrl = await second.serving();
     const site = await fetch(`${secondUrl}/admin/v1/sites/${created.id}`, { headers: { Authorization: `Bearer ${adminToken}` } });
     expect(site.status).toBe(200);
     second.child.kill('SIGTERM');

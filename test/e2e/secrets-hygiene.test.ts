@@ -428,7 +428,6 @@ function recipientIdentity(): RecipientKeyPair {
   return { certificate: identity.certificate, privateKey: identity.privateKey };
 }
 
-const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 const COMMON_ENV = { LOG_LEVEL: 'trace', AUTH_FAILURES_PER_ADDRESS: '1000', AUTH_FAILURES_PER_CREDENTIAL: '3' };
 
 async function stopService(service: ServiceProcess): Promise<string[]> {
@@ -462,7 +461,7 @@ describe('secrets hygiene: no log line of a full run holds a secret in any encod
     const dataDir = join(cwd, 'sqlite');
     const service = spawnService(cwd, bareEnv({ ...COMMON_ENV, DATA_DIR: dataDir, MASTER_KEY: masterKey.toString('base64'), ADMIN_TOKEN: adminToken }));
     services.push(service);
-    const [, url = ''] = await service.waitFor(LISTENING);
+    const url = await service.serving();
     const errorBodies: string[] = [];
     const calls = { count: 0 };
     const dbPath = join(dataDir, 'cpix-kms.db');
@@ -512,7 +511,7 @@ describe('secrets hygiene: no log line of a full run holds a secret in any encod
       }),
     );
     services.push(service);
-    const [, url = ''] = await service.waitFor(LISTENING);
+    const url = await service.serving();
     const errorBodies: string[] = [];
     const calls = { count: 0 };
     const http = httpClient(url, errorBodies, calls);

@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server';
-import { productionEnv, requireBuiltService, childProcessesOf, killServiceTree, spawnService, type ServiceProcess } from '../support/service-process';
+import { childProcessesOf, isRunning, killServiceTree, productionEnv, requireBuiltService, spawnService, type ServiceProcess } from '../support/service-process';
 
 /**
  * WORKERS (use all cores; decision 34 in docs/decisions.md): a primary forks the workers, which share
@@ -12,7 +12,6 @@ import { productionEnv, requireBuiltService, childProcessesOf, killServiceTree, 
  * SIGTERM drains them all; a primary that is killed takes its workers with it; workers that cannot
  * start stop the service.
  */
-const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 
@@ -63,13 +62,12 @@ describe('WORKERS: one primary, several serving processes', () => {
 
   it('serves from every worker, aggregates their metrics, replaces a dead worker and drains on SIGTERM', async () => {
     const service = start({ STORE: `redis://127.0.0.1:${redis.port}`, WORKERS: '2' });
-    const [, url = ''] = await service.waitFor(LISTENING);
+    const url = await service.serving();
     const primary = service.child.pid ?? 0;
-    await until('two workers', () => childProcessesOf(primary).length === 2);
-    // Both listening, not only forked: were the first killed while it was the only listener, the
-    // primary would close the shared port and a request in that gap would be refused.
-    await until('two workers listening', () => workersListening(service) === 2);
-    const [first = 0] = childProcessesOf(primary);
+    // Both listening (serving() waits for that), not only forked: were the first killed while it was the
+    // only listener, the primary would close the shared port and a request in that gap would be refused.
+    const [first] = childProcessesOf(primary);
+    if (first === undefined) throw new Error('no worker');
 
     const REQUESTS = 40;
     const answers = await Promise.all(Array.from({ length: REQUESTS }, () => get(url, '/healthz')));
@@ -79,11 +77,8 @@ describe('WORKERS: one primary, several serving processes', () => {
     expect(metrics.status).toBe(200);
     expect(metrics.body).toMatch(new RegExp(`^cpix_kms_http_requests_total\\{route="/healthz",dialect="none",status="200"\\} ${REQUESTS}$`, 'm'));
 
-    process.kill(first, 'SIGKILL');
-    await until('a replacement worker', () => {
-      const workers = childProcessesOf(primary);
-      return workers.length === 2 && !workers.includes(first);
-    });
+    process.kill(first.pid, 'SIGKILL');
+    await until('a replacement worker', () => !isRunning(first) && childProcessesOf(primary).filter(isRunning).length === 2);
     expect(service.stdout()).toMatch(/"msg":"worker exited; starting a new one"/);
     await until('the replacement listening', () => workersListening(service) === 3);
     expect((await get(url, '/readyz')).status).toBe(200);
@@ -91,25 +86,18 @@ describe('WORKERS: one primary, several serving processes', () => {
     const workers = childProcessesOf(primary);
     service.child.kill('SIGTERM');
     expect(await service.exit()).toBe(0);
-    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
+    expect(workers.filter(isRunning)).toEqual([]);
   }, 40_000);
 
   it('takes its workers down when the primary is killed', async () => {
     const service = start({ STORE: `redis://127.0.0.1:${redis.port}`, WORKERS: '2' });
-    await service.waitFor(LISTENING);
+    await service.serving();
     const primary = service.child.pid ?? 0;
     await until('two workers', () => childProcessesOf(primary).length === 2);
     const workers = childProcessesOf(primary);
     service.child.kill('SIGKILL');
     await service.exit();
-    await until('the workers to exit', () => workers.every((pid) => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }));
+    await until('the workers to exit', () => !workers.some(isRunning));
   }, 30_000);
 
   it('exits 1 when the workers cannot start (nothing listens on the store port)', async () => {

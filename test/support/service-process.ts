@@ -25,7 +25,18 @@ export interface ServiceProcess {
   exit(): Promise<number | null>;
   /** Resolves with the first match of `pattern` in stdout+stderr, rejects if the process ends first. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /**
+   * Resolves with the service's URL once every process it starts serves: the "cpix-kms listening" line
+   * (the first worker's) and, with WORKERS > 1, the primary's "worker listening" line for each worker.
+   * A test that stops or swaps the store next must not race a worker still starting: that worker would
+   * fail to start, and the primary then stops the whole service (src/workers.ts).
+   */
+  serving(timeoutMs?: number): Promise<string>;
 }
+
+const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
+/** The primary's line before its workers start (src/workers.ts). */
+const STARTING_WORKERS = /"workers":(\d+),"msg":"starting workers"/;
 
 /** Starts `node dist/main.js` in `cwd` with exactly `env`. */
 export function spawnService(cwd: string, env: NodeJS.ProcessEnv): ServiceProcess {
@@ -37,29 +48,35 @@ export function spawnService(cwd: string, env: NodeJS.ProcessEnv): ServiceProces
   child.stdout?.on('data', (chunk: Buffer) => ((out += chunk.toString()), notify()));
   child.stderr?.on('data', (chunk: Buffer) => ((err += chunk.toString()), notify()));
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  const waitFor = (pattern: RegExp, timeoutMs = 15_000) =>
+    new Promise<RegExpExecArray>((resolveMatch, reject) => {
+      const check = () => {
+        const match = pattern.exec(out + err);
+        if (!match) return;
+        cleanup();
+        resolveMatch(match);
+      };
+      const timer = setTimeout(() => (cleanup(), reject(new Error(`no ${pattern} within ${timeoutMs} ms; output: ${out}${err}`))), timeoutMs);
+      const cleanup = () => (clearTimeout(timer), listeners.delete(check));
+      listeners.add(check);
+      void exited.then((code) => {
+        if (!listeners.has(check)) return;
+        cleanup();
+        reject(new Error(`exited with ${code} before ${pattern}; output: ${out}${err}`));
+      });
+      check();
+    });
   return {
     child,
     stdout: () => out,
     stderr: () => err,
     exit: () => exited,
-    waitFor(pattern, timeoutMs = 15_000) {
-      return new Promise((resolveMatch, reject) => {
-        const check = () => {
-          const match = pattern.exec(out + err);
-          if (!match) return;
-          cleanup();
-          resolveMatch(match);
-        };
-        const timer = setTimeout(() => (cleanup(), reject(new Error(`no ${pattern} within ${timeoutMs} ms; output: ${out}${err}`))), timeoutMs);
-        const cleanup = () => (clearTimeout(timer), listeners.delete(check));
-        listeners.add(check);
-        void exited.then((code) => {
-          if (!listeners.has(check)) return;
-          cleanup();
-          reject(new Error(`exited with ${code} before ${pattern}; output: ${out}${err}`));
-        });
-        check();
-      });
+    waitFor,
+    async serving(timeoutMs) {
+      const [, url = ''] = await waitFor(LISTENING, timeoutMs);
+      const workers = Number(STARTING_WORKERS.exec(out)?.[1] ?? 1);
+      if (workers > 1) await waitFor(new RegExp(`(?:"msg":"worker listening"[^]*?){${workers}}`), timeoutMs);
+      return url;
     },
   };
 }
@@ -102,24 +119,53 @@ export function productionEnv(dir: string, adminToken: string, extra: Record<str
   });
 }
 
-/** The PIDs whose parent is `pid` (Linux /proc): the cluster workers of a WORKERS > 1 service. */
-export function childProcessesOf(pid: number): number[] {
+/**
+ * A process as Linux's /proc shows it: its PID and its start time. The kernel gives an ended process's
+ * PID to a new one (pid_max is 32,768 here, and a test run starts many thousands of processes), so a
+ * PID alone may name another test's process by the time it is used.
+ */
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks after boot. */
+  readonly startTime: string;
+}
+
+/** Fields 3 onwards of /proc/<pid>/stat (state, parent PID, …), or undefined when no such process exists. */
+function statOf(pid: number): string[] | undefined {
+  try {
+    // The command name (field 2) may hold spaces and parentheses: the fields after it start at the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined; // the process ended meanwhile
+  }
+}
+
+/** The processes whose parent is `pid`: the cluster workers of a WORKERS > 1 service. */
+export function childProcessesOf(pid: number): ProcessIdentity[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid;
-      } catch {
-        return false; // the process ended meanwhile
-      }
-    })
-    .map(Number);
+    .flatMap((entry) => {
+      const fields = statOf(Number(entry));
+      return fields !== undefined && Number(fields[1]) === pid ? [{ pid: Number(entry), startTime: fields[19] ?? '' }] : [];
+    });
+}
+
+/** Whether `process` still runs: its PID names a process started when it was, and not a zombie. */
+export function isRunning(process: ProcessIdentity): boolean {
+  const fields = statOf(process.pid);
+  return fields !== undefined && fields[19] === process.startTime && fields[0] !== 'Z';
 }
 
 /** SIGKILL of a service and of its cluster workers at once, as an OOM kill of its container would. */
 export function killServiceTree(service: ServiceProcess): void {
-  for (const pid of service.child.pid === undefined ? [] : childProcessesOf(service.child.pid)) process.kill(pid, 'SIGKILL');
-  if (service.child.exitCode === null) service.child.kill('SIGKILL');
+  const { child } = service;
+  // A primary that has exited has no workers of its own left, and its PID may be another process's now.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  // Stopped, the primary cannot reap a worker, so no worker's PID passes to another process before its kill.
+  child.kill('SIGSTOP');
+  for (const worker of childProcessesOf(child.pid)) process.kill(worker.pid, 'SIGKILL');
+  child.kill('SIGKILL');
 }
 
 /** A site made through the admin API of a running service: its ID and first KMS token. */
