@@ -27,16 +27,16 @@ export interface ServiceProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /**
    * Resolves with the service's URL once every process it starts serves: the "cpix-kms listening" line
-   * (the first worker's) and, with WORKERS > 1, the primary's "worker listening" line for each worker.
+   * (the first worker's, which says how many there are) and, with WORKERS > 1, the primary's "worker
+   * listening" line for each worker.
    * A test that stops or swaps the store next must not race a worker still starting: that worker would
    * fail to start, and the primary then stops the whole service (src/workers.ts).
    */
   serving(timeoutMs?: number): Promise<string>;
 }
 
-const LISTENING = /"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/;
-/** The primary's line before its workers start (src/workers.ts). */
-const STARTING_WORKERS = /"workers":(\d+),"msg":"starting workers"/;
+/** The first worker's line (src/main.ts): the URL, and how many workers the primary starts. */
+const LISTENING = /"url":"(http:\/\/[^"]+)".*"workers":(\d+),"msg":"cpix-kms listening"/;
 
 /** Starts `node dist/main.js` in `cwd` with exactly `env`. */
 export function spawnService(cwd: string, env: NodeJS.ProcessEnv): ServiceProcess {
@@ -73,9 +73,8 @@ export function spawnService(cwd: string, env: NodeJS.ProcessEnv): ServiceProces
     exit: () => exited,
     waitFor,
     async serving(timeoutMs) {
-      const [, url = ''] = await waitFor(LISTENING, timeoutMs);
-      const workers = Number(STARTING_WORKERS.exec(out)?.[1] ?? 1);
-      if (workers > 1) await waitFor(new RegExp(`(?:"msg":"worker listening"[^]*?){${workers}}`), timeoutMs);
+      const [, url = '', workers = '1'] = await waitFor(LISTENING, timeoutMs);
+      if (Number(workers) > 1) await waitFor(new RegExp(`(?:"msg":"worker listening"[^]*?){${workers}}`), timeoutMs);
       return url;
     },
   };
