@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,5 +104,27 @@ describe('WORKERS: one primary, several serving processes', () => {
     const service = start({ STORE: `redis://127.0.0.1:${await freePort()}`, WORKERS: '2' });
     expect(await service.exit()).toBe(1);
     expect(service.stdout()).toMatch(/"msg":"a worker failed to start; stopping the service"/);
+  }, 30_000);
+
+  // Last: it kills the file's Redis.
+  it('stops, draining the serving worker, when another worker fails to start (decision 94)', async () => {
+    const gate = join(cwd, 'second-worker-may-start');
+    const service = start({
+      STORE: `redis://127.0.0.1:${redis.port}`,
+      WORKERS: '2',
+      NODE_OPTIONS: `--require ${join(__dirname, '../support/hold-second-worker.cjs')}`,
+      HOLD_SECOND_WORKER_UNTIL: gate,
+    });
+    // Not serving(): the second worker is held. The first one serves alone.
+    const [, url = ''] = await service.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
+    expect((await get(url, '/healthz')).status).toBe(200);
+
+    await redis.kill();
+    writeFileSync(gate, '');
+    expect(await service.exit()).toBe(1);
+    const output = service.stdout();
+    expect(output).toMatch(/"worker":2,.*"msg":"a worker failed to start; stopping the service"/);
+    expect(output).toMatch(/"msg":"shutting down: draining connections"/);
+    expect(output).not.toMatch(/"msg":"worker exited; starting a new one"/);
   }, 30_000);
 });
