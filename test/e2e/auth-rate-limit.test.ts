@@ -65,7 +65,7 @@ describe('authentication-failure limits shared across pods', () => {
       const pod = spawnService(cwd, env);
       pods.push(pod);
       const url = await pod.serving();
-      urls.push(url ?? '');
+      urls.push(url);
     }
     const store = parseStoreUrl(`redis://127.0.0.1:${redis.port}`);
     if (store.kind !== 'redis') throw new Error('not a redis URL');

@@ -385,8 +385,8 @@ describe('hostile input over HTTP (built service)', () => {
       }),
     );
     const url = await service.serving();
-    port = Number(new URL(url ?? '').port);
-    token = (await createSiteOverHttp(url ?? '', adminToken, 'hostile input')).token;
+    port = Number(new URL(url).port);
+    token = (await createSiteOverHttp(url, adminToken, 'hostile input')).token;
     memoryAtStart = memoryOf(service.child.pid ?? 0);
   }, 30_000);
 

@@ -67,7 +67,7 @@ describe('production start on Redis', () => {
     const first = start(env);
     const url = await first.serving();
     expect(first.stdout()).not.toContain('REDIS DURABILITY WARNING');
-    const created = await createSiteOverHttp(url ?? '', adminToken, 'on redis');
+    const created = await createSiteOverHttp(url, adminToken, 'on redis');
     first.child.kill('SIGTERM');
     expect(await first.exit()).toBe(0);
 

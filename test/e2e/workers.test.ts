@@ -28,9 +28,6 @@ function get(url: string, path: string): Promise<{ status: number; body: string 
   });
 }
 
-/** How many workers the primary has seen listening so far (one log line each). */
-const workersListening = (service: ServiceProcess) => service.stdout().split('"msg":"worker listening"').length - 1;
-
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
   for (const started = Date.now(); Date.now() - started < timeoutMs; await sleep(50)) if (check()) return;
   throw new Error(`timed out waiting for ${what}`);
@@ -80,7 +77,7 @@ describe('WORKERS: one primary, several serving processes', () => {
     process.kill(first.pid, 'SIGKILL');
     await until('a replacement worker', () => !isRunning(first) && childProcessesOf(primary).filter(isRunning).length === 2);
     expect(service.stdout()).toMatch(/"msg":"worker exited; starting a new one"/);
-    await until('the replacement listening', () => workersListening(service) === 3);
+    await until('the replacement listening', () => service.workersListening() === 3);
     expect((await get(url, '/readyz')).status).toBe(200);
 
     const workers = childProcessesOf(primary);
@@ -116,7 +113,7 @@ describe('WORKERS: one primary, several serving processes', () => {
       HOLD_SECOND_WORKER_UNTIL: gate,
     });
     // Not serving(): the second worker is held. The first one serves alone.
-    const [, url = ''] = await service.waitFor(/"url":"(http:\/\/[^"]+)".*"msg":"cpix-kms listening"/);
+    const url = await service.listening();
     expect((await get(url, '/healthz')).status).toBe(200);
 
     await redis.kill();

@@ -25,6 +25,8 @@ export interface ServiceProcess {
   exit(): Promise<number | null>;
   /** Resolves with the first match of `pattern` in stdout+stderr, rejects if the process ends first. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Resolves with the service's URL at the first worker's "cpix-kms listening" line; other workers may still be starting. */
+  listening(timeoutMs?: number): Promise<string>;
   /**
    * Resolves with the service's URL once every process it starts serves: the "cpix-kms listening" line
    * (the first worker's, which says how many there are) and, with WORKERS > 1, the primary's "worker
@@ -33,10 +35,14 @@ export interface ServiceProcess {
    * fail to start, and the primary then stops the whole service (src/workers.ts).
    */
   serving(timeoutMs?: number): Promise<string>;
+  /** How many "worker listening" lines the primary has logged so far (a replaced worker's included). */
+  workersListening(): number;
 }
 
 /** The first worker's line (src/main.ts): the URL, and how many workers the primary starts. */
 const LISTENING = /"url":"(http:\/\/[^"]+)".*"workers":(\d+),"msg":"cpix-kms listening"/;
+/** The primary's line for each worker that listens (src/workers.ts). */
+const WORKER_LISTENING = '"msg":"worker listening"';
 
 /** Starts `node dist/main.js` in `cwd` with exactly `env`. */
 export function spawnService(cwd: string, env: NodeJS.ProcessEnv): ServiceProcess {
@@ -48,35 +54,44 @@ export function spawnService(cwd: string, env: NodeJS.ProcessEnv): ServiceProces
   child.stdout?.on('data', (chunk: Buffer) => ((out += chunk.toString()), notify()));
   child.stderr?.on('data', (chunk: Buffer) => ((err += chunk.toString()), notify()));
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  const waitFor = (pattern: RegExp, timeoutMs = 15_000) =>
-    new Promise<RegExpExecArray>((resolveMatch, reject) => {
+  /** Resolves with what `found` returns once it returns something, checked on every output; rejects on exit or after `timeoutMs`. */
+  const waitUntil = <T>(what: string, found: () => T | null | undefined, timeoutMs = 15_000) =>
+    new Promise<T>((resolveFound, reject) => {
       const check = () => {
-        const match = pattern.exec(out + err);
-        if (!match) return;
+        const value = found();
+        if (value === null || value === undefined) return;
         cleanup();
-        resolveMatch(match);
+        resolveFound(value);
       };
-      const timer = setTimeout(() => (cleanup(), reject(new Error(`no ${pattern} within ${timeoutMs} ms; output: ${out}${err}`))), timeoutMs);
+      const timer = setTimeout(() => (cleanup(), reject(new Error(`no ${what} within ${timeoutMs} ms; output: ${out}${err}`))), timeoutMs);
       const cleanup = () => (clearTimeout(timer), listeners.delete(check));
       listeners.add(check);
       void exited.then((code) => {
         if (!listeners.has(check)) return;
         cleanup();
-        reject(new Error(`exited with ${code} before ${pattern}; output: ${out}${err}`));
+        reject(new Error(`exited with ${code} before ${what}; output: ${out}${err}`));
       });
       check();
     });
+  const waitFor = (pattern: RegExp, timeoutMs?: number) => waitUntil(String(pattern), () => pattern.exec(out + err), timeoutMs);
+  const workersListening = () => out.split(WORKER_LISTENING).length - 1;
   return {
     child,
     stdout: () => out,
     stderr: () => err,
     exit: () => exited,
     waitFor,
-    async serving(timeoutMs) {
-      const [, url = '', workers = '1'] = await waitFor(LISTENING, timeoutMs);
-      if (Number(workers) > 1) await waitFor(new RegExp(`(?:"msg":"worker listening"[^]*?){${workers}}`), timeoutMs);
+    async listening(timeoutMs) {
+      const [, url = ''] = await waitFor(LISTENING, timeoutMs);
       return url;
     },
+    async serving(timeoutMs) {
+      const [, url = '', workers = '1'] = await waitFor(LISTENING, timeoutMs);
+      const count = Number(workers);
+      if (count > 1) await waitUntil(`${count} × ${WORKER_LISTENING}`, () => (workersListening() >= count ? true : undefined), timeoutMs);
+      return url;
+    },
+    workersListening,
   };
 }
 
